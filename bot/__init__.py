@@ -1,0 +1,1 @@
+"""Watchpost: watches official voices in an armed conflict and alerts Telegram channels."""

@@ -1,0 +1,258 @@
+"""Composition root: settings + watchlist → database, adapters, use cases, and the running worker.
+
+The only place that reads `Settings` and chooses adapters; everything below receives plain values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import storage
+from bot.delivery import DeliveryPolicy, Dispatcher, DispatchReport
+from bot.errors import DeliveryRejected, DeliveryRetryLater
+from bot.matching import compile_topics
+from bot.metrics import Metrics
+from bot.model import PollOutcome, SourceKind, Watchlist
+from bot.pipeline import Poller, PollPolicy
+from bot.ports import Fetcher, Sender
+from bot.scheduler import Ticker
+from bot.senders import ConsoleSender, TelegramSender
+from bot.settings import Settings
+from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
+
+__all__ = ["App", "open_app", "run_once", "run_worker"]
+
+log = logging.getLogger("watchpost")
+
+
+def utc_now() -> datetime:
+    """The clock every use case is given."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    """Everything a running Watchpost holds."""
+
+    settings: Settings
+    watchlist: Watchlist
+    engine: Engine
+    sessions: sessionmaker[Session]
+    poller: Poller
+    dispatcher: Dispatcher
+    sender: Sender
+    metrics: Metrics
+    clock: Callable[[], datetime]
+    skipped_kinds: dict[str, int] = field(default_factory=dict)
+
+
+def _poll_policy(s: Settings) -> PollPolicy:
+    return PollPolicy(
+        default_interval=timedelta(seconds=s.default_interval_seconds),
+        concurrency=s.poll_concurrency,
+        batch_size=s.poll_batch_size,
+        lease=timedelta(seconds=s.lease_seconds),
+        backoff_base=s.backoff_base_seconds,
+        backoff_cap=s.backoff_max_seconds,
+        jitter=s.backoff_jitter,
+    )
+
+
+def _delivery_policy(s: Settings) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        chat_interval=s.telegram_chat_interval_seconds,
+        global_rate=s.telegram_global_rate_per_second,
+        max_attempts=s.delivery_max_attempts,
+        backoff_cap=s.delivery_backoff_max_seconds,
+        lease=timedelta(seconds=s.lease_seconds),
+    )
+
+
+def _http_limits(s: Settings) -> HttpLimits:
+    return HttpLimits(
+        connect_timeout=s.http_connect_timeout,
+        read_timeout=s.http_read_timeout,
+        total_timeout=s.http_total_timeout,
+        max_body_bytes=s.max_body_bytes,
+        max_redirects=s.max_redirects,
+        max_connections=s.poll_concurrency,
+        user_agent=s.user_agent,
+    )
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings,
+    watchlist: Watchlist,
+    *,
+    sender: Sender | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    http_client: httpx.AsyncClient | None = None,
+) -> AsyncIterator[App]:
+    """Migrate the database, sync the watchlist into it, and wire the worker's parts.
+
+    With no Telegram token (and no `sender` given) alerts go to the console.
+    """
+    # PTB 22 returns `retry_after` as a timedelta only when asked; we read seconds either way.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    engine = storage.make_engine(settings.database_url)
+    client: httpx.AsyncClient | None = None
+    telegram: TelegramSender | None = None
+    try:
+        await asyncio.to_thread(storage.migrate, engine)
+        sessions = storage.make_sessions(engine)
+        now = clock()
+        fetchable = {SourceKind.FEED}
+        specs = [s for s in watchlist.sources() if s.kind in fetchable]
+        skipped: dict[str, int] = {}
+        for s in watchlist.sources():
+            if s.kind not in fetchable:
+                skipped[s.kind.value] = skipped.get(s.kind.value, 0) + 1
+        with storage.session_scope(sessions) as session:
+            storage.sync_sources(
+                session,
+                specs,
+                default_interval=timedelta(seconds=settings.default_interval_seconds),
+                now=now,
+            )
+            storage.sync_channels(session, watchlist.channels)
+        metrics = Metrics()
+        limits = _http_limits(settings)
+        client = http_client or make_http_client(limits)
+        fetchers: dict[SourceKind, Fetcher] = {
+            SourceKind.FEED: FeedFetcher(client, limits, clock=clock),
+        }
+        if sender is None:
+            token = settings.telegram_bot_token
+            if token is None:
+                log.warning("no TELEGRAM_BOT_TOKEN: alerts go to the console")
+                sender = ConsoleSender()
+            else:
+                telegram = TelegramSender(
+                    token.get_secret_value(),
+                    api_root=settings.telegram_api_base_url,
+                    timeout=settings.telegram_timeout,
+                )
+                sender = telegram
+                await _start_telegram(telegram)
+        poller = Poller(
+            sessions=sessions,
+            fetchers=fetchers,
+            watchlist=watchlist,
+            matcher=compile_topics(watchlist.topics),
+            policy=_poll_policy(settings),
+            clock=clock,
+            metrics=metrics,
+            owner=f"{socket.gethostname()}:{os.getpid()}",
+        )
+        dispatcher = Dispatcher(
+            sessions=sessions,
+            sender=sender,
+            watchlist=watchlist,
+            policy=_delivery_policy(settings),
+            clock=clock,
+            metrics=metrics,
+        )
+        yield App(
+            settings=settings,
+            watchlist=watchlist,
+            engine=engine,
+            sessions=sessions,
+            poller=poller,
+            dispatcher=dispatcher,
+            sender=sender,
+            metrics=metrics,
+            clock=clock,
+            skipped_kinds=skipped,
+        )
+    finally:
+        if telegram is not None:
+            with suppress(Exception):
+                await telegram.stop()
+        if client is not None and http_client is None:
+            await client.aclose()
+        engine.dispose()
+
+
+async def _start_telegram(sender: TelegramSender) -> None:
+    try:
+        name = await sender.start()
+        log.info("telegram bot ready username=@%s", name)
+    except DeliveryRetryLater as exc:
+        # Alerts wait in the outbox until the Bot API answers again.
+        log.error("telegram not reachable at start: %s; alerts will wait", exc.message)
+    except DeliveryRejected as exc:
+        log.critical("telegram refused the bot token: %s; alerts will wait", exc.message)
+
+
+async def run_once(app: App, *, dispatch: bool = True) -> tuple[list[PollOutcome], DispatchReport]:
+    """Poll every source once (all of them, due or not), then send what is pending."""
+    outcomes: list[PollOutcome] = []
+    while True:
+        batch = await app.poller.poll_due(due_only=False)
+        outcomes.extend(batch)
+        # Each call leases what it polled until the next poll, so a second call takes the rest.
+        if len(batch) < app.settings.poll_batch_size:
+            break
+    total = DispatchReport()
+    if dispatch:
+        while True:
+            rep = await app.dispatcher.dispatch()
+            total = DispatchReport(
+                sent=total.sent + rep.sent,
+                retried=total.retried + rep.retried,
+                failed=total.failed + rep.failed,
+                deferred=total.deferred + rep.deferred,
+            )
+            if rep.sent == 0 and rep.deferred == 0:
+                break
+    return outcomes, total
+
+
+async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
+    """Run the scheduled worker until SIGINT/SIGTERM (or `stop` is set), then stop cleanly."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+    s = app.settings
+    ticker = Ticker()
+    ticker.every("poll", s.poll_tick_seconds, app.poller.poll_due, jitter=s.poll_tick_seconds / 5)
+    ticker.every("dispatch", s.dispatch_tick_seconds, app.dispatcher.dispatch)
+    ticker.every("report", 300, lambda: _report(app))
+    ticker.start()
+    log.info(
+        "worker started sources=%d channels=%d skipped=%s",
+        len(app.watchlist.sources()) - sum(app.skipped_kinds.values()),
+        len(app.watchlist.channels),
+        app.skipped_kinds or "none",
+    )
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: letting running ticks finish")
+        await ticker.stop()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        log.info("worker stopped")
+
+
+async def _report(app: App) -> None:
+    log.info("metrics %s", " ".join(f"{k}={v}" for k, v in app.metrics.snapshot().items()))

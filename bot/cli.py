@@ -1,0 +1,197 @@
+"""The `watchpost` command: check, run, once, sources, demo. Parses arguments; no logic of its own.
+
+Exit codes: 0 done, 1 failed, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import storage
+from bot.app import open_app, run_once, run_worker
+from bot.errors import ConfigError
+from bot.log import setup_logging
+from bot.model import StoredStatement, Watchlist
+from bot.settings import Settings, load_settings
+from bot.watchlist import load_watchlist
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="watchpost",
+        description="Watch official statements in a conflict and alert Telegram channels.",
+    )
+    p.add_argument(
+        "--config", help="watchlist YAML (default: $WATCHPOST_CONFIG or config/watchlist.yaml)"
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="validate the watchlist and settings, print a summary")
+    sub.add_parser("run", help="run the worker until SIGINT/SIGTERM")
+    once = sub.add_parser("once", help="poll every source once, store, and send")
+    once.add_argument("--json", action="store_true", help="print each new statement as a JSON line")
+    once.add_argument("--dry-run", action="store_true", help="store but do not send alerts")
+    sub.add_parser("sources", help="a table of sources and their polling state")
+    demo = sub.add_parser("demo", help="replay a bundled scenario through local fake servers")
+    demo.add_argument("--speed", type=float, default=1.0, help="replay faster (2 = twice as fast)")
+    return p
+
+
+def _load(args: argparse.Namespace) -> tuple[Settings, Watchlist]:
+    settings = load_settings()
+    path = args.config or settings.config_path
+    return settings, load_watchlist(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `watchpost` console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return asyncio.run(run_demo(speed=args.speed))
+    try:
+        settings, watchlist = _load(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+        return 2
+    secrets = [
+        s.get_secret_value()
+        for s in (settings.telegram_bot_token, settings.x_bearer_token)
+        if s is not None
+    ]
+    setup_logging(settings.log_level, settings.log_format, secrets)
+    if args.command == "check":
+        return _check(settings, watchlist)
+    if args.command == "sources":
+        return asyncio.run(_sources(settings, watchlist))
+    if args.command == "once":
+        return asyncio.run(_once(settings, watchlist, as_json=args.json, dry_run=args.dry_run))
+    return asyncio.run(_run(settings, watchlist))
+
+
+def _check(settings: Settings, watchlist: Watchlist) -> int:
+    kinds = Counter(s.kind.value for s in watchlist.sources())
+    print(f"{watchlist.path}: ok")
+    print(f"  speakers: {len(watchlist.speakers)}")
+    print("  sources:  " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    if kinds.get("x"):
+        print("            (x sources are validated; this version does not poll them yet)")
+    print(
+        f"  topics:   {len(watchlist.topics)} ({sum(len(t.terms) for t in watchlist.topics)} terms)"
+    )
+    print(f"  channels: {len(watchlist.channels)}")
+    print("settings:")
+    for name, value in settings.describe().items():
+        print(f"  {name} = {value}")
+    return 0
+
+
+async def _run(settings: Settings, watchlist: Watchlist) -> int:
+    async with open_app(settings, watchlist) as app:
+        await run_worker(app)
+    return 0
+
+
+async def _once(settings: Settings, watchlist: Watchlist, *, as_json: bool, dry_run: bool) -> int:
+    async with open_app(settings, watchlist) as app:
+        outcomes, report = await run_once(app, dispatch=not dry_run)
+        if as_json:
+            ids = [i for o in outcomes for i in o.statement_ids]
+            with storage.session_scope(app.sessions) as session:
+                for sid in ids:
+                    print(
+                        json.dumps(
+                            statement_json(storage.load_statement(session, sid)), ensure_ascii=False
+                        )
+                    )
+        errors = sum(1 for o in outcomes if o.error)
+        print(
+            f"once: {len(outcomes)} sources polled ({errors} failed), "
+            f"{sum(o.new_statements for o in outcomes)} new statements, "
+            f"{sum(o.duplicates for o in outcomes)} duplicates, "
+            f"{report.sent} alerts sent, {report.retried} to retry, {report.failed} refused",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def statement_json(st: StoredStatement) -> dict[str, object]:
+    """One statement as `once --json` prints it."""
+    return {
+        "source": st.source_key,
+        "speaker": st.speaker_id,
+        "external_id": st.external_id,
+        "url": st.url,
+        "published": st.published_at.isoformat(),
+        "language": st.language,
+        "title": st.title,
+        "text": st.text,
+        "matches": [
+            {"topic": m.topic_id, "terms": sorted({t.term for t in m.terms})} for m in st.matches
+        ],
+    }
+
+
+async def _sources(settings: Settings, watchlist: Watchlist) -> int:
+    engine = storage.make_engine(settings.database_url)
+    try:
+        await asyncio.to_thread(storage.migrate, engine)
+        with storage.session_scope(storage.make_sessions(engine)) as session:
+            rows = storage.source_statuses(session)
+            counts = storage.outbox_counts(session)
+    finally:
+        engine.dispose()
+    now = datetime.now(UTC)
+    header = ("SOURCE", "KIND", "LAST SUCCESS", "FAILURES", "NEXT POLL", "STATEMENTS", "LAST ERROR")
+    table = [header]
+    for r in rows:
+        table.append(
+            (
+                r.key if len(r.key) <= 60 else r.key[:59] + "…",
+                r.kind.value,
+                _ago(r.last_success_at, now),
+                str(r.failures),
+                _ago(r.next_poll_at, now),
+                str(r.statements),
+                (r.last_error or "")[:80],
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(
+        f"\noutbox: {counts['pending']} pending, {counts['sent']} sent, {counts['failed']} failed"
+    )
+    configured = {s.key for s in watchlist.sources()}
+    never = [k for k in configured if k not in {r.key for r in rows}]
+    if never:
+        print(f"{len(never)} configured source(s) not polled yet (first `run` or `once` adds them)")
+    return 0
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    secs = int((when - now).total_seconds())
+    word = "in " if secs > 0 else ""
+    suffix = "" if secs > 0 else " ago"
+    secs = abs(secs)
+    if secs < 90:
+        span = f"{secs}s"
+    elif secs < 5400:
+        span = f"{secs // 60}m"
+    elif secs < 172800:
+        span = f"{secs // 3600}h"
+    else:
+        span = f"{secs // 86400}d"
+    return f"{word}{span}{suffix}"

@@ -1,0 +1,121 @@
+"""Watchpost's exception tree.
+
+::
+
+    WatchpostError
+    ├─ ConfigError(problems)            one line per problem: "FILE:LINE: field.path: message"
+    ├─ SourceError(source_key)          __cause__ is the library's exception
+    │  ├─ SourceUnavailable(retry_after)   429, 5xx, timeouts, resets: back off, keep state
+    │  ├─ SourceRejected                   401/403/404/410, bad URL: back off long, tell operator
+    │  └─ FeedParseError                   hostile, oversized or garbled body
+    ├─ DeliveryError(channel_id)
+    │  ├─ DeliveryRetryLater(retry_after)  Telegram RetryAfter, TimedOut, NetworkError, 5xx
+    │  └─ DeliveryRejected(new_chat)       Forbidden, BadRequest; ChatMigrated gives new_chat
+    └─ StorageError                     database down or locked: nothing is lost, the tick retries
+
+Adapters map foreign exceptions at one seam and chain them (``raise ... from exc``). Anything that
+is not a ``WatchpostError`` is a bug: the worker logs it with a traceback and goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "DeliveryError",
+    "DeliveryRejected",
+    "DeliveryRetryLater",
+    "FeedParseError",
+    "SourceError",
+    "SourceRejected",
+    "SourceUnavailable",
+    "StorageError",
+    "WatchpostError",
+]
+
+
+class WatchpostError(Exception):
+    """The root of every error Watchpost raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One problem in an operator's file."""
+
+    path: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+
+class ConfigError(WatchpostError):
+    """The watchlist or the settings are wrong; every problem found is listed."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class SourceError(WatchpostError):
+    """Polling one source failed; the others go on."""
+
+    def __init__(self, source_key: str, message: str = "") -> None:
+        self.source_key = source_key
+        self.message = message
+        super().__init__(f"{source_key}: {message}" if message else source_key)
+
+
+class SourceUnavailable(SourceError):
+    """A passing failure (429, 5xx, timeout, reset): retry later, not before `retry_after`."""
+
+    def __init__(self, source_key: str, message: str = "", *, retry_after: float | None = None):
+        super().__init__(source_key, message)
+        self.retry_after = retry_after
+
+
+class SourceRejected(SourceError):
+    """The source refuses us or does not exist (401/403/404/410): the operator must look."""
+
+
+class FeedParseError(SourceError):
+    """The body is not a feed we can read: hostile, oversized or garbled."""
+
+
+class DeliveryError(WatchpostError):
+    """Sending one alert to one channel failed."""
+
+    def __init__(self, channel_id: str, message: str = "") -> None:
+        self.channel_id = channel_id
+        self.message = message
+        super().__init__(f"{channel_id}: {message}" if message else channel_id)
+
+
+class DeliveryRetryLater(DeliveryError):
+    """Telegram asked us to wait, or could not be reached: keep the alert, retry later."""
+
+    def __init__(self, channel_id: str, message: str = "", *, retry_after: float | None = None):
+        super().__init__(channel_id, message)
+        self.retry_after = retry_after
+
+
+class DeliveryRejected(DeliveryError):
+    """Telegram refused this message for good (bad request, bot not in chat).
+
+    ``new_chat`` is set when the group became a supergroup: resend there.
+    """
+
+    def __init__(self, channel_id: str, message: str = "", *, new_chat: str | None = None):
+        super().__init__(channel_id, message)
+        self.new_chat = new_chat
+
+
+class StorageError(WatchpostError):
+    """The database could not be reached or written; nothing stored is lost."""

@@ -1,0 +1,339 @@
+"""Core domain values: who speaks, where, what was said, why it matters, where it goes.
+
+Frozen, slotted dataclasses with UTC-aware datetimes and tuples, never lists. Imports nothing of
+ours, and nothing outside the standard library. No I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+__all__ = [
+    "AlertForDelivery",
+    "AlertKind",
+    "CachingInfo",
+    "Channel",
+    "FetchResult",
+    "FetchedItem",
+    "Match",
+    "MatchMode",
+    "MatchedTerm",
+    "PollOutcome",
+    "Priority",
+    "SourceForPoll",
+    "SourceKind",
+    "SourceSpec",
+    "SourceStatus",
+    "Speaker",
+    "StatementToStore",
+    "StoreResult",
+    "StoredStatement",
+    "Term",
+    "Topic",
+    "Watchlist",
+]
+
+
+class SourceKind(StrEnum):
+    """Where a source publishes."""
+
+    FEED = "feed"  #: RSS 0.9x/1.0/2.0, Atom or JSON Feed over HTTP
+    X = "x"  #: an X (Twitter) account
+
+
+class MatchMode(StrEnum):
+    """Which statements of a source alert."""
+
+    TOPICS = "topics"  #: only those matching a topic
+    ALL = "all"  #: every statement
+
+
+class Priority(StrEnum):
+    """How loudly an alert arrives."""
+
+    URGENT = "urgent"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class AlertKind(StrEnum):
+    """What an outbox row announces."""
+
+    NEW = "new"
+
+
+# --- the watchlist, as operators write it ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """One place a speaker publishes, as configured."""
+
+    #: stable identity across restarts and config reordering: "feed:<url>" or "x:<handle>"
+    key: str
+    kind: SourceKind
+    #: the feed URL, or the X handle without "@"
+    target: str
+    speaker_id: str
+    #: None = the settings' default interval
+    interval: timedelta | None = None
+    match: MatchMode = MatchMode.TOPICS
+    #: how many existing items alert on the first poll (0: none, the rest are stored as seen)
+    backfill_alerts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Speaker:
+    """A person or office that makes statements."""
+
+    id: str
+    name: str
+    role: str
+    side: str
+    #: IANA zone name, for local times in alerts
+    timezone: str
+    sources: tuple[SourceSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One search term of a topic, in one language."""
+
+    text: str
+    #: language code as written in the watchlist ("en", "hy", ...), "" if not given
+    lang: str = ""
+    #: a trailing "*" in the watchlist: the word may have any ending
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A named set of terms that makes a statement relevant."""
+
+    id: str
+    name: str
+    terms: tuple[Term, ...]
+    exclude: tuple[Term, ...] = ()
+    priority: Priority = Priority.NORMAL
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A Telegram chat that receives alerts."""
+
+    id: str
+    #: "@channelname" or a numeric chat id as text
+    chat: str
+    #: None = every topic
+    topics: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Watchlist:
+    """The operators' whole configuration: speakers with their sources, topics, channels."""
+
+    speakers: tuple[Speaker, ...]
+    topics: tuple[Topic, ...]
+    channels: tuple[Channel, ...]
+    #: the file it was read from, for messages
+    path: str = ""
+
+    def sources(self) -> tuple[SourceSpec, ...]:
+        """Every configured source, in file order."""
+        return tuple(s for sp in self.speakers for s in sp.sources)
+
+    def speaker(self, speaker_id: str) -> Speaker | None:
+        """The speaker with this id, or None."""
+        for sp in self.speakers:
+            if sp.id == speaker_id:
+                return sp
+        return None
+
+    def topic(self, topic_id: str) -> Topic | None:
+        """The topic with this id, or None."""
+        for t in self.topics:
+            if t.id == topic_id:
+                return t
+        return None
+
+    def channel(self, channel_id: str) -> Channel | None:
+        """The channel with this id, or None."""
+        for c in self.channels:
+            if c.id == channel_id:
+                return c
+        return None
+
+
+# --- what sources give ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedItem:
+    """One statement as a source adapter produced it, normalized but not yet matched or stored."""
+
+    #: stable per source: guid/id, else link, else a hash of title+date
+    external_id: str
+    title: str
+    #: plain text: HTML stripped, entities decoded, whitespace folded
+    text: str
+    url: str | None
+    published_at: datetime
+    #: True when the source gave no date and published_at is the fetch time
+    published_estimated: bool = False
+    language: str | None = None
+    #: the item as fetched (JSON text), kept as evidence
+    raw: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CachingInfo:
+    """What the next conditional request sends back to the server."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch of one source returned, from an adapter."""
+
+    items: tuple[FetchedItem, ...]
+    caching: CachingInfo = CachingInfo()
+    #: True for 304 Not Modified: nothing was parsed
+    not_modified: bool = False
+    #: adapter-specific position (an X since_id); None keeps the stored one
+    cursor: str | None = None
+    fetched_at: datetime | None = None
+    #: non-fatal problems worth a log line (a bozo feed that still gave entries)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceForPoll:
+    """Poll-relevant state of one source, from storage."""
+
+    key: str
+    kind: SourceKind
+    target: str
+    caching: CachingInfo
+    cursor: str | None
+    failures: int
+    #: False until the first successful poll: its items are stored as seen, not alerted
+    primed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What one poll attempt did, to storage and logs, whatever the outcome."""
+
+    source_key: str
+    new_statements: int = 0
+    duplicates: int = 0
+    alerts: int = 0
+    not_modified: bool = False
+    error: str | None = None
+    #: ids of the statements this poll stored that are not repeats
+    statement_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """One row of `watchpost sources`, from storage."""
+
+    key: str
+    kind: SourceKind
+    speaker_id: str
+    last_success_at: datetime | None
+    last_error: str | None
+    failures: int
+    next_poll_at: datetime | None
+    statements: int
+
+
+# --- why it matters -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedTerm:
+    """One occurrence of a topic term in a statement."""
+
+    #: the term as the watchlist writes it (with "*" if a prefix term)
+    term: str
+    #: the text as the statement writes it
+    found: str
+    #: where in the text searched (title + "\n" + text), in code points
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A statement is relevant to one topic, and why."""
+
+    topic_id: str
+    terms: tuple[MatchedTerm, ...] = ()
+
+
+# --- stored, and bound for a channel --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStatement:
+    """A statement as storage keeps it."""
+
+    id: int
+    source_key: str
+    speaker_id: str
+    external_id: str
+    title: str
+    text: str
+    url: str | None
+    published_at: datetime
+    fetched_at: datetime
+    language: str | None
+    matches: tuple[Match, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertForDelivery:
+    """One pending outbox row with what rendering needs, from storage."""
+
+    id: int
+    channel_id: str
+    chat: str
+    kind: AlertKind
+    attempts: int
+    statement: StoredStatement
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StatementToStore:
+    """A fetched item that matters, with where it must go: from the pipeline to storage."""
+
+    item: FetchedItem
+    speaker_id: str
+    canonical_url: str | None
+    #: hash of the normalized title and text
+    content_hash: str
+    #: whether an identical text elsewhere makes this a repeat (too short a text proves nothing)
+    check_repeat: bool
+    matches: tuple[Match, ...]
+    #: channels to alert; empty: stored as seen (a first poll, or routed nowhere)
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What storing one poll's statements did, from storage."""
+
+    new: int = 0
+    #: repeats of an earlier statement (same link, or same text): stored, not alerted
+    duplicates: int = 0
+    alerts: int = 0
+    #: items already stored from this source: nothing written
+    known: int = 0
+    #: ids of the new statements that are not repeats
+    new_ids: tuple[int, ...] = ()

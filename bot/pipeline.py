@@ -1,0 +1,285 @@
+"""One poll of one source: fetch → normalize → match → dedup → store statements and alerts.
+
+The only writer of statements. A poll's statements, their alerts and the source's new cursor and
+ETag are written in one transaction: a statement is never stored without its alerts, nor
+alerted twice, and a crash at any point leaves the poll to be done again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session, sessionmaker
+
+import storage
+from bot.backoff import next_poll
+from bot.errors import SourceError, SourceRejected, SourceUnavailable, StorageError
+from bot.matching import Matcher
+from bot.metrics import Metrics
+from bot.model import (
+    FetchedItem,
+    FetchResult,
+    MatchMode,
+    PollOutcome,
+    SourceForPoll,
+    SourceKind,
+    SourceSpec,
+    StatementToStore,
+    Watchlist,
+)
+from bot.ports import Fetcher
+from bot.routing import route
+from bot.text import canonical_url, content_hash, fold_whitespace
+
+__all__ = ["PollPolicy", "Poller", "statements_to_store"]
+
+log = logging.getLogger("watchpost.poll")
+
+# Shorter texts ("Press release", "Statement") prove nothing when they repeat.
+REPEAT_MIN_CHARS = 80
+# A refused source (404, 403) is retried at least this rarely: the operator must look at it.
+REJECTED_MIN_WAIT = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """How polling behaves: from settings."""
+
+    default_interval: timedelta = timedelta(seconds=60)
+    concurrency: int = 32
+    batch_size: int = 500
+    lease: timedelta = timedelta(seconds=300)
+    backoff_base: float = 30.0
+    backoff_cap: float = 6 * 3600.0
+    jitter: float = 0.1
+
+
+def statements_to_store(
+    spec: SourceSpec,
+    source: SourceForPoll,
+    items: Sequence[FetchedItem],
+    watchlist: Watchlist,
+    matcher: Matcher,
+) -> list[StatementToStore]:
+    """Decide, for the items of one fetch, which matter and where each must go. No I/O.
+
+    Oldest first, so that channels read them in the order they were said. On a source's first
+    poll only the newest `backfill_alerts` items alert; the rest are stored as seen.
+    """
+    ordered = sorted(items, key=lambda i: (i.published_at, i.external_id))
+    chosen: list[tuple[FetchedItem, tuple[str, ...], StatementToStore]] = []
+    for item in ordered:
+        matches = matcher.match(item.title, item.text)
+        if not matches and spec.match is not MatchMode.ALL:
+            continue
+        channels = route(matches, watchlist.channels, spec.match)
+        body = fold_whitespace(f"{item.title}\n{item.text}").casefold()
+        chosen.append(
+            (
+                item,
+                channels,
+                StatementToStore(
+                    item=item,
+                    speaker_id=spec.speaker_id,
+                    canonical_url=_dedup_url(item.url),
+                    content_hash=content_hash(body),
+                    check_repeat=len(item.text) >= REPEAT_MIN_CHARS,
+                    matches=matches,
+                    channels=channels,
+                ),
+            )
+        )
+    if source.primed:
+        return [st for _, _, st in chosen]
+    keep_alerting = set(range(max(0, len(chosen) - spec.backfill_alerts), len(chosen)))
+    out = []
+    for n, (_, _, st) in enumerate(chosen):
+        if n in keep_alerting:
+            out.append(st)
+        else:
+            out.append(_as_seen(st))
+    return out
+
+
+def _as_seen(st: StatementToStore) -> StatementToStore:
+    return StatementToStore(
+        item=st.item,
+        speaker_id=st.speaker_id,
+        canonical_url=st.canonical_url,
+        content_hash=st.content_hash,
+        check_repeat=st.check_repeat,
+        matches=st.matches,
+        channels=(),
+    )
+
+
+def _dedup_url(url: str | None) -> str | None:
+    """The canonical link, or None when it names a site's front page (shared by many items)."""
+    if not url:
+        return None
+    canon = canonical_url(url)
+    return None if urlsplit(canon).path in ("", "/") else canon
+
+
+class Poller:
+    """Claims due sources and polls them with bounded concurrency."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        fetchers: Mapping[SourceKind, Fetcher],
+        watchlist: Watchlist,
+        matcher: Matcher,
+        policy: PollPolicy,
+        clock: Callable[[], datetime],
+        metrics: Metrics,
+        owner: str,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._fetchers = fetchers
+        self._watchlist = watchlist
+        self._specs = {s.key: s for s in watchlist.sources()}
+        self._matcher = matcher
+        self._policy = policy
+        self._clock = clock
+        self._metrics = metrics
+        self._owner = owner
+        self._rng = rng or random.Random()
+        self._sem = asyncio.Semaphore(policy.concurrency)
+
+    async def poll_due(self, *, due_only: bool = True) -> list[PollOutcome]:
+        """Poll every source that is due (or every source), at most `batch_size` per call."""
+        now = self._clock()
+        try:
+            with storage.session_scope(self._sessions) as session:
+                sources = storage.claim_sources(
+                    session,
+                    now,
+                    limit=self._policy.batch_size,
+                    lease=self._policy.lease,
+                    owner=self._owner,
+                    due_only=due_only,
+                )
+        except StorageError as exc:
+            log.error("poll tick skipped: %s", exc)
+            self._metrics.inc("storage_errors", where="claim")
+            return []
+        sources = [s for s in sources if s.kind in self._fetchers and s.key in self._specs]
+        if not sources:
+            return []
+        return list(await asyncio.gather(*(self._poll_guarded(s) for s in sources)))
+
+    async def _poll_guarded(self, source: SourceForPoll) -> PollOutcome:
+        async with self._sem:
+            return await self.poll_one(source)
+
+    async def poll_one(self, source: SourceForPoll) -> PollOutcome:
+        """Fetch one claimed source and store what it gave; never raises for the source's faults."""
+        spec = self._specs[source.key]
+        fetcher = self._fetchers[source.kind]
+        try:
+            result = await fetcher.fetch(source)
+        except SourceError as exc:
+            return self._failed(source, spec, exc)
+        except Exception as exc:  # a bug: log loudly, back off, keep the worker going
+            log.critical("poll bug source=%s", source.key, exc_info=True)
+            return self._failed(source, spec, exc)
+        try:
+            return self._ingest(source, spec, result)
+        except StorageError as exc:
+            # Nothing was written; the lease runs out and the poll is done again.
+            log.error("poll not stored source=%s: %s", source.key, exc)
+            self._metrics.inc("storage_errors", where="ingest")
+            return PollOutcome(source.key, error=str(exc))
+
+    def _ingest(self, source: SourceForPoll, spec: SourceSpec, result: FetchResult) -> PollOutcome:
+        now = self._clock()
+        interval = spec.interval or self._policy.default_interval
+        when = next_poll(now, interval, jitter=self._policy.jitter, rng=self._rng)
+        todo = (
+            ()
+            if result.not_modified
+            else statements_to_store(spec, source, result.items, self._watchlist, self._matcher)
+        )
+        with storage.session_scope(self._sessions) as session:
+            stored = storage.store_statements(session, source.key, todo, now=now)
+            storage.record_poll_success(
+                session,
+                source.key,
+                caching=None if result.not_modified else result.caching,
+                cursor=result.cursor,
+                now=now,
+                next_poll_at=when,
+            )
+        status = "not_modified" if result.not_modified else "ok"
+        self._metrics.inc("polls", status=status)
+        self._metrics.inc("statements_new", stored.new)
+        self._metrics.inc("duplicates_suppressed", stored.duplicates)
+        self._metrics.inc("alerts_enqueued", stored.alerts)
+        for w in result.warnings:
+            log.warning("feed warning source=%s: %s", source.key, w)
+        if stored.new or stored.duplicates:
+            log.info(
+                "polled source=%s status=%s items=%d new=%d duplicates=%d alerts=%d primed=%s",
+                source.key,
+                status,
+                len(result.items),
+                stored.new,
+                stored.duplicates,
+                stored.alerts,
+                source.primed,
+            )
+        else:
+            log.debug("polled source=%s status=%s items=%d", source.key, status, len(result.items))
+        return PollOutcome(
+            source.key,
+            new_statements=stored.new,
+            duplicates=stored.duplicates,
+            alerts=stored.alerts,
+            not_modified=result.not_modified,
+            statement_ids=stored.new_ids,
+        )
+
+    def _failed(self, source: SourceForPoll, spec: SourceSpec, exc: BaseException) -> PollOutcome:
+        now = self._clock()
+        interval = spec.interval or self._policy.default_interval
+        failures = source.failures + 1
+        retry_after = exc.retry_after if isinstance(exc, SourceUnavailable) else None
+        if isinstance(exc, SourceRejected):
+            retry_after = max(retry_after or 0.0, REJECTED_MIN_WAIT)
+        when = next_poll(
+            now,
+            interval,
+            failures=failures,
+            retry_after=retry_after,
+            backoff_base=self._policy.backoff_base,
+            backoff_cap=self._policy.backoff_cap,
+            jitter=self._policy.jitter,
+            rng=self._rng,
+        )
+        kind = type(exc).__name__
+        message = str(exc) if isinstance(exc, SourceError) else f"{source.key}: bug: {exc!r}"
+        log.error(
+            "poll failed source=%s error=%s failures=%d retry_in=%.0fs: %s",
+            source.key,
+            kind,
+            failures,
+            (when - now).total_seconds(),
+            message,
+        )
+        self._metrics.inc("poll_errors", error=kind)
+        try:
+            with storage.session_scope(self._sessions) as session:
+                storage.record_poll_failure(session, source.key, error=message, next_poll_at=when)
+        except StorageError as db_exc:
+            log.error("poll failure not recorded source=%s: %s", source.key, db_exc)
+            self._metrics.inc("storage_errors", where="failure")
+        return PollOutcome(source.key, error=message)

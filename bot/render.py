@@ -1,0 +1,311 @@
+"""Rendering: one alert becomes one Telegram HTML message that fits. No I/O.
+
+The message, top to bottom: who spoke (name in bold, role, side); when, in UTC and in the
+speaker's local time, and the language; the title (unless it merely repeats the start of the text)
+and the text, escaped, with every matched term in bold and trimmed at a sentence or word boundary
+to fit; the link; and why it matched ("Matched: topic — terms").
+
+Every piece of outside text is escaped and clipped to a share of ``max_len``, so the message
+always parses as Telegram HTML and stays within ``max_len`` UTF-16 code units, both as sent
+(markup included) and as shown. Only http(s) links become links; a link whose escaped form is
+longer than a fifth of ``max_len`` is left out.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.model import AlertForDelivery, Speaker, Topic
+from bot.tghtml import html_to_plain, utf16_len
+
+__all__ = ["MIN_LEN", "render_alert", "render_plain", "safe_href"]
+
+#: the smallest ``max_len`` the layout can honour
+MIN_LEN = 1024
+_ELLIPSIS = "…"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Places a trimmed text may end: after a sentence, else after a word.
+_SENTENCE_END = re.compile(r"[.!?։。؟…][\"'»”)\]]*\s+|\n")
+_SPACE = re.compile(r"\s+")
+# Characters a URL may not carry raw in an href the server accepts.
+_URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"<>\\^`{|}')
+
+
+def render_alert(
+    alert: AlertForDelivery,
+    speaker: Speaker | None,
+    topics: Mapping[str, Topic],
+    *,
+    max_len: int = 4096,
+) -> str:
+    """Render `alert` as Telegram HTML of at most `max_len` UTF-16 code units.
+
+    Raises:
+        ValueError: `max_len` is below `MIN_LEN`.
+    """
+    return _render(alert, speaker, topics, max_len=max_len, full_url=False)
+
+
+def render_plain(
+    alert: AlertForDelivery,
+    speaker: Speaker | None,
+    topics: Mapping[str, Topic],
+    *,
+    max_len: int = 4096,
+) -> str:
+    """The same message as plain text (for the console), with the link written out in full."""
+    return html_to_plain(_render(alert, speaker, topics, max_len=max_len, full_url=True))
+
+
+def _render(
+    alert: AlertForDelivery,
+    speaker: Speaker | None,
+    topics: Mapping[str, Topic],
+    *,
+    max_len: int,
+    full_url: bool,
+) -> str:
+    if max_len < MIN_LEN:
+        raise ValueError(f"max_len must be at least {MIN_LEN}, got {max_len}")
+    st = alert.statement
+    title, text = _clean(st.title), _clean(st.text)
+
+    head = [_speaker_line(speaker, st.speaker_id, max_len), _time_line(st.published_at, speaker)]
+    if st.language:
+        head[-1] += " · " + _esc_clip(_clean(st.language), 16)
+    tail = []
+    link = _link(st.url, max_len, full_url)
+    if link:
+        tail.append(link)
+    why = _why(alert, topics, max_len // 8)
+    if why:
+        tail.append(why)
+
+    spans = _bold_spans(alert)
+    split = len(title) + 1
+    title_spans = [(s, e) for s, e in spans if e <= len(title)]
+    text_spans = [(s - split, e - split) for s, e in spans if s >= split]
+    show_title = bool(title.strip()) and not _title_repeats_text(title, text)
+
+    fixed = "\n".join(head) + "\n\n" + "\n".join(tail)
+    budget = max_len - utf16_len(fixed) - 4  # the blank lines around the body
+    body_parts: list[str] = []
+    if show_title:
+        title_html = _markup(title, title_spans, budget // 4 - 7)
+        if title_html:
+            body_parts.append(f"<i>{title_html}</i>")
+            budget -= utf16_len(body_parts[-1]) + 2
+    if text.strip():
+        text_html = _markup(text, text_spans, budget)
+        if text_html:
+            body_parts.append(text_html)
+    body = "\n\n".join(body_parts)
+    message = "\n".join(head) + ("\n\n" + body if body else "") + "\n\n" + "\n".join(tail)
+    return message.rstrip()
+
+
+def _clean(s: str) -> str:
+    """`s` without lone surrogates (which Telegram refuses), code point for code point."""
+    return _LONE_SURROGATE.sub("\ufffd", s)
+
+
+def _esc(s: str) -> str:
+    return html.escape(s, quote=False)
+
+
+def _esc_clip(s: str, limit: int) -> str:
+    """`s` escaped, clipped with "…" so that the escaped form has at most `limit` units."""
+    s = _SPACE.sub(" ", s).strip()
+    out = _esc(s)
+    if utf16_len(out) <= limit:
+        return out
+    cut = _fit(s, [], limit - 1)
+    return _esc(s[:cut].rstrip()) + _ELLIPSIS
+
+
+def _speaker_line(speaker: Speaker | None, speaker_id: str, max_len: int) -> str:
+    share = max_len // 20
+    if speaker is None:
+        return f"🗣 <b>{_esc_clip(_clean(speaker_id), share) or '?'}</b>"
+    line = f"🗣 <b>{_esc_clip(_clean(speaker.name), share) or '?'}</b>"
+    extra = [
+        _esc_clip(_clean(speaker.role), share),
+        _esc_clip(_clean(speaker.side), max_len // 40),
+    ]
+    extra = [x for x in extra if x]
+    return line + (" — " + " · ".join(extra) if extra else "")
+
+
+def _when(dt: datetime) -> str:
+    return f"{dt.day} {_MONTHS[dt.month - 1]} {dt.year} {dt:%H:%M}"
+
+
+def _time_line(published: datetime, speaker: Speaker | None) -> str:
+    utc = (published if published.tzinfo else published.replace(tzinfo=UTC)).astimezone(UTC)
+    line = f"🕒 {_when(utc)} UTC"
+    zone = _zone(speaker.timezone) if speaker else None
+    if zone is not None:
+        local = utc.astimezone(zone)
+        offset = local.utcoffset() or timedelta(0)
+        sign = "-" if offset < timedelta(0) else "+"
+        minutes = abs(int(offset.total_seconds())) // 60
+        place = _esc_clip(str(zone.key).rsplit("/", 1)[-1].replace("_", " "), 40)
+        day = "" if local.date() == utc.date() else f"{local.day} {_MONTHS[local.month - 1]} "
+        line += f" · {day}{local:%H:%M} {place} (UTC{sign}{minutes // 60:02d}:{minutes % 60:02d})"
+    return line
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    if not name or name.upper() == "UTC":
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def safe_href(url: str | None) -> str | None:
+    """`url` made fit for an ``<a href>``: http(s) only, unsafe characters percent-encoded."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    if any(c in parts.netloc for c in '"<>\\^`{|} \t\r\n'):
+        return None
+    return quote(url, safe=_URL_SAFE + "%")
+
+
+def _link(url: str | None, max_len: int, full_url: bool) -> str:
+    href = safe_href(url)
+    if href is None:
+        return ""
+    escaped = html.escape(href, quote=True)
+    if utf16_len(escaped) > max_len // 5:
+        return ""
+    label = _clean(url or "").strip()
+    if not full_url and len(label) > 40:
+        label = label[:39] + _ELLIPSIS
+    return f'🔗 <a href="{escaped}">{_esc(label)}</a>'
+
+
+def _why(alert: AlertForDelivery, topics: Mapping[str, Topic], limit: int) -> str:
+    parts = []
+    for m in alert.statement.matches:
+        topic = topics.get(m.topic_id)
+        name = _clean(topic.name if topic else m.topic_id)
+        seen: dict[str, str] = {}
+        for t in m.terms:
+            seen.setdefault(t.found.casefold(), t.found)
+        found = ", ".join(_clean(f) for f in seen.values())
+        parts.append(f"{name} — {found}" if found else name)
+    if not parts:
+        return ""
+    return "🎯 Matched: " + _esc_clip("; ".join(parts), limit - 12)
+
+
+def _bold_spans(alert: AlertForDelivery) -> list[tuple[int, int]]:
+    """The matched terms' spans (into title + "\\n" + text), overlaps merged."""
+    full_len = len(alert.statement.title) + 1 + len(alert.statement.text)
+    raw = sorted(
+        (t.start, t.end)
+        for m in alert.statement.matches
+        for t in m.terms
+        if 0 <= t.start < t.end <= full_len
+    )
+    merged: list[tuple[int, int]] = []
+    for s, e in raw:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _title_repeats_text(title: str, text: str) -> bool:
+    """True when the title is only the start of the text (as feeds of short posts make it)."""
+    t = _SPACE.sub(" ", title).strip().rstrip(".…").strip()
+    x = _SPACE.sub(" ", text).strip()
+    return not t or x.startswith(t)
+
+
+def _cost(ch: str) -> int:
+    if ch == "&":
+        return 5
+    if ch in "<>":
+        return 4
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def _fit(s: str, spans: Sequence[tuple[int, int]], budget: int) -> int:
+    """The longest prefix length of `s` whose markup (spans in bold) costs at most `budget`."""
+    tags = 0
+    total = 0
+    span_i = 0
+    for i, ch in enumerate(s):
+        while span_i < len(spans) and spans[span_i][1] <= i:
+            span_i += 1
+        if span_i < len(spans) and spans[span_i][0] == i:
+            tags = 7
+        total += _cost(ch)
+        if total + tags > budget:
+            return i
+        if span_i < len(spans) and spans[span_i][1] == i + 1:
+            total += tags
+            tags = 0
+    return len(s)
+
+
+def _markup(s: str, spans: Sequence[tuple[int, int]], budget: int) -> str:
+    """`s` escaped with `spans` in bold, trimmed to a boundary with "…" to cost at most `budget`."""
+    if budget <= 1:
+        return ""
+    cut = _fit(s, spans, budget)
+    if cut < len(s):
+        cut = _fit(s, spans, budget - 1)  # room for the ellipsis
+        cut = _boundary(s, cut)
+        # never cut through a bold term
+        for a, b in spans:
+            if a < cut < b:
+                cut = a
+        shown = s[:cut].rstrip()
+        cut = len(shown)
+        if not shown:
+            return ""
+    out: list[str] = []
+    pos = 0
+    for a, b in spans:
+        if b > cut:
+            break
+        out.append(_esc(s[pos:a]))
+        out.append(f"<b>{_esc(s[a:b])}</b>")
+        pos = b
+    out.append(_esc(s[pos:cut]))
+    if cut < len(s):
+        out.append(_ELLIPSIS)
+    return "".join(out)
+
+
+def _boundary(s: str, cut: int) -> int:
+    """A cut at or before `cut`: after a sentence if one ends late enough, else after a word."""
+    floor = cut * 2 // 3
+    best = -1
+    for m in _SENTENCE_END.finditer(s, 0, cut):
+        if m.end() >= floor:
+            best = m.end()
+    if best > 0:
+        return best
+    space = max(s.rfind(" ", 0, cut + 1), s.rfind("\n", 0, cut + 1))
+    if space >= floor:
+        return space
+    return cut

@@ -1,0 +1,82 @@
+"""The worker's clock: APScheduler 3 `AsyncIOScheduler` with a poll tick and a dispatch tick.
+
+What is due lives in the database (`next_poll_at`, `next_attempt_at`), not in the scheduler: the
+jobs only say "look now", so a restart resumes where the last run was and no job store is shared
+between processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+__all__ = ["Ticker"]
+
+log = logging.getLogger("watchpost.scheduler")
+
+
+class Ticker:
+    """Runs named async ticks on intervals; never two of the same tick at once."""
+
+    def __init__(self) -> None:
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    def every(
+        self,
+        name: str,
+        seconds: float,
+        tick: Callable[[], Awaitable[object]],
+        *,
+        jitter: float | None = None,
+        first_run: datetime | None = None,
+    ) -> None:
+        """Run `tick` every `seconds` (first at `first_run`, default now)."""
+
+        async def job() -> None:
+            if self._stopping:
+                return
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                await tick()
+            except Exception:  # a tick must never take the scheduler down
+                log.critical("tick failed tick=%s", name, exc_info=True)
+            finally:
+                if task is not None:
+                    self._running.discard(task)
+
+        self._scheduler.add_job(
+            job,
+            "interval",
+            seconds=seconds,
+            jitter=jitter,
+            id=name,
+            name=name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(seconds)),
+            next_run_time=first_run or datetime.now(UTC),
+        )
+
+    def start(self) -> None:
+        """Start ticking on the running event loop."""
+        self._scheduler.start()
+
+    async def stop(self, *, grace: float = 20.0) -> None:
+        """Stop scheduling, then let ticks in flight finish (up to `grace` seconds)."""
+        self._stopping = True
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        pending = [t for t in self._running if not t.done()]
+        if pending:
+            log.info("waiting for %d running tick(s) to finish", len(pending))
+            _done, still = await asyncio.wait(pending, timeout=grace)
+            for t in still:
+                t.cancel()

@@ -1,0 +1,138 @@
+"""Senders: Telegram through python-telegram-bot's `Bot`, or the console when there is no token.
+
+Every `telegram.error` is mapped here to `DeliveryError`s that carry what the caller needs
+(`retry_after`, `new_chat`). The token never appears in a message we raise or log.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from datetime import timedelta
+from typing import TextIO
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from bot.errors import DeliveryRejected, DeliveryRetryLater
+from bot.tghtml import html_to_plain
+
+__all__ = ["ConsoleSender", "TelegramSender", "retry_after_seconds"]
+
+# How long to hold alerts when the token itself is refused: the operator must act, and the
+# alerts must wait for them rather than be dropped.
+INVALID_TOKEN_WAIT = 300.0
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """`RetryAfter.retry_after` in seconds, whichever type this PTB version returns."""
+    value: int | timedelta = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramSender:
+    """Sends HTML messages through the Bot API at `base_url`; satisfies `bot.ports.Sender`."""
+
+    def __init__(self, token: str, *, api_root: str, timeout: float = 20.0) -> None:
+        request = HTTPXRequest(
+            connection_pool_size=8,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            pool_timeout=timeout,
+        )
+        self._bot = Bot(
+            token,
+            base_url=f"{api_root.rstrip('/')}/bot",
+            request=request,
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
+        )
+
+    async def start(self) -> str:
+        """Check the token with getMe; returns the bot's username.
+
+        Raises:
+            DeliveryRejected: the token is refused.
+            DeliveryRetryLater: the Bot API cannot be reached now.
+        """
+        try:
+            await self._bot.initialize()
+        except InvalidToken as exc:
+            raise DeliveryRejected("*", "the Bot API refused TELEGRAM_BOT_TOKEN") from exc
+        except TelegramError as exc:
+            raise DeliveryRetryLater("*", f"Bot API unreachable: {type(exc).__name__}") from exc
+        return self._bot.username
+
+    async def stop(self) -> None:
+        """Close the HTTP connections."""
+        await self._bot.shutdown()
+
+    async def send(self, channel_id: str, chat: str, html: str, *, silent: bool = False) -> str:
+        """Send one HTML message; returns Telegram's message id."""
+        try:
+            try:
+                msg = await self._bot.send_message(
+                    chat_id=chat,
+                    text=html,
+                    parse_mode=ParseMode.HTML,
+                    disable_notification=silent,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            except BadRequest as exc:
+                if "parse entities" not in exc.message.lower():
+                    raise
+                # A rendering bug must not cost the subscribers the alert: send it as plain text.
+                msg = await self._bot.send_message(
+                    chat_id=chat,
+                    text=html_to_plain(html),
+                    disable_notification=silent,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+        except RetryAfter as exc:
+            secs = retry_after_seconds(exc)
+            raise DeliveryRetryLater(
+                channel_id, f"flood limit: retry after {secs:g}s", retry_after=secs
+            ) from exc
+        except ChatMigrated as exc:
+            raise DeliveryRejected(
+                channel_id, "chat migrated to a supergroup", new_chat=str(exc.new_chat_id)
+            ) from exc
+        except InvalidToken as exc:
+            raise DeliveryRetryLater(
+                channel_id, "the Bot API refused TELEGRAM_BOT_TOKEN", retry_after=INVALID_TOKEN_WAIT
+            ) from exc
+        except (Forbidden, BadRequest) as exc:
+            raise DeliveryRejected(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
+        except (TimedOut, NetworkError) as exc:
+            raise DeliveryRetryLater(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
+        except TelegramError as exc:
+            raise DeliveryRetryLater(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
+        return str(msg.message_id)
+
+
+class ConsoleSender:
+    """Prints alerts as plain text: with no token, Watchpost still runs and shows its alerts."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out
+        self._ids = itertools.count(1)
+
+    async def send(self, channel_id: str, chat: str, html: str, *, silent: bool = False) -> str:
+        """Print the message under a header naming the channel."""
+        out = self._out or sys.stdout
+        n = next(self._ids)
+        bell = "" if silent else " 🔔"
+        out.write(f"\n── alert → {channel_id} ({chat}){bell} ──\n{html_to_plain(html)}\n")
+        out.flush()
+        return f"console-{n}"

@@ -1,0 +1,1 @@
+"""Source adapters: where statements come from, and how their bodies are read."""

@@ -1,0 +1,703 @@
+"""Load the operators' watchlist YAML into model values; every problem names file, line, field.
+
+The file is composed with PyYAML, keeping each node's line; pydantic validates the plain data;
+checks that span the file (unique ids, unique sources, channels naming known topics, no secrets)
+run on the same data. Every problem found is reported at once in one ``ConfigError``. Only
+``bot.app`` and ``bot.cli`` call this; everything below receives the frozen ``Watchlist``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+import re
+import zoneinfo
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from bot.errors import ConfigError, ConfigProblem
+from bot.model import (
+    Channel,
+    MatchMode,
+    Priority,
+    SourceKind,
+    SourceSpec,
+    Speaker,
+    Term,
+    Topic,
+    Watchlist,
+)
+
+__all__ = [
+    "MAX_INTERVAL",
+    "MIN_INTERVAL",
+    "format_interval",
+    "load_watchlist",
+    "parse_interval",
+    "parse_watchlist",
+]
+
+MIN_INTERVAL = timedelta(seconds=1)
+MAX_INTERVAL = timedelta(days=7)
+
+#: A position in the document: mapping keys and sequence indexes, from the root.
+_Loc = tuple[str | int, ...]
+
+_INTERVAL_PARTS = re.compile(
+    r"(?:(?P<d>\d{1,9})d)?\s*(?:(?P<h>\d{1,9})h)?\s*(?:(?P<m>\d{1,9})m)?\s*(?:(?P<s>\d{1,9})s)?"
+)
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_LANG = re.compile(r"[a-z]{2,3}(?:-[a-zA-Z0-9]{2,8})*")
+_X_HANDLE = re.compile(r"@?[A-Za-z0-9_]{1,15}")
+# Telegram public usernames: 5-32 characters, a letter first.
+_CHAT_NAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{4,31}")
+_CHAT_ID = re.compile(r"-?[0-9]{1,20}")
+_SECRET_KEY = re.compile(r"token|passw|secret|api[_-]?key|bearer|credential", re.IGNORECASE)
+# Aliases can make a small file expand enormously ("billion laughs"); a watchlist never needs this.
+_MAX_NODES = 200_000
+_MAX_DEPTH = 64
+# Collections may carry only the default tags; "!!python/..." and the like are refused.
+_PLAIN_TAGS = frozenset(
+    {
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+        yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+    }
+)
+
+
+# --- intervals ------------------------------------------------------------------------------
+
+
+def parse_interval(value: str | int) -> timedelta:
+    """Parse a poll interval: "45s", "5m", "1h", "1h30m", "2d", or a bare number of seconds.
+
+    Units (d, h, m, s) come in that order, each at most once; case and spaces between parts do
+    not matter. The result must lie between ``MIN_INTERVAL`` (1 s) and ``MAX_INTERVAL`` (7 d).
+
+    Raises:
+        ValueError: not a duration, or out of range; the message says which.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like '60s', '5m' or '1h30m', got a boolean")
+    if isinstance(value, int):
+        seconds = value
+    else:
+        text = value.strip().lower()
+        if text.isascii() and text.isdigit():
+            seconds = int(text)
+        else:
+            m = _INTERVAL_PARTS.fullmatch(text)
+            if not text or m is None or not any(m.groupdict().values()):
+                raise ValueError(
+                    f"not a duration: {value!r}; write e.g. '45s', '5m', '1h30m' "
+                    "or a number of seconds"
+                )
+            parts = {k: int(v) if v else 0 for k, v in m.groupdict().items()}
+            seconds = parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    if not MIN_INTERVAL.total_seconds() <= seconds <= MAX_INTERVAL.total_seconds():
+        raise ValueError(f"must be between 1s and 7d, got {value!r}")
+    return timedelta(seconds=seconds)
+
+
+def format_interval(interval: timedelta) -> str:
+    """Write an interval compactly in whole seconds ("1h30m", "45s", "7d"); parses back. No I/O."""
+    seconds = int(interval.total_seconds())
+    if seconds <= 0:
+        return "0s"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s"))
+    return "".join(f"{n}{unit}" for n, unit in parts if n)
+
+
+# --- the schema -----------------------------------------------------------------------------
+
+
+def _fail(message: str) -> PydanticCustomError:
+    # Without a context pydantic-core does not format the message, so user text with braces is safe.
+    return PydanticCustomError("watchlist", message)
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise _fail(
+            f"{value!r} is not a valid id: use lowercase letters, digits, '-' and '_' "
+            "(at most 64), starting with a letter or digit"
+        )
+    return value
+
+
+def _non_empty(value: str) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise _fail("must not be empty")
+    return stripped
+
+
+def _term(value: str) -> str:
+    stripped = value.strip()
+    body = stripped.removesuffix("*").strip()
+    if not body:
+        raise _fail("empty term")
+    if "*" in body:
+        raise _fail(f"{value!r}: '*' may only end a term (it means: any ending)")
+    return stripped
+
+
+def _lang(value: str) -> str:
+    # "" is the language-less list written as a plain list (see _per_language).
+    if value and not _LANG.fullmatch(value):
+        raise _fail(f"{value!r} is not a language code; write e.g. 'en', 'hy', 'az', 'ru', 'tr'")
+    return value
+
+
+def _per_language(value: Any) -> Any:
+    # A plain list means terms in no particular language: keep one shape for validation.
+    return {"": value} if isinstance(value, list) else value
+
+
+_Slug = Annotated[str, AfterValidator(_slug)]
+_Text = Annotated[str, AfterValidator(_non_empty)]
+_TermText = Annotated[str, AfterValidator(_term)]
+_Lang = Annotated[str, AfterValidator(_lang)]
+_Terms = dict[_Lang, list[_TermText]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _SourceIn(_Strict):
+    feed: str | None = None
+    x: str | None = None
+    interval: timedelta | None = None
+    match: Literal["topics", "all"] = "topics"
+    backfill_alerts: int = Field(default=0, ge=0)
+
+    @field_validator("feed")
+    @classmethod
+    def _check_feed(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = value.strip()
+        try:
+            parts = urlsplit(url)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            parts, port_ok = urlsplit(""), False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+            raise _fail(f"{value!r} is not a feed URL: it must be http:// or https:// with a host")
+        if any(c.isspace() for c in url):
+            raise _fail(f"{value!r} is not a feed URL: it contains whitespace")
+        return url
+
+    @field_validator("x")
+    @classmethod
+    def _check_x(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        handle = value.strip()
+        if not _X_HANDLE.fullmatch(handle):
+            raise _fail(
+                f"{value!r} is not an X handle: 1 to 15 letters, digits or '_', "
+                "with an optional leading '@'"
+            )
+        return handle.removeprefix("@")
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _check_interval(cls, value: Any) -> timedelta | None:
+        if value is None:
+            return None
+        if not isinstance(value, str | int):
+            raise _fail("expected a duration like '60s', '5m' or '1h30m'")
+        try:
+            return parse_interval(value)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> _SourceIn:
+        if (self.feed is None) == (self.x is None):
+            said = "both" if self.feed is not None else "neither"
+            raise _fail(f"a source needs exactly one of 'feed:' or 'x:', this one has {said}")
+        return self
+
+
+class _SpeakerIn(_Strict):
+    id: _Slug
+    name: _Text
+    role: str = ""
+    side: _Text
+    timezone: str
+    sources: list[_SourceIn] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        name = value.strip()
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise _fail(
+                f"{value!r} is not a time zone; use an IANA name like 'Asia/Yerevan'"
+            ) from None
+        return name
+
+
+class _TopicIn(_Strict):
+    id: _Slug
+    name: _Text
+    priority: Literal["urgent", "normal", "low"] = "normal"
+    terms: _Terms
+    exclude: _Terms = Field(default_factory=dict)
+
+    _spread_terms = field_validator("terms", "exclude", mode="before")(_per_language)
+
+    @field_validator("terms")
+    @classmethod
+    def _some_terms(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not any(value.values()):
+            raise _fail("a topic needs at least one term")
+        return value
+
+
+class _ChannelIn(_Strict):
+    id: _Slug
+    chat: str
+    topics: list[str] | None = None
+
+    @field_validator("chat", mode="before")
+    @classmethod
+    def _check_chat(cls, value: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise _fail("expected '@channelname' or a numeric chat id")
+        chat = value.strip()
+        if not (_CHAT_NAME.fullmatch(chat) or _CHAT_ID.fullmatch(chat)):
+            raise _fail(
+                f"{value!r} is neither '@name' (5 to 32 letters, digits or '_') "
+                "nor a numeric chat id"
+            )
+        return chat
+
+    @field_validator("topics")
+    @classmethod
+    def _some_topics(cls, value: list[str] | None) -> list[str] | None:
+        if value == []:
+            raise _fail("an empty list sends nothing; leave 'topics' out to send every topic")
+        return value
+
+
+class _WatchlistIn(_Strict):
+    speakers: list[_SpeakerIn]
+    topics: list[_TopicIn] = Field(default_factory=list)
+    channels: list[_ChannelIn] = Field(default_factory=list)
+
+
+# Which model a mapping at a place in the document is, by the keys on the way (indexes dropped).
+_MODEL_AT: dict[tuple[str, ...], type[BaseModel]] = {
+    (): _WatchlistIn,
+    ("speakers",): _SpeakerIn,
+    ("speakers", "sources"): _SourceIn,
+    ("topics",): _TopicIn,
+    ("channels",): _ChannelIn,
+}
+
+
+# --- reading YAML with lines ----------------------------------------------------------------
+
+
+class _Reader:
+    """Turns a composed YAML node tree into plain data, recording each place's line."""
+
+    def __init__(self, loader: yaml.SafeLoader, path: str) -> None:
+        self.loader = loader
+        self.path = path
+        self.lines: dict[_Loc, int] = {}
+        self.problems: list[ConfigProblem] = []
+        #: places already reported, whose data validation must not report again
+        self.refused: set[_Loc] = set()
+        self.nodes = 0
+
+    def problem(self, line: int | None, loc: _Loc, message: str) -> None:
+        self.problems.append(ConfigProblem(self.path, line, _field(loc), message))
+
+    def data(self, node: yaml.Node, loc: _Loc) -> Any:
+        self.nodes += 1
+        if self.nodes > _MAX_NODES or len(loc) > _MAX_DEPTH:
+            raise _TooBig(node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+            # Scalars with such tags fail in the SafeLoader's constructor; collections are ours.
+            self.problem(node.start_mark.line + 1, loc, f"the tag {node.tag!r} is not allowed")
+            self.refused.add(loc)
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, loc)
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for i, item in enumerate(node.value):
+                self.lines[(*loc, i)] = item.start_mark.line + 1
+                items.append(self.data(item, (*loc, i)))
+            return items
+        return self.loader.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.MappingNode, loc: _Loc) -> dict[str, Any]:
+        self.loader.flatten_mapping(node)  # YAML merge keys ("<<: *defaults")
+        out: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problem(line, loc, "a key must be plain text")
+                continue
+            # The key as written: "on:" or "1:" stay text instead of becoming True or 1.
+            key = str(key_node.value)
+            here = (*loc, key)
+            if key in seen:
+                self.problem(line, here, f"duplicate key (first at line {seen[key]})")
+                continue
+            seen[key] = self.lines[here] = line
+            if _SECRET_KEY.search(key):
+                # Reported here, and kept out of validation so it is not also "unknown".
+                self.problem(
+                    line,
+                    here,
+                    "looks like a secret: secrets belong in the environment "
+                    "(see config/settings.example.env), never in the watchlist",
+                )
+                continue
+            out[key] = self.data(value_node, here)
+        return out
+
+
+class _TooBig(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+def _read_yaml(text: str, path: str) -> tuple[Any, _Reader | None, ConfigProblem | None]:
+    """Plain data of the document and the reader that knows its lines, or the one YAML problem."""
+    loader = yaml.SafeLoader(text)
+    reader = _Reader(loader, path)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, reader, None
+        reader.lines[()] = root.start_mark.line + 1
+        return reader.data(root, ()), reader, None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = exc.problem or exc.context or "cannot be read"
+        if exc.context and exc.problem:
+            started = f" started at line {exc.context_mark.line + 1}" if exc.context_mark else ""
+            message += f" ({exc.context}{started})"
+        return None, None, ConfigProblem(path, line, "", f"not valid YAML: {message}")
+    except yaml.YAMLError as exc:
+        return None, None, ConfigProblem(path, None, "", f"not valid YAML: {exc}")
+    except _TooBig as exc:
+        return (
+            None,
+            None,
+            ConfigProblem(
+                path, exc.line, "", "the document is too large or nested too deeply (aliases?)"
+            ),
+        )
+    finally:
+        loader.dispose()
+
+
+# --- from pydantic's errors to problems -----------------------------------------------------
+
+
+def _field(loc: _Loc) -> str:
+    """A place as operators read it: ``speakers[2].sources[0].interval``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _line(lines: dict[_Loc, int], loc: _Loc) -> int | None:
+    """The line of a place, or of its nearest ancestor written in the file."""
+    for end in range(len(loc), -1, -1):
+        line = lines.get(loc[:end])
+        if line is not None:
+            return line
+    return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return "a yes/no value (quote it if you mean text)"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dt.date | dt.datetime):
+        return "a date (quote it if you mean text)"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping of keys to values"
+    return type(value).__name__
+
+
+_EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "list_type": "a list",
+    "dict_type": "a mapping of keys to values",
+    "model_type": "a mapping of keys to values",
+    "model_attributes_type": "a mapping of keys to values",
+}
+
+
+def _unknown_key(loc: _Loc) -> str:
+    model = _MODEL_AT.get(tuple(p for p in loc[:-1] if isinstance(p, str)))
+    if model is None:
+        return "unknown key"
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown key{hint} (known: {', '.join(known)})"
+
+
+def _message(error: ErrorDetails, loc: _Loc) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    if kind == "missing":
+        return "required, but missing"
+    if kind == "extra_forbidden":
+        return _unknown_key(loc)
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {_kind(error['input'])}"
+    if kind == "literal_error":
+        return f"must be {ctx['expected']}, got {error['input']!r}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}, got {error['input']!r}"
+    return error["msg"]
+
+
+def _problems_of(exc: ValidationError, reader: _Reader) -> list[ConfigProblem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        # "" is the language of a plain term list; "[key]" marks a bad mapping key.
+        loc: _Loc = tuple(p for p in error["loc"] if p not in ("", "[key]"))
+        if any(loc[:end] in reader.refused for end in range(len(loc) + 1)):
+            continue
+        problems.append(
+            ConfigProblem(reader.path, _line(reader.lines, loc), _field(loc), _message(error, loc))
+        )
+    return problems
+
+
+# --- checks across the file -----------------------------------------------------------------
+
+
+def _items(data: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
+    """The mappings in the list ``data[key]``, with their indexes; nothing if it is not a list."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _source_key(source: dict[str, Any]) -> str | None:
+    feed, x = source.get("feed"), source.get("x")
+    if isinstance(feed, str) and x is None:
+        return "feed:" + feed.strip()
+    if isinstance(x, str) and feed is None:
+        return "x:" + x.strip().removeprefix("@").lower()
+    return None
+
+
+def _cross_checks(data: Any, reader: _Reader) -> None:
+    """Uniqueness and references, which a per-item schema cannot see."""
+    lines = reader.lines
+    for section in ("speakers", "topics", "channels"):
+        seen: dict[str, int | None] = {}
+        for i, item in _items(data, section):
+            ident = item.get("id")
+            if not isinstance(ident, str):
+                continue
+            loc: _Loc = (section, i, "id")
+            if ident in seen:
+                reader.problem(
+                    lines.get(loc), loc, f"duplicate id '{ident}' (first at line {seen[ident]})"
+                )
+            else:
+                seen[ident] = lines.get(loc)
+
+    sources: dict[str, _Loc] = {}
+    for i, speaker in _items(data, "speakers"):
+        for j, source in _items(speaker, "sources"):
+            key = _source_key(source)
+            if key is None:
+                continue
+            loc = ("speakers", i, "sources", j)
+            if key in sources:
+                first = sources[key]
+                reader.problem(
+                    lines.get(loc),
+                    loc,
+                    f"duplicate source '{key}' (first at line {lines.get(first)}, {_field(first)})",
+                )
+            else:
+                sources[key] = loc
+
+    topic_ids = [t["id"] for _, t in _items(data, "topics") if isinstance(t.get("id"), str)]
+    for i, channel in _items(data, "channels"):
+        wanted = channel.get("topics")
+        if not isinstance(wanted, list):
+            continue
+        for j, topic in enumerate(wanted):
+            if isinstance(topic, str) and topic not in topic_ids:
+                loc = ("channels", i, "topics", j)
+                known = ", ".join(topic_ids) or "none"
+                reader.problem(lines.get(loc), loc, f"unknown topic '{topic}' (topics: {known})")
+
+
+# --- building model values ------------------------------------------------------------------
+
+
+def _terms(per_language: dict[str, list[str]]) -> tuple[Term, ...]:
+    return tuple(
+        Term(text=t.removesuffix("*").strip(), lang=lang, prefix=t.endswith("*"))
+        for lang, texts in per_language.items()
+        for t in texts
+    )
+
+
+def _source(source: _SourceIn, speaker_id: str) -> SourceSpec:
+    if source.feed is not None:
+        kind, target, key = SourceKind.FEED, source.feed, "feed:" + source.feed
+    else:
+        assert source.x is not None  # _one_place guarantees exactly one
+        kind, target, key = SourceKind.X, source.x, "x:" + source.x.lower()
+    return SourceSpec(
+        key=key,
+        kind=kind,
+        target=target,
+        speaker_id=speaker_id,
+        interval=source.interval,
+        match=MatchMode(source.match),
+        backfill_alerts=source.backfill_alerts,
+    )
+
+
+def _build(valid: _WatchlistIn, path: str) -> Watchlist:
+    return Watchlist(
+        speakers=tuple(
+            Speaker(
+                id=s.id,
+                name=s.name,
+                role=s.role.strip(),
+                side=s.side,
+                timezone=s.timezone,
+                sources=tuple(_source(src, s.id) for src in s.sources),
+            )
+            for s in valid.speakers
+        ),
+        topics=tuple(
+            Topic(
+                id=t.id,
+                name=t.name,
+                terms=_terms(t.terms),
+                exclude=_terms(t.exclude),
+                priority=Priority(t.priority),
+            )
+            for t in valid.topics
+        ),
+        channels=tuple(
+            Channel(
+                id=c.id,
+                chat=c.chat,
+                topics=tuple(c.topics) if c.topics is not None else None,
+            )
+            for c in valid.channels
+        ),
+        path=path,
+    )
+
+
+def _sort_key(problem: ConfigProblem) -> tuple[bool, int]:
+    return (problem.line is None, problem.line or 0)
+
+
+# --- the entry points -----------------------------------------------------------------------
+
+
+def parse_watchlist(text: str, *, path: str) -> Watchlist:
+    """Validate a watchlist document and build its model values. No I/O.
+
+    Args:
+        text: the YAML document.
+        path: where it came from, for messages and ``Watchlist.path``.
+
+    Raises:
+        ConfigError: every problem found, in file order, each naming line and field.
+    """
+    data, reader, yaml_problem = _read_yaml(text, path)
+    if reader is None:
+        assert yaml_problem is not None
+        raise ConfigError([yaml_problem])
+    if data is None:
+        empty = ConfigProblem(
+            path, None, "", "the file is empty: expected speakers, topics, channels"
+        )
+        raise ConfigError(reader.problems or [empty])
+    valid: _WatchlistIn | None = None
+    schema_problems: list[ConfigProblem] = []
+    try:
+        valid = _WatchlistIn.model_validate(data)
+    except ValidationError as exc:
+        schema_problems = _problems_of(exc, reader)
+    _cross_checks(data, reader)
+    problems = [*reader.problems, *schema_problems]
+    if problems or valid is None:
+        raise ConfigError(sorted(problems, key=_sort_key))
+    return _build(valid, path)
+
+
+def load_watchlist(path: str | os.PathLike[str]) -> Watchlist:
+    """Read and validate the watchlist file at ``path``.
+
+    Raises:
+        ConfigError: the file cannot be read, or every problem found in it.
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, encoding="utf-8-sig") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError(
+            [ConfigProblem(name, None, "", f"cannot read: {exc.strerror or exc}")]
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [ConfigProblem(name, None, "", f"not UTF-8 text (bad byte at offset {exc.start})")]
+        ) from None
+    return parse_watchlist(text, path=name)

@@ -1,0 +1,49 @@
+"""Watchpost's storage: SQLAlchemy 2 models, repository functions and Alembic migrations.
+
+Repository functions take a `Session` first and return `bot.model` values, never ORM rows.
+"""
+
+from storage.db import make_engine, make_sessions, migrate, session_scope, wrap_errors
+from storage.outbox import (
+    claim_alerts,
+    mark_alert_failed,
+    mark_alert_retry,
+    mark_alert_sent,
+    outbox_counts,
+    release_alert,
+    set_channel_chat,
+    sync_channels,
+)
+from storage.sources import (
+    claim_sources,
+    record_poll_failure,
+    record_poll_success,
+    release_source,
+    source_statuses,
+    sync_sources,
+)
+from storage.statements import load_statement, store_statements
+
+__all__ = [
+    "claim_alerts",
+    "claim_sources",
+    "load_statement",
+    "make_engine",
+    "make_sessions",
+    "mark_alert_failed",
+    "mark_alert_retry",
+    "mark_alert_sent",
+    "migrate",
+    "outbox_counts",
+    "record_poll_failure",
+    "record_poll_success",
+    "release_alert",
+    "release_source",
+    "session_scope",
+    "set_channel_chat",
+    "source_statuses",
+    "store_statements",
+    "sync_channels",
+    "sync_sources",
+    "wrap_errors",
+]

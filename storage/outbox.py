@@ -1,0 +1,146 @@
+"""Repository functions for the outbox: claim due alerts, mark them sent, retried or failed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.model import AlertForDelivery, AlertKind, Channel
+from storage.schema import AlertRow, ChannelRow
+from storage.statements import load_statement
+
+__all__ = [
+    "claim_alerts",
+    "mark_alert_failed",
+    "mark_alert_retry",
+    "mark_alert_sent",
+    "outbox_counts",
+    "release_alert",
+    "set_channel_chat",
+    "sync_channels",
+]
+
+
+def sync_channels(session: Session, channels: Sequence[Channel]) -> None:
+    """Record the configured chats; a chat Telegram moved (migrated) stays moved until the
+    operator changes the configured chat."""
+    rows = {r.id: r for r in session.scalars(select(ChannelRow))}
+    for ch in channels:
+        row = rows.get(ch.id)
+        if row is None:
+            session.add(ChannelRow(id=ch.id, chat=ch.chat, configured_chat=ch.chat))
+        elif row.configured_chat != ch.chat:
+            row.chat = row.configured_chat = ch.chat
+
+
+def set_channel_chat(session: Session, channel_id: str, chat: str) -> None:
+    """Telegram moved the chat (group → supergroup): send there from now on."""
+    session.execute(update(ChannelRow).where(ChannelRow.id == channel_id).values(chat=chat))
+
+
+def claim_alerts(
+    session: Session, now: datetime, *, limit: int, lease: timedelta
+) -> list[AlertForDelivery]:
+    """Take up to `limit` pending alerts that are due, oldest first, leased until ``now + lease``.
+
+    A channel reads its alerts in order: when a channel's oldest pending alert is waiting (for a
+    retry, or leased to a sender), none of its later alerts is taken. An alert whose worker died
+    mid-send is claimable again once its lease runs out.
+    """
+    query = (
+        select(AlertRow, ChannelRow.chat)
+        .join(ChannelRow, ChannelRow.id == AlertRow.channel_id)
+        .where(AlertRow.status == "pending")
+        .order_by(AlertRow.id)
+        # Not-yet-due rows are read too (they block their channel); read enough to fill `limit`.
+        .limit(limit * 4)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=AlertRow)
+    out: list[AlertForDelivery] = []
+    blocked: set[str] = set()
+    for row, chat in session.execute(query):
+        if row.channel_id in blocked:
+            continue
+        leased = row.lease_until is not None and row.lease_until > now
+        if leased or row.next_attempt_at > now:
+            blocked.add(row.channel_id)
+            continue
+        row.lease_until = now + lease
+        out.append(
+            AlertForDelivery(
+                id=row.id,
+                channel_id=row.channel_id,
+                chat=chat,
+                kind=AlertKind(row.kind),
+                attempts=row.attempts,
+                statement=load_statement(session, row.statement_id),
+                created_at=row.created_at,
+            )
+        )
+        if len(out) >= limit:
+            break
+    return out
+
+
+def mark_alert_sent(session: Session, alert_id: int, *, message_id: str, now: datetime) -> None:
+    """Telegram confirmed the message: the alert is done, with its message id kept."""
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id == alert_id)
+        .values(
+            status="sent",
+            message_id=message_id,
+            sent_at=now,
+            lease_until=None,
+            attempts=AlertRow.attempts + 1,
+            last_error=None,
+        )
+    )
+
+
+def mark_alert_retry(
+    session: Session, alert_id: int, *, error: str, next_attempt_at: datetime
+) -> None:
+    """Sending failed for now: try again at `next_attempt_at`."""
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id == alert_id)
+        .values(
+            attempts=AlertRow.attempts + 1,
+            last_error=error[:2000],
+            next_attempt_at=next_attempt_at,
+            lease_until=None,
+        )
+    )
+
+
+def release_alert(session: Session, alert_id: int) -> None:
+    """Give a claimed alert back without counting an attempt (its chat is waiting out a limit)."""
+    session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(lease_until=None))
+
+
+def mark_alert_failed(session: Session, alert_id: int, *, error: str, now: datetime) -> None:
+    """Telegram refused the alert for good; it stays in the outbox for the operator to see."""
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id == alert_id)
+        .values(
+            status="failed",
+            attempts=AlertRow.attempts + 1,
+            last_error=error[:2000],
+            lease_until=None,
+            sent_at=None,
+        )
+    )
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """How many alerts are pending, sent and failed."""
+    rows = session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status))
+    counts = {"pending": 0, "sent": 0, "failed": 0}
+    counts.update({status: int(n) for status, n in rows})
+    return counts

@@ -1,0 +1,175 @@
+"""SQLAlchemy 2 table models: sources and their polling state, statements, matches, the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["AlertRow", "Base", "ChannelRow", "MatchRow", "SourceRow", "StatementRow", "UTCDateTime"]
+
+# Stable constraint names, so that migrations can refer to them on every backend.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite has no 64-bit autoincrement type of its own; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    SQLite keeps no zone: values are stored as naive UTC and read back with UTC attached, so the
+    code above never sees a naive datetime.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to storage; use UTC-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class SourceRow(Base):
+    """One configured source and the state that lets a restart resume where it was."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(600), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(600))
+    speaker_id: Mapped[str] = mapped_column(String(200))
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    #: False when the source left the watchlist: kept for its statements, never polled
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: False until the first successful poll (its items are stored as seen, not alerted)
+    primed: Mapped[bool] = mapped_column(Boolean, default=False)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    #: a worker holds the source until then (PostgreSQL: several workers share the table)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+
+
+class StatementRow(Base):
+    """One item published by a source. Written once, never rewritten: it is the evidence."""
+
+    __tablename__ = "statements"
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id", name="uq_statements_source_external"),
+        Index("ix_statements_content_hash", "content_hash"),
+        Index("ix_statements_canonical_url", "canonical_url"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="RESTRICT"))
+    speaker_id: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(1000))
+    url: Mapped[str | None] = mapped_column(Text)
+    canonical_url: Mapped[str | None] = mapped_column(String(2000))
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(35))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    published_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    #: the item as fetched
+    raw: Mapped[str] = mapped_column(Text)
+    #: set when this item repeats an earlier statement (same link or same text): no alert
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("statements.id"))
+    #: False for items stored as seen on a source's first poll
+    alerted: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class MatchRow(Base):
+    """Why a statement matters: one topic it matched, with the terms found."""
+
+    __tablename__ = "statement_matches"
+    __table_args__ = (
+        UniqueConstraint("statement_id", "topic_id", name="uq_matches_statement_topic"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    statement_id: Mapped[int] = mapped_column(
+        ForeignKey("statements.id", ondelete="CASCADE"), index=True
+    )
+    topic_id: Mapped[str] = mapped_column(String(200))
+    #: JSON list of {term, found, start, end}
+    terms: Mapped[str] = mapped_column(Text)
+
+
+class AlertRow(Base):
+    """The outbox: one statement bound for one channel, pending until Telegram confirms it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("statement_id", "channel_id", "kind", name="uq_alerts_statement_channel"),
+        Index("ix_alerts_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    #: pending → sent, or failed when Telegram refuses it for good
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ChannelRow(Base):
+    """A channel's delivery state: where it lives now (a group can migrate to a supergroup)."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    chat: Mapped[str] = mapped_column(String(200))
+    configured_chat: Mapped[str] = mapped_column(String(200))

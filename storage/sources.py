@@ -1,0 +1,183 @@
+"""Repository functions for sources: configure, claim the due ones, record each poll's outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.model import CachingInfo, SourceForPoll, SourceKind, SourceSpec, SourceStatus
+from storage.schema import SourceRow, StatementRow
+
+__all__ = [
+    "claim_sources",
+    "record_poll_failure",
+    "record_poll_success",
+    "release_source",
+    "source_statuses",
+    "sync_sources",
+]
+
+
+def sync_sources(
+    session: Session, specs: Sequence[SourceSpec], *, default_interval: timedelta, now: datetime
+) -> None:
+    """Make the table agree with the watchlist.
+
+    New sources are due at once; sources that left the watchlist are deactivated (their statements
+    stay); a source that comes back resumes with its stored cursor and ETag.
+    """
+    rows = {r.key: r for r in session.scalars(select(SourceRow))}
+    wanted = {s.key for s in specs}
+    for spec in specs:
+        interval = int((spec.interval or default_interval).total_seconds())
+        row = rows.get(spec.key)
+        if row is None:
+            session.add(
+                SourceRow(
+                    key=spec.key,
+                    kind=spec.kind.value,
+                    target=spec.target,
+                    speaker_id=spec.speaker_id,
+                    interval_seconds=interval,
+                    active=True,
+                    primed=False,
+                    failures=0,
+                    next_poll_at=now,
+                )
+            )
+            continue
+        row.speaker_id = spec.speaker_id
+        row.target = spec.target
+        if row.interval_seconds != interval:
+            row.interval_seconds = interval
+            # A shorter interval takes effect now, not after the old, longer wait.
+            row.next_poll_at = min(row.next_poll_at, now + timedelta(seconds=interval))
+        if not row.active:
+            row.active = True
+            row.next_poll_at = now
+    for key, row in rows.items():
+        if key not in wanted and row.active:
+            row.active = False
+
+
+def claim_sources(
+    session: Session,
+    now: datetime,
+    *,
+    limit: int,
+    lease: timedelta,
+    owner: str,
+    due_only: bool = True,
+) -> list[SourceForPoll]:
+    """Take up to `limit` active sources that are due (or all, with ``due_only=False``).
+
+    Each is leased to `owner` until ``now + lease`` so that another worker does not poll it too;
+    on PostgreSQL concurrent claimers skip each other's locked rows.
+    """
+    query = (
+        select(SourceRow)
+        .where(SourceRow.active.is_(True))
+        .where(or_(SourceRow.lease_until.is_(None), SourceRow.lease_until <= now))
+        .order_by(SourceRow.next_poll_at, SourceRow.id)
+        .limit(limit)
+    )
+    if due_only:
+        query = query.where(SourceRow.next_poll_at <= now)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.lease_until = now + lease
+        row.lease_owner = owner
+        row.last_attempt_at = now
+    return [
+        SourceForPoll(
+            key=r.key,
+            kind=SourceKind(r.kind),
+            target=r.target,
+            caching=CachingInfo(etag=r.etag, last_modified=r.last_modified),
+            cursor=r.cursor,
+            failures=r.failures,
+            primed=r.primed,
+        )
+        for r in rows
+    ]
+
+
+def record_poll_success(
+    session: Session,
+    key: str,
+    *,
+    caching: CachingInfo | None,
+    cursor: str | None,
+    now: datetime,
+    next_poll_at: datetime,
+) -> None:
+    """The poll worked: store the new caching info and cursor, clear failures and the lease.
+
+    `caching` None keeps the stored values (a 304 keeps the validators it answered to).
+    """
+    values: dict[str, object] = {
+        "failures": 0,
+        "last_error": None,
+        "last_success_at": now,
+        "next_poll_at": next_poll_at,
+        "lease_until": None,
+        "lease_owner": None,
+        "primed": True,
+    }
+    if caching is not None:
+        values["etag"] = caching.etag
+        values["last_modified"] = caching.last_modified
+    if cursor is not None:
+        values["cursor"] = cursor
+    session.execute(update(SourceRow).where(SourceRow.key == key).values(**values))
+
+
+def record_poll_failure(session: Session, key: str, *, error: str, next_poll_at: datetime) -> int:
+    """The poll failed: count it, keep the message for operators; returns the failure count."""
+    row = session.scalars(select(SourceRow).where(SourceRow.key == key)).one()
+    row.failures += 1
+    row.last_error = error[:2000]
+    row.next_poll_at = next_poll_at
+    row.lease_until = None
+    row.lease_owner = None
+    return row.failures
+
+
+def release_source(session: Session, key: str) -> None:
+    """Give a claimed source back untouched (the worker is stopping)."""
+    session.execute(
+        update(SourceRow).where(SourceRow.key == key).values(lease_until=None, lease_owner=None)
+    )
+
+
+def source_statuses(session: Session) -> list[SourceStatus]:
+    """One line per active source for `watchpost sources`, in watchlist-independent key order."""
+    counts = {
+        source_id: n
+        for source_id, n in session.execute(
+            select(StatementRow.source_id, func.count()).group_by(StatementRow.source_id)
+        )
+    }
+    rows = session.scalars(
+        select(SourceRow)
+        .where(SourceRow.active.is_(True))
+        .order_by(SourceRow.speaker_id, SourceRow.key)
+    )
+    return [
+        SourceStatus(
+            key=r.key,
+            kind=SourceKind(r.kind),
+            speaker_id=r.speaker_id,
+            last_success_at=r.last_success_at,
+            last_error=r.last_error,
+            failures=r.failures,
+            next_poll_at=r.next_poll_at,
+            statements=int(counts.get(r.id, 0)),
+        )
+        for r in rows
+    ]

@@ -1,0 +1,266 @@
+"""Storage against real databases: a SQLite file and a PostgreSQL server, same tests on both."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+import storage
+from bot.model import CachingInfo, Channel
+from storage.schema import AlertRow, Base, StatementRow
+from tests.builders import T0, item, spec, to_store
+
+
+@pytest.fixture
+def engine(db_url: str) -> Engine:
+    eng = storage.make_engine(db_url)
+    storage.migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    s = storage.make_sessions(engine)
+    with storage.session_scope(s) as session:
+        storage.sync_sources(
+            session,
+            [spec(), spec("feed:https://other.org/rss", speaker="sp2")],
+            default_interval=timedelta(seconds=60),
+            now=T0,
+        )
+        storage.sync_channels(session, [Channel("main", "@main"), Channel("cf", "@cf")])
+    return s
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    storage.migrate(engine)  # a second run is a no-op
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
+    eng = storage.make_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    with eng.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    eng.dispose()
+
+
+def test_new_sources_are_due_at_once_and_leased_when_claimed(sessions) -> None:
+    with storage.session_scope(sessions) as s:
+        claimed = storage.claim_sources(s, T0, limit=10, lease=timedelta(minutes=5), owner="w1")
+    assert {c.key for c in claimed} == {
+        "feed:https://example.org/rss",
+        "feed:https://other.org/rss",
+    }
+    assert all(not c.primed for c in claimed)
+    with storage.session_scope(sessions) as s:
+        again = storage.claim_sources(
+            s, T0, limit=10, lease=timedelta(minutes=5), owner="w2", due_only=False
+        )
+    assert again == []  # leased to w1
+    with storage.session_scope(sessions) as s:
+        later = storage.claim_sources(
+            s, T0 + timedelta(minutes=6), limit=10, lease=timedelta(minutes=5), owner="w2"
+        )
+    assert len(later) == 2  # the lease ran out: a dead worker's sources come back
+
+
+def test_poll_success_keeps_validators_and_schedules_next(sessions) -> None:
+    key = spec().key
+    with storage.session_scope(sessions) as s:
+        storage.claim_sources(s, T0, limit=10, lease=timedelta(minutes=5), owner="w")
+        storage.record_poll_success(
+            s,
+            key,
+            caching=CachingInfo('"abc"', "Sun, 27 Sep 2020"),
+            cursor=None,
+            now=T0,
+            next_poll_at=T0 + timedelta(seconds=60),
+        )
+    with storage.session_scope(sessions) as s:
+        assert (
+            storage.claim_sources(
+                s, T0 + timedelta(seconds=59), limit=10, lease=timedelta(minutes=5), owner="w"
+            )
+            == []
+        )
+    with storage.session_scope(sessions) as s:
+        due = storage.claim_sources(
+            s, T0 + timedelta(seconds=61), limit=10, lease=timedelta(minutes=5), owner="w"
+        )
+    polled = [c for c in due if c.key == key]
+    assert polled and polled[0].caching == CachingInfo('"abc"', "Sun, 27 Sep 2020")
+    assert polled[0].primed
+
+
+def test_poll_failures_count_up_and_reset_on_success(sessions) -> None:
+    key = spec().key
+    with storage.session_scope(sessions) as s:
+        assert storage.record_poll_failure(s, key, error="HTTP 503", next_poll_at=T0) == 1
+        assert storage.record_poll_failure(s, key, error="HTTP 503", next_poll_at=T0) == 2
+    with storage.session_scope(sessions) as s:
+        st = {r.key: r for r in storage.source_statuses(s)}[key]
+    assert (st.failures, st.last_error) == (2, "HTTP 503")
+    with storage.session_scope(sessions) as s:
+        storage.record_poll_success(s, key, caching=None, cursor=None, now=T0, next_poll_at=T0)
+        st = {r.key: r for r in storage.source_statuses(s)}[key]
+    assert (st.failures, st.last_error, st.last_success_at) == (0, None, T0)
+
+
+def test_statement_is_stored_once_with_its_alerts(sessions) -> None:
+    key = spec().key
+    batch = [to_store(item(1), channels=("main", "cf")), to_store(item(2))]
+    with storage.session_scope(sessions) as s:
+        first = storage.store_statements(s, key, batch, now=T0)
+    assert (first.new, first.alerts, first.duplicates, first.known) == (2, 3, 0, 0)
+    with storage.session_scope(sessions) as s:
+        second = storage.store_statements(s, key, batch, now=T0)
+    assert (second.new, second.alerts, second.known) == (0, 0, 2)
+    with storage.session_scope(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(StatementRow)) == 2
+        assert s.scalar(select(func.count()).select_from(AlertRow)) == 3
+
+
+def test_same_external_id_from_another_source_is_a_different_statement(sessions) -> None:
+    with storage.session_scope(sessions) as s:
+        a = storage.store_statements(s, spec().key, [to_store(item(1))], now=T0)
+        b = storage.store_statements(
+            s, "feed:https://other.org/rss", [to_store(item(1), speaker="sp2")], now=T0
+        )
+    assert (a.new, b.new) == (1, 1)
+
+
+def test_repeat_by_canonical_url_is_stored_as_evidence_without_alert(sessions) -> None:
+    with storage.session_scope(sessions) as s:
+        storage.store_statements(
+            s, spec().key, [to_store(item(1), canonical="https://x.org/a")], now=T0
+        )
+        rep = storage.store_statements(
+            s,
+            "feed:https://other.org/rss",
+            [to_store(item(9), speaker="sp2", canonical="https://x.org/a")],
+            now=T0,
+        )
+    assert (rep.new, rep.duplicates, rep.alerts) == (0, 1, 0)
+    with storage.session_scope(sessions) as s:
+        rows = s.scalars(select(StatementRow).order_by(StatementRow.id)).all()
+        assert rows[1].duplicate_of == rows[0].id
+    # Seen again on the next poll: known, not counted as a new duplicate.
+    with storage.session_scope(sessions) as s:
+        again = storage.store_statements(
+            s,
+            "feed:https://other.org/rss",
+            [to_store(item(9), speaker="sp2", canonical="https://x.org/a")],
+            now=T0,
+        )
+    assert (again.duplicates, again.known) == (0, 1)
+
+
+def test_repeat_by_text_only_when_asked(sessions) -> None:
+    same = dict(title="Statement", text="A long enough statement about the line of contact." * 3)
+    with storage.session_scope(sessions) as s:
+        storage.store_statements(
+            s, spec().key, [to_store(item(1, **same), check_repeat=True)], now=T0
+        )
+        rep = storage.store_statements(
+            s, spec().key, [to_store(item(2, **same), check_repeat=True)], now=T0
+        )
+        not_checked = storage.store_statements(s, spec().key, [to_store(item(3, **same))], now=T0)
+    assert (rep.duplicates, rep.alerts) == (1, 0)
+    assert (not_checked.new, not_checked.alerts) == (1, 1)
+
+
+def test_statements_stored_as_seen_make_no_alerts(sessions) -> None:
+    with storage.session_scope(sessions) as s:
+        res = storage.store_statements(s, spec().key, [to_store(item(1), channels=())], now=T0)
+        assert (res.new, res.alerts) == (1, 0)
+        assert s.scalars(select(StatementRow.alerted)).one() is False
+
+
+def test_outbox_claim_send_retry_fail(sessions) -> None:
+    with storage.session_scope(sessions) as s:
+        storage.store_statements(
+            s, spec().key, [to_store(item(1)), to_store(item(2)), to_store(item(3))], now=T0
+        )
+    lease = timedelta(seconds=60)
+    with storage.session_scope(sessions) as s:
+        claimed = storage.claim_alerts(s, T0, limit=10, lease=lease)
+    assert [a.statement.external_id for a in claimed] == ["id-1", "id-2", "id-3"]
+    assert claimed[0].chat == "@main"
+    assert claimed[0].statement.matches[0].topic_id == "karabakh"
+    with storage.session_scope(sessions) as s:
+        assert storage.claim_alerts(s, T0, limit=10, lease=lease) == []  # all leased
+        storage.mark_alert_sent(s, claimed[0].id, message_id="77", now=T0)
+        storage.mark_alert_retry(s, claimed[1].id, error="429", next_attempt_at=T0 + lease * 2)
+        storage.mark_alert_failed(s, claimed[2].id, error="Forbidden", now=T0)
+    with storage.session_scope(sessions) as s:
+        assert storage.outbox_counts(s) == {"pending": 1, "sent": 1, "failed": 1}
+        assert storage.claim_alerts(s, T0 + lease, limit=10, lease=lease) == []
+        retry = storage.claim_alerts(s, T0 + lease * 3, limit=10, lease=lease)
+    assert [a.id for a in retry] == [claimed[1].id] and retry[0].attempts == 1
+
+
+def test_migrated_chat_is_used_for_later_alerts(sessions) -> None:
+    with storage.session_scope(sessions) as s:
+        storage.store_statements(s, spec().key, [to_store(item(1))], now=T0)
+        storage.set_channel_chat(s, "main", "-100777")
+    with storage.session_scope(sessions) as s:
+        (a,) = storage.claim_alerts(s, T0, limit=10, lease=timedelta(seconds=5))
+    assert a.chat == "-100777"
+
+
+def test_removed_source_is_deactivated_and_comes_back_with_its_state(sessions) -> None:
+    key = spec().key
+    with storage.session_scope(sessions) as s:
+        storage.record_poll_success(
+            s, key, caching=CachingInfo('"e1"', None), cursor=None, now=T0, next_poll_at=T0
+        )
+        storage.sync_sources(s, [], default_interval=timedelta(seconds=60), now=T0)
+        assert storage.source_statuses(s) == []
+        storage.sync_sources(s, [spec()], default_interval=timedelta(seconds=60), now=T0)
+        (c,) = storage.claim_sources(s, T0, limit=10, lease=timedelta(seconds=5), owner="w")
+    assert c.caching.etag == '"e1"' and c.primed
+
+
+@pytest.mark.postgres
+def test_concurrent_claimers_on_postgres_never_share_a_source(postgres_server) -> None:
+    url = postgres_server.create_database("claimers")
+    eng = storage.make_engine(url)
+    storage.migrate(eng)
+    sessions = storage.make_sessions(eng)
+    specs = [spec(f"feed:https://e{i}.org/rss", speaker=f"s{i}") for i in range(200)]
+    with storage.session_scope(sessions) as s:
+        storage.sync_sources(s, specs, default_interval=timedelta(seconds=60), now=T0)
+    got: dict[str, list[str]] = {}
+    barrier = threading.Barrier(4)
+
+    def claim(owner: str) -> None:
+        barrier.wait()
+        mine: list[str] = []
+        while True:
+            with storage.session_scope(sessions) as s:
+                batch = storage.claim_sources(
+                    s, T0, limit=7, lease=timedelta(minutes=5), owner=owner
+                )
+            if not batch:
+                break
+            mine.extend(c.key for c in batch)
+        got[owner] = mine
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    eng.dispose()
+    every = [k for keys in got.values() for k in keys]
+    assert sorted(every) == sorted(s.key for s in specs)  # each once, none lost

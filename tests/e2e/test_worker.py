@@ -1,0 +1,264 @@
+"""The worker end to end: feed server → poll → storage → outbox → PTB → fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+import storage
+from bot.app import App, open_app, run_once, run_worker
+from bot.log import setup_logging
+from bot.senders import ConsoleSender
+from bot.tghtml import parse_tg_html, utf16_len
+from bot.watchlist import parse_watchlist
+from storage.schema import AlertRow, SourceRow
+from tests.e2e.conftest import TOKEN, WATCHLIST, World, entry
+
+
+def _time_passes(app: App) -> None:
+    """Every alert waiting for a retry becomes due, as if its backoff had run out."""
+    with app.sessions.begin() as s:
+        s.execute(
+            update(AlertRow)
+            .where(AlertRow.status == "pending")
+            .values(next_attempt_at=app.clock() - timedelta(seconds=1))
+        )
+
+
+def _prime(world: World) -> None:
+    world.publish("/am.rss", entry(1, "Old news on Karabakh", "Stored as seen, never alerted."))
+    world.publish("/ru.rss", entry(2, "Погода", "Солнечно."))
+
+
+async def test_first_poll_is_silent_then_new_statements_alert_once(world: World) -> None:
+    _prime(world)
+    async with world.app() as app:
+        outcomes, report = await run_once(app)
+        assert report.sent == 0 and world.telegram.messages() == []
+        assert sum(o.new_statements for o in outcomes) == 1  # the relevant old item, as seen
+
+        world.publish(
+            "/am.rss", entry(3, "On Artsakh", "Shelling of Stepanakert <b>continues</b>.")
+        )
+        world.publish("/az.rss", entry(4, "Qarabağ", "Qarabağda atəşkəs pozulub & davam edir."))
+        world.publish("/ru.rss", entry(5, "Заявление", "Призываем к ceasefire в Карабахе."))
+        world.publish("/ru.rss", entry(6, "Визит", "Министр посетит Венесуэлу."))
+        _, report = await run_once(app)
+        assert report.sent == 4  # three statements, one also to the ceasefire channel
+
+        _, again = await run_once(app)
+        assert again.sent == 0
+
+    main = world.telegram.messages("@main_watch")
+    cf = world.telegram.messages("@cf_watch")
+    assert [m.text.count("example.org/news/") for m in main] == [1, 1, 1]
+    assert len(cf) == 1 and "Карабахе" in cf[0].text
+    for m in main + cf:
+        parsed = parse_tg_html(m.html)  # what Telegram accepted, re-checked
+        assert utf16_len(parsed.text) <= 4096
+        assert m.parse_mode == "HTML"
+    (first,) = [m for m in main if "Stepanakert" in m.text]
+    # Statement text is escaped, not interpreted: the <b> of the feed is plain text now.
+    assert "Shelling of Stepanakert continues" in first.text
+    assert "Ministry of Foreign Affairs of Armenia" in first.text
+    assert "UTC" in first.text and "Yerevan" in first.text
+    units = first.text.encode("utf-16-le")  # entity offsets count UTF-16 code units
+    bold = {
+        units[2 * e.offset : 2 * (e.offset + e.length)].decode("utf-16-le")
+        for e in first.entities
+        if e.type == "bold"
+    }
+    assert {"Artsakh", "Stepanakert"} <= bold
+
+
+async def test_304_answers_cost_no_parsing_and_keep_state(world: World) -> None:
+    _prime(world)
+    async with world.app() as app:
+        await run_once(app)
+        world.feed_state.reset_counters()
+        await run_once(app)
+        await run_once(app)
+    assert world.feed_state.status_counts() == {304: 6}
+    assert app.metrics.get("polls", status="not_modified") == 6
+    conditional = [r for r in world.feed_state.requests() if r.if_none_match]
+    assert len(conditional) == 6
+
+
+async def test_restart_between_store_and_send_loses_nothing_and_sends_nothing_twice(
+    world: World,
+) -> None:
+    _prime(world)
+    async with world.app() as app:
+        await run_once(app)
+        for n in range(10, 15):
+            world.publish("/am.rss", entry(n, f"Karabakh update {n}", "Details."))
+        await run_once(app, dispatch=False)  # stored with alerts; the worker "dies" here
+    world.telegram.fail_next(2, status=429, retry_after=1)
+    async with world.app() as app:  # a new process on the same database
+        _, report = await run_once(app)
+        assert report.retried >= 1
+        for _ in range(5):
+            _time_passes(app)
+            await run_once(app)
+    texts = [m.text for m in world.telegram.messages("@main_watch")]
+    assert len(texts) == 5
+    assert len(set(texts)) == 5
+    # in the order they were said
+    assert [t.split("Karabakh update ")[1][:2] for t in texts] == ["10", "11", "12", "13", "14"]
+
+
+async def test_failing_feed_backs_off_while_the_others_go_on(world: World) -> None:
+    _prime(world)
+    async with world.app() as app:
+        await run_once(app)
+        world.feed_state.fail("/az.rss", 503)
+        world.publish("/am.rss", entry(20, "Karabakh", "Still reported."))
+        outcomes, report = await run_once(app)
+        assert report.sent == 1
+        failed = [o for o in outcomes if o.error]
+        assert [o.source_key for o in failed] == [f"feed:{world.feeds.url}/az.rss"]
+        with app.sessions() as s:
+            row = s.scalars(select(SourceRow).where(SourceRow.key.endswith("/az.rss"))).one()
+            assert row.failures == 1 and "503" in (row.last_error or "")
+            assert row.next_poll_at - app.clock() > timedelta(seconds=20)
+        assert app.metrics.get("poll_errors", error="SourceUnavailable") == 1
+        # Not due yet: a regular tick leaves it alone.
+        due = await app.poller.poll_due()
+        assert all(not o.source_key.endswith("/az.rss") for o in due)
+
+
+async def test_retry_after_from_a_429_feed_is_honoured(world: World) -> None:
+    _prime(world)
+    async with world.app() as app:
+        await run_once(app)
+        world.feed_state.fail("/ru.rss", 429, retry_after=3600)
+        await run_once(app)
+        with app.sessions() as s:
+            row = s.scalars(select(SourceRow).where(SourceRow.key.endswith("/ru.rss"))).one()
+        assert row.next_poll_at - app.clock() >= timedelta(seconds=3590)
+
+
+@pytest.mark.parametrize(
+    ("setup", "error"),
+    [
+        (
+            lambda w: w.feed_state.set_raw(
+                "/am.rss",
+                b"<rss>" + b"x" * 3_000_000 + b"</rss>",
+                {"Content-Type": "application/rss+xml"},
+            ),
+            "cap",
+        ),
+        (lambda w: w.feed_state.slow("/am.rss", 5), "timeout"),
+        (
+            lambda w: w.feed_state.set_raw(
+                "/am.rss", b"<html><body>Not found</body></html>", {"Content-Type": "text/html"}
+            ),
+            "",
+        ),
+        (lambda w: w.feed_state.fail("/am.rss", 404), "HTTP 404"),
+        (lambda w: w.feed_state.redirect("/am.rss", "/am.rss"), "redirects"),
+    ],
+    ids=["oversized", "slow", "not-a-feed", "gone", "redirect-loop"],
+)
+async def test_bad_feeds_are_that_feeds_problem(world: World, setup, error: str) -> None:
+    _prime(world)
+    async with world.app(WATCHPOST_MAX_BODY_BYTES="1000000") as app:
+        await run_once(app)
+        setup(world)
+        world.publish("/ru.rss", entry(30, "Карабах", "Новое заявление."))
+        outcomes, report = await run_once(app)
+    by_key = {o.source_key.rsplit("/", 1)[1]: o for o in outcomes}
+    assert by_key["am.rss"].error is not None and error in by_key["am.rss"].error
+    assert by_key["ru.rss"].error is None and report.sent == 1
+
+
+async def test_telegram_outage_keeps_alerts_until_it_answers(world: World) -> None:
+    _prime(world)
+    async with world.app() as app:
+        await run_once(app)
+        world.publish("/am.rss", entry(40, "Karabakh", "During the outage."))
+        world.telegram.fail_next(3, status=502)
+        _, report = await run_once(app)
+        assert report.sent == 0 and report.retried == 1
+        assert storage.outbox_counts(app.sessions())["pending"] == 1
+        for _ in range(5):
+            _time_passes(app)  # the retry was scheduled with backoff: make it due now
+            await app.dispatcher.dispatch()
+            if world.telegram.messages():
+                break
+    assert len(world.telegram.messages("@main_watch")) == 1
+
+
+async def test_migrated_group_gets_the_alert_at_its_new_id(world: World) -> None:
+    _prime(world)
+    async with world.app() as app:
+        await run_once(app)
+        world.telegram.migrate("@main_watch", -1009999)
+        world.publish("/am.rss", entry(50, "Karabakh", "After the move."))
+        await run_once(app)
+        for _ in range(20):
+            await app.dispatcher.dispatch()
+            if world.telegram.messages(-1009999):
+                break
+            await asyncio.sleep(0.2)
+    assert len(world.telegram.messages(-1009999)) == 1
+
+
+async def test_refused_alert_is_kept_as_failed_and_the_rest_go_on(world: World) -> None:
+    _prime(world)
+    async with world.app() as app:
+        await run_once(app)
+        world.telegram.forbid("@cf_watch")
+        world.publish("/am.rss", entry(60, "Karabakh ceasefire", "Both channels want this."))
+        _, report = await run_once(app)
+        assert (report.sent, report.failed) == (1, 1)
+        assert storage.outbox_counts(app.sessions()) == {"pending": 0, "sent": 1, "failed": 1}
+
+
+async def test_no_token_sends_to_the_console(world: World) -> None:
+    _prime(world)
+    out = io.StringIO()
+    wl = parse_watchlist(WATCHLIST.replace("{feeds}", world.feeds.url), path="t.yaml")
+    env = world.env()
+    env.pop("TELEGRAM_BOT_TOKEN")
+    from bot.settings import load_settings
+
+    async with open_app(load_settings(env), wl, sender=ConsoleSender(out)) as app:
+        await run_once(app)
+        world.publish("/am.rss", entry(70, "Karabakh", "To the console & beyond."))
+        await run_once(app)
+    assert "── alert → main (@main_watch)" in out.getvalue()
+    assert "To the console & beyond." in out.getvalue()
+    assert world.telegram.calls() == []
+
+
+async def test_scheduled_worker_polls_delivers_and_stops_cleanly(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _prime(world)
+    setup_logging("DEBUG", "text", [TOKEN])
+    text = WATCHLIST.replace('/am.rss"', '/am.rss"\n        interval: 1s')
+    async with world.app(
+        text, WATCHPOST_POLL_TICK_SECONDS="0.2", WATCHPOST_DISPATCH_TICK_SECONDS="0.2"
+    ) as app:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_worker(app, stop=stop))
+        await asyncio.sleep(1.0)  # first polls: primed
+        world.publish("/am.rss", entry(80, "Karabakh", "Seen by the scheduled worker."))
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if world.telegram.messages():
+                break
+        stop.set()
+        await asyncio.wait_for(worker, 10)
+    assert len(world.telegram.messages()) == 1
+    logged = capsys.readouterr().err
+    logging.getLogger().handlers.clear()
+    assert "worker stopped" in logged and "sent alert=" in logged
+    assert TOKEN not in logged  # the token never reaches a log, even at DEBUG

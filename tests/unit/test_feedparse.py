@@ -1,0 +1,372 @@
+"""Tests for bot.sources.feedparse: feed bodies to items, and bad bodies to FeedParseError."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.errors import FeedParseError
+from bot.sources.feedparse import ParsedFeed, parse_feed
+from bot.text import content_hash, fold_whitespace
+
+FETCHED = datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)
+URL = "https://mfa.example.org/press/feed.xml"
+
+
+def parse(body: bytes | str, *, content_type: str | None = None, url: str = URL) -> ParsedFeed:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    return parse_feed(
+        data, source_key="feed:test", url=url, content_type=content_type, fetched_at=FETCHED
+    )
+
+
+def rss(items: str, *, channel: str = "<title>MFA</title>", version: str = "2.0") -> str:
+    return (
+        f'<?xml version="1.0"?><rss version="{version}"><channel>{channel}{items}</channel></rss>'
+    )
+
+
+class TestFormats:
+    def test_rss20_item_fields(self) -> None:
+        feed = parse(
+            rss(
+                "<item><guid isPermaLink='false'>st-1</guid><title>Statement on talks</title>"
+                "<link>https://mfa.example.org/st/1</link>"
+                "<description>&lt;p&gt;We &lt;b&gt;welcome&lt;/b&gt; the talks.&lt;/p&gt;"
+                "</description><pubDate>Tue, 10 Nov 2020 01:30:00 +0400</pubDate></item>",
+                channel="<title>MFA &amp; Co</title><language>hy</language>",
+            )
+        )
+        assert feed.title == "MFA & Co"
+        assert feed.language == "hy"
+        (item,) = feed.items
+        assert item.external_id == "st-1"
+        assert item.title == "Statement on talks"
+        assert item.text == "We welcome the talks."
+        assert item.url == "https://mfa.example.org/st/1"
+        assert item.published_at == datetime(2020, 11, 9, 21, 30, tzinfo=UTC)
+        assert item.published_at.utcoffset() == timedelta(0)
+        assert item.published_estimated is False
+        assert item.language == "hy"
+        assert json.loads(item.raw)["id"] == "st-1"
+
+    def test_rss091_without_guid_uses_the_link(self) -> None:
+        feed = parse(
+            '<?xml version="1.0"?><rss version="0.91"><channel><title>Old</title>'
+            "<language>en-us</language><item><title>One</title>"
+            "<link>http://old.example.org/1</link><description>Body</description></item>"
+            "</channel></rss>"
+        )
+        (item,) = feed.items
+        assert item.external_id == "http://old.example.org/1"
+        assert item.text == "Body"
+        assert item.language == "en-us"
+
+    def test_rss10_rdf_with_dublin_core(self) -> None:
+        feed = parse(
+            '<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+            ' xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            '<channel rdf:about="https://x.example/"><title>RDF</title>'
+            "<dc:language>ru</dc:language></channel>"
+            '<item rdf:about="https://x.example/a"><title>A</title><link>https://x.example/a</link>'
+            "<dc:date>2021-03-04T05:06:07+03:00</dc:date></item></rdf:RDF>"
+        )
+        (item,) = feed.items
+        assert item.url == "https://x.example/a"
+        assert item.published_at == datetime(2021, 3, 4, 2, 6, 7, tzinfo=UTC)
+        assert feed.language == "ru"
+
+    def test_atom_languages_relative_links_and_content(self) -> None:
+        feed = parse(
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="tr"><title>Sözcü</title>'
+            "<entry><id>tag:x,2020:1</id><title type='html'>A &amp;amp; B</title>"
+            "<link rel='alternate' href='/news/1'/><updated>2020-10-01T12:00:00Z</updated>"
+            "<content type='html'>&lt;p&gt;Metin&lt;/p&gt;</content>"
+            "<summary>teaser</summary></entry>"
+            "<entry xml:lang='en'><id>tag:x,2020:2</id><title>Two</title>"
+            "<updated>2020-10-02T12:00:00Z</updated></entry></feed>"
+        )
+        one, two = feed.items
+        assert feed.language == "tr"
+        assert one.title == "A & B"
+        assert one.text == "Metin"
+        assert one.url == "https://mfa.example.org/news/1"
+        assert one.language == "tr"
+        assert two.language == "en"
+
+    def test_json_feed_11(self) -> None:
+        doc = {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Ministry",
+            "language": "az",
+            "items": [
+                {
+                    "id": "42",
+                    "url": "/n/42",
+                    "title": "Briefing &amp; Q&amp;A",
+                    "content_html": "<p>Hello&nbsp;<i>world</i></p>",
+                    "date_published": "2020-09-27T10:00:00+04:00",
+                },
+                {"id": 7, "content_text": "  plain\n text ", "language": "ru"},
+                {"id": "s", "summary": "<b>sum</b>", "date_modified": "2020-09-28T00:00:00Z"},
+                "not an item",
+            ],
+        }
+        feed = parse(json.dumps(doc), content_type="application/feed+json")
+        a, b, c = feed.items
+        assert (feed.title, feed.language) == ("Ministry", "az")
+        assert a.external_id == "42"
+        assert a.title == "Briefing & Q&A"
+        assert a.text == "Hello world"
+        assert a.url == "https://mfa.example.org/n/42"
+        assert a.published_at == datetime(2020, 9, 27, 6, tzinfo=UTC)
+        assert a.language == "az"
+        assert (b.external_id, b.text, b.language) == ("7", "plain text", "ru")
+        assert b.published_estimated is True
+        assert c.text == "sum"
+        assert c.published_at == datetime(2020, 9, 28, tzinfo=UTC)
+        assert json.loads(c.raw) == doc["items"][2]
+        assert any("not an object" in w for w in feed.warnings)
+
+    def test_json_feed_10_with_rfc822_dates(self) -> None:
+        doc = {
+            "version": "https://jsonfeed.org/version/1",
+            "items": [{"id": "x", "date_published": "Fri, 31 May 2019 12:17:58 -0700"}],
+        }
+        (item,) = parse(json.dumps(doc)).items
+        assert item.published_at == datetime(2019, 5, 31, 19, 17, 58, tzinfo=UTC)
+
+
+class TestIdentityAndDates:
+    def test_item_without_date_gets_fetch_time_estimated(self) -> None:
+        (item,) = parse(rss("<item><guid>a</guid><title>T</title></item>")).items
+        assert item.published_at == FETCHED
+        assert item.published_estimated is True
+
+    def test_item_without_guid_or_link_gets_a_stable_hash(self) -> None:
+        body = rss("<item><title>Only a title</title><description>d</description></item>")
+        first = parse(body).items[0]
+        later = parse_feed(
+            body.encode(),
+            source_key="k",
+            url=URL,
+            content_type=None,
+            fetched_at=FETCHED + timedelta(hours=5),
+        ).items[0]
+        assert first.external_id == later.external_id == content_hash("Only a title", "")
+
+    def test_hash_includes_the_date_when_given(self) -> None:
+        body = rss("<item><title>T</title><pubDate>Mon, 02 Nov 2020 10:00:00 GMT</pubDate></item>")
+        (item,) = parse(body).items
+        assert item.external_id == content_hash("T", "2020-11-02T10:00:00+00:00")
+
+    def test_localized_weekday_still_gives_the_date(self) -> None:
+        body = rss("<item><guid>g</guid><pubDate>mer, 16 nov 2022 00:38:15 +0100</pubDate></item>")
+        (item,) = parse(body).items
+        assert item.published_at == datetime(2022, 11, 15, 23, 38, 15, tzinfo=UTC)
+
+    def test_relative_links_resolve_against_the_feed_url(self) -> None:
+        body = rss("<item><guid>g</guid><link>../st/9?x=1</link></item>")
+        (item,) = parse(body, url="https://gov.example/a/b/feed").items
+        assert item.url == "https://gov.example/a/st/9?x=1"
+
+    def test_non_web_links_are_dropped(self) -> None:
+        (item,) = parse(rss("<item><guid>g</guid><link>javascript:alert(1)</link></item>")).items
+        assert item.url is None
+
+
+class TestText:
+    def test_entities_and_cdata(self) -> None:
+        body = rss(
+            "<item><guid>g</guid><title>AT&amp;T &#8211; &#x41;</title>"
+            "<description><![CDATA[<p>One &amp; two</p>\n\n<script>evil()</script><p>three</p>]]>"
+            "</description></item>"
+        )
+        (item,) = parse(body).items
+        assert item.title == "AT&T – A"
+        assert item.text == "One & two three"
+
+    def test_windows_1251_declared_in_the_prolog(self) -> None:
+        body = (
+            '<?xml version="1.0" encoding="windows-1251"?><rss version="2.0"><channel>'
+            "<title>МИД России</title><item><guid>1</guid><title>Заявление по Карабаху</title>"
+            "</item></channel></rss>"
+        ).encode("cp1251")
+        feed = parse(body, content_type="text/xml; charset=iso-8859-1")
+        assert feed.title == "МИД России"
+        assert feed.items[0].title == "Заявление по Карабаху"
+
+    def test_http_charset_used_when_the_body_declares_none(self) -> None:
+        body = rss("<item><guid>1</guid><title>Ереван</title></item>").encode("cp1251")
+        with_header = parse(body, content_type="application/rss+xml; charset=windows-1251")
+        assert with_header.items[0].title == "Ереван"
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            pytest.param(b"", id="empty"),
+            pytest.param(b" \r\n\t", id="whitespace"),
+            pytest.param(b"\xef\xbb\xbf", id="bom-only"),
+            pytest.param(
+                b"<!DOCTYPE html><html><head><title>x</title></head><body>hi</body></html>",
+                id="html-page",
+            ),
+            pytest.param(b"\x00\x01\x02garbage\xff\xfe", id="garbage"),
+            pytest.param(b"\x1f\x8b\x08\x00\x00\x00\x00\x00", id="gzip"),
+            pytest.param(b"just some text", id="text"),
+            pytest.param(b'{"version": "https://jsonfeed.org/version/1.1"}', id="json-no-items"),
+            pytest.param(b"[1, 2, 3]", id="json-list"),
+            pytest.param(b'{"items": [', id="json-truncated"),
+            pytest.param(b"[" * 100_000, id="json-deep"),
+            pytest.param(b"{\"a\": \"\xff\"}", id="json-bad-utf8"),
+        ],
+    )
+    def test_not_a_feed(self, body: bytes) -> None:
+        with pytest.raises(FeedParseError) as err:
+            parse(body)
+        assert err.value.source_key == "feed:test"
+
+    def test_valid_feed_with_no_items_is_not_an_error(self) -> None:
+        feed = parse(rss(""))
+        assert feed.items == ()
+        assert feed.title == "MFA"
+        json_feed = parse(b'{"version": "https://jsonfeed.org/version/1", "items": []}')
+        assert json_feed.items == ()
+
+    def test_truncated_feed_keeps_its_items_with_a_warning(self) -> None:
+        body = rss("<item><guid>1</guid><title>One</title></item><item><guid>2</guid><title>Tw")
+        feed = parse(body[: body.index("Tw") + 2])
+        assert [i.external_id for i in feed.items][:1] == ["1"]
+        assert any("not well-formed" in w for w in feed.warnings)
+
+    def test_body_naming_a_local_file_is_not_read(self, tmp_path: Path) -> None:
+        # feedparser.parse(bytes) opens a file of that name; the parser must not.
+        local = tmp_path / "local.xml"
+        local.write_text(rss("<item><guid>LEAKED</guid></item>"))
+        with pytest.raises(FeedParseError):
+            parse(str(local).encode())
+
+
+class TestHostileXml:
+    def test_billion_laughs_is_not_expanded(self) -> None:
+        decls = ['<!ENTITY a "aaaaaaaaaa">'] + [
+            f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9)
+        ]
+        body = (
+            f'<?xml version="1.0"?><!DOCTYPE rss [{"".join(decls)}]><rss version="2.0"><channel>'
+            "<title>t</title><item><guid>1</guid><title>&j;</title>"
+            "<description>&j;&j;</description></item></channel></rss>"
+        )
+        started = time.monotonic()
+        try:
+            feed = parse(body)
+        except FeedParseError:
+            return
+        assert time.monotonic() - started < 5
+        for item in feed.items:
+            assert "aaaa" not in item.title + item.text + item.raw
+            assert len(item.raw) < 10_000
+        assert any("entity" in w for w in feed.warnings)
+
+    @pytest.mark.parametrize("root", ["rss", "atom"])
+    def test_xxe_does_not_read_local_files(self, tmp_path: Path, root: str) -> None:
+        secret = tmp_path / "secret.txt"
+        secret.write_text("TOP-SECRET-7731")
+        uri = secret.as_uri()
+        dtd = (
+            f'<!DOCTYPE doc [<!ENTITY x SYSTEM "{uri}"><!ENTITY % p SYSTEM "{uri}">%p;]>'
+        )
+        if root == "rss":
+            body = (
+                f'<?xml version="1.0"?>{dtd}<rss version="2.0"><channel><title>&x;</title>'
+                "<item><guid>1</guid><title>a &x; b</title><description>&x;</description>"
+                "</item></channel></rss>"
+            )
+        else:
+            body = (
+                f'<?xml version="1.0"?>{dtd}<feed xmlns="http://www.w3.org/2005/Atom">'
+                "<title>&x;</title><entry><id>1</id><title>a &x; b</title>"
+                "<content>&x;</content></entry></feed>"
+            )
+        try:
+            feed = parse(body)
+        except FeedParseError:
+            return
+        everything = feed.title + "".join(i.title + i.text + i.raw for i in feed.items)
+        assert "TOP-SECRET" not in everything
+
+
+# --- properties ---------------------------------------------------------------------------
+
+# Characters XML 1.0 can carry; the rest cannot appear in any feed.
+_xml_chars = st.characters(
+    blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"
+) | st.sampled_from(" \t\n")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=st.text(_xml_chars, max_size=60), text=st.text(_xml_chars, max_size=200))
+def test_rss_round_trips_plain_text(title: str, text: str) -> None:
+    # RSS descriptions are HTML: plain text travels escaped once for HTML, once for XML.
+    body = rss(
+        f"<item><guid>g</guid><title>{escape(html.escape(title))}</title>"
+        f"<description>{escape(html.escape(text))}</description></item>"
+    )
+    (item,) = parse(body).items
+    assert item.title == fold_whitespace(title)
+    assert item.text == fold_whitespace(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400) | st.text(max_size=300).map(str.encode))
+def test_arbitrary_bytes_raise_nothing_but_feed_parse_error(body: bytes) -> None:
+    try:
+        feed = parse(body)
+    except FeedParseError:
+        return
+    for item in feed.items:
+        assert item.published_at.tzinfo is not None
+        assert item.external_id
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+            st.sampled_from(["version", "items", "id", "url", "title", "content_html",
+                             "content_text", "summary", "date_published", "language", "x"]),
+            inner, max_size=6),
+        max_leaves=20,
+    )
+)
+def test_arbitrary_json_raises_nothing_but_feed_parse_error(doc: object) -> None:
+    try:
+        feed = parse(json.dumps(doc))
+    except FeedParseError:
+        return
+    assert all(i.published_at.utcoffset() == timedelta(0) for i in feed.items)
+
+
+def test_fetch_time_is_normalized_to_utc() -> None:
+    local = datetime(2030, 5, 6, 11, 8, 9, tzinfo=timezone(timedelta(hours=4)))
+    (item,) = parse_feed(
+        rss("<item><guid>g</guid></item>").encode(),
+        source_key="k",
+        url=URL,
+        content_type=None,
+        fetched_at=local,
+    ).items
+    assert item.published_at == FETCHED
+    assert item.published_at.tzinfo is UTC

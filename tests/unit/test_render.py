@@ -1,0 +1,174 @@
+"""Rendering alerts as Telegram HTML: valid, within limits, terms in bold, link kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.matching import compile_topics
+from bot.model import AlertForDelivery, AlertKind, Speaker, StoredStatement, Term, Topic
+from bot.render import MIN_LEN, render_alert, render_plain, safe_href
+from bot.tghtml import TgText, parse_tg_html, utf16_len
+
+NK = Topic(
+    "nk", "Nagorno-Karabakh", (Term("Artsakh"), Term("Stepanakert"), Term("Karabağ", prefix=True))
+)
+TOPICS = {NK.id: NK}
+MATCHER = compile_topics([NK])
+MFA = Speaker("mfa_am", "Ministry of Foreign Affairs", "MFA", "Armenia", "Asia/Yerevan")
+WHEN = datetime(2020, 9, 27, 4, 10, tzinfo=UTC)
+
+
+def alert(
+    title: str,
+    text: str,
+    url: str | None = "https://mfa.am/en/press-release/2020/09/27/statement/",
+    *,
+    language: str | None = "en",
+    published: datetime = WHEN,
+    speaker_id: str = "mfa_am",
+) -> AlertForDelivery:
+    statement = StoredStatement(
+        id=1,
+        source_key="feed:https://mfa.am/rss",
+        speaker_id=speaker_id,
+        external_id="1",
+        title=title,
+        text=text,
+        url=url,
+        published_at=published,
+        fetched_at=published + timedelta(minutes=1),
+        language=language,
+        matches=MATCHER.match(title, text),
+    )
+    return AlertForDelivery(1, "main", "@watch", AlertKind.NEW, 0, statement, published)
+
+
+def section(parsed: TgText, offset: int, length: int) -> str:
+    units = parsed.text.encode("utf-16-le")
+    return units[2 * offset : 2 * (offset + length)].decode("utf-16-le")
+
+
+def bold_texts(parsed: TgText) -> list[str]:
+    return [section(parsed, e.offset, e.length) for e in parsed.entities if e.type == "bold"]
+
+
+def test_example() -> None:
+    a = alert(
+        "Statement on the shelling",
+        "Stepanakert, the capital of Artsakh, was shelled at 07:00. Civilians <3 & more.",
+    )
+    msg = render_alert(a, MFA, TOPICS)
+    parsed = parse_tg_html(msg)
+    lines = parsed.text.split("\n")
+    assert lines[0] == "🗣 Ministry of Foreign Affairs — MFA · Armenia"
+    assert lines[1] == "🕒 27 Sep 2020 04:10 UTC · 08:10 Yerevan (UTC+04:00) · en"
+    assert "Statement on the shelling" in parsed.text
+    assert "Civilians <3 & more." in parsed.text
+    assert bold_texts(parsed) == ["Ministry of Foreign Affairs", "Stepanakert", "Artsakh"]
+    assert lines[-1] == "🎯 Matched: Nagorno-Karabakh — Stepanakert, Artsakh"
+    links = [e for e in parsed.entities if e.type == "text_link"]
+    assert [e.url for e in links] == ["https://mfa.am/en/press-release/2020/09/27/statement/"]
+
+
+def test_unknown_speaker_and_zone_show_id_and_utc_only() -> None:
+    msg = render_plain(alert("", "Artsakh", speaker_id="who_is_it"), None, {})
+    assert msg.startswith("🗣 who_is_it\n🕒 27 Sep 2020 04:10 UTC · en\n")
+    assert msg.endswith("🎯 Matched: nk — Artsakh")
+    nowhere = Speaker("x", "X", "", "", "Mars/Olympus")
+    assert "\n🕒 27 Sep 2020 04:10 UTC · en\n" in render_plain(alert("", "Artsakh"), nowhere, {})
+
+
+def test_local_date_shown_when_it_differs() -> None:
+    late = datetime(2020, 9, 27, 22, 30, tzinfo=UTC)
+    msg = render_plain(alert("", "x", published=late, language=None), MFA, TOPICS)
+    assert "🕒 27 Sep 2020 22:30 UTC · 28 Sep 02:30 Yerevan (UTC+04:00)\n" in msg
+
+
+def test_title_repeating_the_text_is_left_out() -> None:
+    msg = render_plain(alert("Artsakh reports…", "Artsakh reports shelling."), MFA, TOPICS)
+    assert msg.count("Artsakh reports") == 1
+
+
+def test_long_text_is_trimmed_at_a_sentence() -> None:
+    text = " ".join(f"Sentence {i} about Artsakh." for i in range(400))
+    msg = render_alert(alert("", text), MFA, TOPICS)
+    parsed = parse_tg_html(msg)
+    assert utf16_len(msg) <= 4096
+    body = parsed.text.split("\n\n")[1]
+    assert body.endswith(".…")
+    assert "https://mfa.am/" in parsed.text
+
+
+def test_only_http_links() -> None:
+    for url in ("javascript:alert(1)", "ftp://mfa.am/x", "mfa.am/x", "", None):
+        parsed = parse_tg_html(render_alert(alert("", "x", url), MFA, TOPICS))
+        assert not [e for e in parsed.entities if e.type == "text_link"]
+    assert safe_href('https://a.am/x y"<z>') == "https://a.am/x%20y%22%3Cz%3E"
+
+
+def test_max_len_below_minimum_is_refused() -> None:
+    with pytest.raises(ValueError):
+        render_alert(alert("", "x"), MFA, TOPICS, max_len=MIN_LEN - 1)
+
+
+nasty = st.lists(
+    st.characters(codec="utf-8")
+    | st.sampled_from(["<", ">", "&", "&amp;", '"', "🏟", "\u202e", "\u200f", "שלום", "\n", " "]),
+    max_size=300,
+).map("".join)
+terms = st.sampled_from(["Artsakh", "Stepanakert", "Karabağ", "KARABAĞ'da", "Karabağlı"])
+hosts = st.from_regex(r"[a-z][a-z0-9-]{0,15}(\.[a-z]{2,6}){1,2}", fullmatch=True)
+
+
+@st.composite
+def statements(draw: st.DrawFn) -> tuple[str, str]:
+    pieces = draw(st.lists(st.one_of(nasty, terms), max_size=12))
+    text = " ".join(pieces)
+    if draw(st.booleans()):
+        text = text * draw(st.integers(1, 60))  # huge texts
+    return draw(st.one_of(st.just(""), nasty, terms)), text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    statements(),
+    st.sampled_from(["https", "http"]),
+    hosts,
+    nasty,
+    st.one_of(st.none(), nasty.map(lambda n: Speaker("s", n, n, n, "Europe/Moscow"))),
+    st.sampled_from([4096, 1024, 2000]),
+)
+def test_always_valid_within_limits_bold_terms_and_link(
+    statement: tuple[str, str],
+    scheme: str,
+    host: str,
+    path: str,
+    speaker: Speaker | None,
+    max_len: int,
+) -> None:
+    title, text = statement
+    url = f"{scheme}://{host}/{path[:100]}"
+    a = alert(title, text, url, language="hy")
+    msg = render_alert(a, speaker, TOPICS, max_len=max_len)
+    parsed = parse_tg_html(msg)
+    assert utf16_len(msg) <= max_len
+    assert utf16_len(parsed.text) <= max_len
+    # bold marks exactly the matched terms (merged where they overlap), and the speaker's name
+    found = {t.found for m in a.statement.matches for t in m.terms}
+    bolds = bold_texts(parsed)[1:]
+    for b in bolds:
+        assert b in found or any(f in b for f in found)
+    if "…" not in parsed.text:  # nothing trimmed: every term of the text is in bold
+        for m in a.statement.matches:
+            for t in m.terms:
+                if t.start > len(title):
+                    assert any(t.found in b for b in bolds)
+    # the link survives
+    href = safe_href(url)
+    assert href is not None
+    assert any(e.type == "text_link" for e in parsed.entities)
+    assert render_plain(a, speaker, TOPICS, max_len=max_len)
