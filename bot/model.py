@@ -7,7 +7,7 @@ ours, and nothing outside the standard library. No I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 __all__ = [
@@ -22,11 +22,13 @@ __all__ = [
     "MatchedTerm",
     "PollOutcome",
     "Priority",
+    "Reference",
     "SourceForPoll",
     "SourceKind",
     "SourceSpec",
     "SourceStatus",
     "Speaker",
+    "StatementKind",
     "StatementToStore",
     "StoreResult",
     "StoredStatement",
@@ -61,7 +63,20 @@ class Priority(StrEnum):
 class AlertKind(StrEnum):
     """What an outbox row announces."""
 
-    NEW = "new"
+    NEW = "new"  #: a new statement
+    EDIT = "edit"  #: a new version of an alerted statement (a reply to its alert)
+    DELETE = "delete"  #: an alerted statement was deleted (a reply to its alert)
+    ALSO = "also"  #: the statement was published elsewhere too (edits its alert)
+    DIGEST = "digest"  #: low-priority statements gathered for a channel's digest
+
+
+class StatementKind(StrEnum):
+    """What kind of publication a statement is."""
+
+    POST = "post"
+    REPLY = "reply"
+    QUOTE = "quote"
+    REPOST = "repost"
 
 
 # --- the watchlist, as operators write it ---------------------------------------------------
@@ -117,6 +132,11 @@ class Topic:
     terms: tuple[Term, ...]
     exclude: tuple[Term, ...] = ()
     priority: Priority = Priority.NORMAL
+    #: all-of groups: each group is a set of alternatives, and every group must occur too
+    #: (e.g. "ceasefire" only together with a party named)
+    require: tuple[tuple[Term, ...], ...] = ()
+    #: also match Cyrillic↔Latin transliterations of the terms
+    transliterate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +148,12 @@ class Channel:
     chat: str
     #: None = every topic
     topics: tuple[str, ...] | None = None
+    #: IANA zone for quiet hours and the digest time
+    timezone: str = "UTC"
+    #: (start, end) local times: non-urgent alerts arrive silently in between (may wrap midnight)
+    quiet_hours: tuple[time, time] | None = None
+    #: local time of a daily digest that gathers this channel's low-priority alerts
+    digest_at: time | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +196,18 @@ class Watchlist:
 
 
 @dataclass(frozen=True, slots=True)
+class Reference:
+    """Another statement this one answers, quotes or reposts."""
+
+    #: "replied_to", "quoted" or "retweeted" (the X API's words)
+    type: str
+    external_id: str
+    author: str | None = None
+    text: str = ""
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FetchedItem:
     """One statement as a source adapter produced it, normalized but not yet matched or stored."""
 
@@ -185,6 +223,14 @@ class FetchedItem:
     language: str | None = None
     #: the item as fetched (JSON text), kept as evidence
     raw: str = ""
+    kind: StatementKind = StatementKind.POST
+    #: the account or byline that published it, when the source says (an X handle)
+    author: str | None = None
+    references: tuple[Reference, ...] = ()
+    #: the thread it belongs to (X conversation_id)
+    thread_id: str | None = None
+    #: this version's own id when `external_id` names the first version (X edits)
+    version_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

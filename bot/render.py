@@ -191,7 +191,8 @@ def _link(url: str | None, max_len: int, full_url: bool) -> str:
     if href is None:
         return ""
     escaped = html.escape(href, quote=True)
-    if utf16_len(escaped) > max_len // 5:
+    # A link longer than half the message would crowd out the statement itself.
+    if utf16_len(escaped) > max_len // 2:
         return ""
     label = _clean(url or "").strip()
     if not full_url and len(label) > 40:
