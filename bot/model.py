@@ -32,6 +32,7 @@ __all__ = [
     "StatementToStore",
     "StoreResult",
     "StoredStatement",
+    "StoredVersion",
     "Term",
     "Topic",
     "Watchlist",
@@ -67,6 +68,7 @@ class AlertKind(StrEnum):
     EDIT = "edit"  #: a new version of an alerted statement (a reply to its alert)
     DELETE = "delete"  #: an alerted statement was deleted (a reply to its alert)
     ALSO = "also"  #: the statement was published elsewhere too (edits its alert)
+    THREAD = "thread"  #: the speaker continued the thread (edits the first post's alert)
     DIGEST = "digest"  #: low-priority statements gathered for a channel's digest
 
 
@@ -340,6 +342,25 @@ class StoredStatement:
     fetched_at: datetime
     language: str | None
     matches: tuple[Match, ...] = ()
+    kind: StatementKind = StatementKind.POST
+    author: str | None = None
+    references: tuple[Reference, ...] = ()
+    thread_id: str | None = None
+    deleted_at: datetime | None = None
+    #: set when this statement repeats an earlier one
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """A later version of a statement (an edit), from storage."""
+
+    id: int
+    statement_id: int
+    version_id: str | None
+    title: str
+    text: str
+    fetched_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +374,11 @@ class AlertForDelivery:
     attempts: int
     statement: StoredStatement
     created_at: datetime
+    #: the alert this one answers or rewrites, and its Telegram message (None: not sent)
+    parent_id: int | None = None
+    parent_message_id: str | None = None
+    #: what the alert is about besides its statement: the version (edit) or other statement
+    subject_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +395,12 @@ class StatementToStore:
     matches: tuple[Match, ...]
     #: channels to alert; empty: stored as seen (a first poll, or routed nowhere)
     channels: tuple[str, ...]
+    #: 64-bit SimHash (signed) of the normalized text, for near-duplicates
+    simhash: int | None = None
+    #: stored statements the near-duplicate index found close to this one, oldest first
+    near: tuple[int, ...] = ()
+    #: whether a new version of this statement alerts (X edits do; feed rewordings do not)
+    alert_edits: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,3 +415,5 @@ class StoreResult:
     known: int = 0
     #: ids of the new statements that are not repeats
     new_ids: tuple[int, ...] = ()
+    #: stored statements whose text changed (a new version was kept)
+    edits: int = 0

@@ -4,6 +4,7 @@ Repository functions take a `Session` first and return `bot.model` values, never
 """
 
 from storage.db import make_engine, make_sessions, migrate, session_scope, wrap_errors
+from storage.deletions import ToCheck, due_for_deletion_check, record_checked, record_deleted
 from storage.outbox import (
     claim_alerts,
     mark_alert_failed,
@@ -14,6 +15,7 @@ from storage.outbox import (
     set_channel_chat,
     sync_channels,
 )
+from storage.queries import also_published, recent_on_topics, thread_continuations
 from storage.sources import (
     claim_sources,
     record_poll_failure,
@@ -22,12 +24,17 @@ from storage.sources import (
     source_statuses,
     sync_sources,
 )
-from storage.statements import load_statement, store_statements
+from storage.statements import load_statement, load_statements, load_version, store_statements
 
 __all__ = [
+    "ToCheck",
+    "also_published",
     "claim_alerts",
     "claim_sources",
+    "due_for_deletion_check",
     "load_statement",
+    "load_statements",
+    "load_version",
     "make_engine",
     "make_sessions",
     "mark_alert_failed",
@@ -35,6 +42,9 @@ __all__ = [
     "mark_alert_sent",
     "migrate",
     "outbox_counts",
+    "recent_on_topics",
+    "record_checked",
+    "record_deleted",
     "record_poll_failure",
     "record_poll_success",
     "release_alert",
@@ -45,5 +55,6 @@ __all__ = [
     "store_statements",
     "sync_channels",
     "sync_sources",
+    "thread_continuations",
     "wrap_errors",
 ]

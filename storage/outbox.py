@@ -62,7 +62,16 @@ def claim_alerts(
         query = query.with_for_update(skip_locked=True, of=AlertRow)
     out: list[AlertForDelivery] = []
     blocked: set[str] = set()
-    for row, chat in session.execute(query):
+    rows = session.execute(query).all()
+    parents = {
+        pid: mid
+        for pid, mid in session.execute(
+            select(AlertRow.id, AlertRow.message_id).where(
+                AlertRow.id.in_([r.parent_id for r, _ in rows if r.parent_id is not None])
+            )
+        )
+    }
+    for row, chat in rows:
         if row.channel_id in blocked:
             continue
         leased = row.lease_until is not None and row.lease_until > now
@@ -79,6 +88,9 @@ def claim_alerts(
                 attempts=row.attempts,
                 statement=load_statement(session, row.statement_id),
                 created_at=row.created_at,
+                parent_id=row.parent_id,
+                parent_message_id=parents.get(row.parent_id) if row.parent_id else None,
+                subject_id=row.subject_id,
             )
         )
         if len(out) >= limit:

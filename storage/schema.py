@@ -21,7 +21,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AlertRow", "Base", "ChannelRow", "MatchRow", "SourceRow", "StatementRow", "UTCDateTime"]
+__all__ = [
+    "AlertRow",
+    "Base",
+    "ChannelRow",
+    "MatchRow",
+    "SourceRow",
+    "StatementRow",
+    "UTCDateTime",
+    "VersionRow",
+]
 
 # Stable constraint names, so that migrations can refer to them on every backend.
 NAMING = {
@@ -91,6 +100,8 @@ class SourceRow(Base):
     #: a worker holds the source until then (PostgreSQL: several workers share the table)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
+    #: the platform's id for the target (an X user id), resolved once
+    remote_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class StatementRow(Base):
@@ -122,6 +133,39 @@ class StatementRow(Base):
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("statements.id"))
     #: False for items stored as seen on a source's first poll
     alerted: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: post, reply, quote or repost
+    kind: Mapped[str] = mapped_column(String(16), default="post")
+    author: Mapped[str | None] = mapped_column(String(200))
+    thread_id: Mapped[str | None] = mapped_column(String(64))
+    #: JSON list of what it answers, quotes or reposts
+    references: Mapped[str | None] = mapped_column(Text)
+    #: 64-bit SimHash of the normalized text (signed), for near-duplicates across sources
+    simhash: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    #: when the source was found to have deleted it (the stored text stays)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: last time a deletion check saw it still there
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VersionRow(Base):
+    """A later version of a statement (an edit); the first version stays in `statements`."""
+
+    __tablename__ = "statement_versions"
+    __table_args__ = (
+        UniqueConstraint("statement_id", "content_hash", name="uq_versions_statement_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    statement_id: Mapped[int] = mapped_column(
+        ForeignKey("statements.id", ondelete="CASCADE"), index=True
+    )
+    #: the platform's id of this version (an X post id), if it has one
+    version_id: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class MatchRow(Base):
@@ -146,7 +190,8 @@ class AlertRow(Base):
 
     __tablename__ = "alerts"
     __table_args__ = (
-        UniqueConstraint("statement_id", "channel_id", "kind", name="uq_alerts_statement_channel"),
+        # One alert of each kind per statement, channel and subject: never alerted twice.
+        UniqueConstraint("statement_id", "channel_id", "kind", "subject_id", name="uq_alerts_once"),
         Index("ix_alerts_due", "status", "next_attempt_at"),
     )
 
@@ -163,6 +208,11 @@ class AlertRow(Base):
     message_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the alert whose message this one answers (edit, deletion) or rewrites (thread, also)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    #: what it is about: the statement itself (new, deleted), the version (edit), the other
+    #: statement (also published, thread continuation)
+    subject_id: Mapped[int] = mapped_column(BigInteger)
 
 
 class ChannelRow(Base):

@@ -1,8 +1,8 @@
-"""initial schema
+"""Initial schema: sources, statements and their versions, matches, the alerts outbox, channels.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 15:10:43.618488
+Create Date: 2026-11-25 15:28:19.593787
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("next_poll_at", storage.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column("lease_until", storage.schema.UTCDateTime(timezone=True), nullable=True),
         sa.Column("lease_owner", sa.String(length=200), nullable=True),
+        sa.Column("remote_id", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sources")),
         sa.UniqueConstraint("key", name=op.f("uq_sources_key")),
     )
@@ -84,6 +85,13 @@ def upgrade() -> None:
             "duplicate_of", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("alerted", sa.Boolean(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("author", sa.String(length=200), nullable=True),
+        sa.Column("thread_id", sa.String(length=64), nullable=True),
+        sa.Column("references", sa.Text(), nullable=True),
+        sa.Column("simhash", sa.BigInteger(), nullable=True),
+        sa.Column("deleted_at", storage.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("checked_at", storage.schema.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["duplicate_of"], ["statements.id"], name=op.f("fk_statements_duplicate_of_statements")
         ),
@@ -102,6 +110,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_statements_published_at"), ["published_at"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_statements_simhash"), ["simhash"], unique=False)
 
     op.create_table(
         "alerts",
@@ -124,6 +133,14 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", storage.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", storage.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("parent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("subject_id", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["parent_id"],
+            ["alerts.id"],
+            name=op.f("fk_alerts_parent_id_alerts"),
+            ondelete="SET NULL",
+        ),
         sa.ForeignKeyConstraint(
             ["statement_id"],
             ["statements.id"],
@@ -132,7 +149,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
         sa.UniqueConstraint(
-            "statement_id", "channel_id", "kind", name="uq_alerts_statement_channel"
+            "statement_id", "channel_id", "kind", "subject_id", name="uq_alerts_once"
         ),
     )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
@@ -165,8 +182,43 @@ def upgrade() -> None:
             batch_op.f("ix_statement_matches_statement_id"), ["statement_id"], unique=False
         )
 
+    op.create_table(
+        "statement_versions",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "statement_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("version_id", sa.String(length=64), nullable=True),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("raw", sa.Text(), nullable=False),
+        sa.Column("fetched_at", storage.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["statement_id"],
+            ["statements.id"],
+            name=op.f("fk_statement_versions_statement_id_statements"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_statement_versions")),
+        sa.UniqueConstraint("statement_id", "content_hash", name="uq_versions_statement_hash"),
+    )
+    with op.batch_alter_table("statement_versions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_statement_versions_statement_id"), ["statement_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("statement_versions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_statement_versions_statement_id"))
+
+    op.drop_table("statement_versions")
     with op.batch_alter_table("statement_matches", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_statement_matches_statement_id"))
 
@@ -176,6 +228,7 @@ def downgrade() -> None:
 
     op.drop_table("alerts")
     with op.batch_alter_table("statements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_statements_simhash"))
         batch_op.drop_index(batch_op.f("ix_statements_published_at"))
         batch_op.drop_index("ix_statements_content_hash")
         batch_op.drop_index("ix_statements_canonical_url")
