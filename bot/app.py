@@ -12,7 +12,7 @@ import signal
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,17 +20,20 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import storage
+from bot.deletions import DeletionChecker
 from bot.delivery import DeliveryPolicy, Dispatcher, DispatchReport
 from bot.errors import DeliveryRejected, DeliveryRetryLater
 from bot.matching import compile_topics
 from bot.metrics import Metrics
-from bot.model import PollOutcome, SourceKind, Watchlist
+from bot.model import PollOutcome, SourceKind, SourceSpec, Watchlist
 from bot.pipeline import Poller, PollPolicy
-from bot.ports import Fetcher, Sender
+from bot.ports import BatchFetcher, Fetcher, Sender
 from bot.scheduler import Ticker
 from bot.senders import ConsoleSender, TelegramSender
 from bot.settings import Settings
 from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
+from bot.sources.x import BudgetGuard, XFetcher, make_x_client
+from bot.xbudget import Budget, PollingPlan, XAccount, plan_polling, plan_preset
 
 __all__ = ["App", "open_app", "run_once", "run_worker"]
 
@@ -56,6 +59,8 @@ class App:
     metrics: Metrics
     clock: Callable[[], datetime]
     skipped_kinds: dict[str, int] = field(default_factory=dict)
+    deletions: DeletionChecker | None = None
+    x_plan: PollingPlan | None = None
 
 
 def _poll_policy(s: Settings) -> PollPolicy:
@@ -114,7 +119,24 @@ async def open_app(
         await asyncio.to_thread(storage.migrate, engine)
         sessions = storage.make_sessions(engine)
         now = clock()
-        fetchable = {SourceKind.FEED}
+        metrics = Metrics()
+        fetchers: dict[SourceKind, Fetcher] = {}
+        batch_fetchers: dict[SourceKind, BatchFetcher] = {}
+        deletions: DeletionChecker | None = None
+        x_plan: PollingPlan | None = None
+        x_specs = [s for s in watchlist.sources() if s.kind is SourceKind.X]
+        if x_specs and settings.x_bearer_token is None:
+            log.error("%d X sources configured but no X_BEARER_TOKEN: not polled", len(x_specs))
+        elif x_specs:
+            with storage.session_scope(sessions) as session:
+                used = storage.month_usage(session, SourceKind.X.value, now)
+            x = _x_wiring(settings, x_specs, now, used, sessions, clock, metrics)
+            watchlist = _with_intervals(watchlist, x.intervals)
+            fetchers[SourceKind.X] = x.fetcher
+            if settings.x_strategy == "batched":
+                batch_fetchers[SourceKind.X] = x.fetcher
+            deletions, x_plan = x.deletions, x.plan
+        fetchable = {SourceKind.FEED, *fetchers}
         specs = [s for s in watchlist.sources() if s.kind in fetchable]
         skipped: dict[str, int] = {}
         for s in watchlist.sources():
@@ -128,12 +150,9 @@ async def open_app(
                 now=now,
             )
             storage.sync_channels(session, watchlist.channels)
-        metrics = Metrics()
         limits = _http_limits(settings)
         client = http_client or make_http_client(limits)
-        fetchers: dict[SourceKind, Fetcher] = {
-            SourceKind.FEED: FeedFetcher(client, limits, clock=clock),
-        }
+        fetchers[SourceKind.FEED] = FeedFetcher(client, limits, clock=clock)
         if sender is None:
             token = settings.telegram_bot_token
             if token is None:
@@ -150,6 +169,7 @@ async def open_app(
         poller = Poller(
             sessions=sessions,
             fetchers=fetchers,
+            batch_fetchers=batch_fetchers,
             watchlist=watchlist,
             matcher=compile_topics(watchlist.topics),
             policy=_poll_policy(settings),
@@ -176,6 +196,8 @@ async def open_app(
             metrics=metrics,
             clock=clock,
             skipped_kinds=skipped,
+            deletions=deletions,
+            x_plan=x_plan,
         )
     finally:
         if telegram is not None:
@@ -184,6 +206,85 @@ async def open_app(
         if client is not None and http_client is None:
             await client.aclose()
         engine.dispose()
+
+
+@dataclass(frozen=True)
+class _XWiring:
+    fetcher: XFetcher
+    plan: PollingPlan
+    intervals: dict[str, timedelta]
+    deletions: DeletionChecker
+
+
+def _x_wiring(
+    settings: Settings,
+    specs: list[SourceSpec],
+    now: datetime,
+    used: tuple[int, int],
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
+    metrics: Metrics,
+) -> _XWiring:
+    """The X client, its budget and the polling plan that keeps within it."""
+    plan = plan_preset(settings.x_plan)
+    if settings.x_monthly_read_cap is not None:
+        plan = replace(plan, monthly_read_cap=settings.x_monthly_read_cap or None)
+    if settings.x_price_per_read is not None:
+        plan = replace(plan, price_per_read=settings.x_price_per_read)
+    default = timedelta(seconds=settings.default_interval_seconds)
+    accounts = [
+        XAccount(
+            key=s.key,
+            handle=s.target,
+            freshness=s.interval or default,
+            expected_posts_per_day=settings.x_expected_posts_per_day,
+        )
+        for s in specs
+    ]
+    window = timedelta(hours=settings.x_deletion_window_hours)
+    polling = plan_polling(
+        accounts,
+        plan,
+        strategy=settings.x_strategy,
+        deletion_window=window,
+        deletion_checks_per_day=settings.x_deletion_checks_per_day,
+    )
+    for warning in polling.warnings:
+        log.warning("X budget: %s", warning)
+    token = settings.x_bearer_token
+    assert token is not None
+    client = make_x_client(
+        token.get_secret_value(), base_url=settings.x_api_base_url, timeout=settings.x_timeout
+    )
+    budget = BudgetGuard(Budget.start(plan, now, requests=used[0], reads=used[1]))
+    fetcher = XFetcher(client, budget=budget, clock=clock, max_query_length=plan.max_query_length)
+    checks = polling.deletion_checks_per_day
+    deletions = DeletionChecker(
+        sessions=sessions,
+        lookup=fetcher,
+        kind=SourceKind.X.value,
+        window=window,
+        every=timedelta(days=1) / checks if checks > 0 else timedelta(days=3650),
+        clock=clock,
+        metrics=metrics,
+    )
+    intervals = {a.key: a.interval for a in polling.accounts}
+    return _XWiring(fetcher, polling, intervals, deletions)
+
+
+def _with_intervals(watchlist: Watchlist, intervals: dict[str, timedelta]) -> Watchlist:
+    """The watchlist with the planned intervals in place of the asked ones."""
+    speakers = tuple(
+        replace(
+            sp,
+            sources=tuple(
+                replace(s, interval=intervals[s.key]) if s.key in intervals else s
+                for s in sp.sources
+            ),
+        )
+        for sp in watchlist.speakers
+    )
+    return replace(watchlist, speakers=speakers)
 
 
 async def _start_telegram(sender: TelegramSender) -> None:
@@ -206,6 +307,8 @@ async def run_once(app: App, *, dispatch: bool = True) -> tuple[list[PollOutcome
         # Each call leases what it polled until the next poll, so a second call takes the rest.
         if len(batch) < app.settings.poll_batch_size:
             break
+    if app.deletions is not None:
+        await app.deletions.check()
     total = DispatchReport()
     if dispatch:
         while True:
@@ -237,6 +340,8 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
     ticker.every("poll", s.poll_tick_seconds, app.poller.poll_due, jitter=s.poll_tick_seconds / 5)
     ticker.every("dispatch", s.dispatch_tick_seconds, app.dispatcher.dispatch)
     ticker.every("report", 300, lambda: _report(app))
+    if app.deletions is not None:
+        ticker.every("deletions", 60, app.deletions.check, jitter=10)
     ticker.start()
     log.info(
         "worker started sources=%d channels=%d skipped=%s",

@@ -18,14 +18,28 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import storage
 from bot.backoff import next_attempt
+from bot.context import OTHER_SIDE_WINDOW, build_context
 from bot.errors import DeliveryRejected, DeliveryRetryLater, StorageError
 from bot.metrics import Metrics
-from bot.model import AlertForDelivery, Watchlist
+from bot.model import AlertForDelivery, AlertKind, Watchlist
 from bot.ports import Sender
-from bot.render import render_alert
-from bot.routing import is_silent
+from bot.render import render_alert, render_deletion, render_digest, render_edit
+from bot.routing import in_quiet_hours, is_silent, is_urgent
 
 __all__ = ["DeliveryPolicy", "DispatchReport", "Dispatcher"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """One Telegram operation an alert (or a digest of alerts) turns into."""
+
+    html: str
+    silent: bool = False
+    #: answer this message
+    reply_to: str | None = None
+    #: rewrite this message instead of sending a new one
+    edit: str | None = None
+
 
 log = logging.getLogger("watchpost.delivery")
 
@@ -68,7 +82,6 @@ class Dispatcher:
         policy: DeliveryPolicy,
         clock: Callable[[], datetime],
         metrics: Metrics,
-        max_text_chars: int = 1500,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -77,10 +90,10 @@ class Dispatcher:
         self._sender = sender
         self._watchlist = watchlist
         self._topics = {t.id: t for t in watchlist.topics}
+        self._speakers = {sp.id: sp for sp in watchlist.speakers}
         self._policy = policy
         self._clock = clock
         self._metrics = metrics
-        self._max_text_chars = max_text_chars
         self._sleep = sleep
         self._monotonic = monotonic
         self._rng = rng or random.Random()
@@ -109,20 +122,32 @@ class Dispatcher:
         started = self._monotonic()
         held: set[str] = set()  # chats told to wait: keep their order, send nothing more now
         sent = retried = failed = deferred = 0
+        digests: dict[str, list[AlertForDelivery]] = {}
+        units: list[list[AlertForDelivery]] = []
         for alert in alerts:
-            over_budget = self._monotonic() - started > self._policy.tick_budget
-            if alert.channel_id in held or over_budget:
-                self._release(alert)
-                deferred += 1
-                continue
-            outcome = await self._send_one(alert)
-            if outcome == "sent":
-                sent += 1
-            elif outcome == "failed":
-                failed += 1
+            if alert.kind is AlertKind.DIGEST:
+                if alert.channel_id not in digests:
+                    digests[alert.channel_id] = []
+                    units.append(digests[alert.channel_id])
+                digests[alert.channel_id].append(alert)
             else:
-                retried += 1
-                held.add(alert.channel_id)
+                units.append([alert])
+        for unit in units:
+            first = unit[0]
+            over_budget = self._monotonic() - started > self._policy.tick_budget
+            if first.channel_id in held or over_budget:
+                for alert in unit:
+                    self._release(alert)
+                deferred += len(unit)
+                continue
+            outcome = await self._deliver(unit)
+            if outcome == "sent":
+                sent += len(unit)
+            elif outcome == "failed":
+                failed += len(unit)
+            else:
+                retried += len(unit)
+                held.add(first.channel_id)
         return DispatchReport(sent=sent, retried=retried, failed=failed, deferred=deferred)
 
     async def _pace(self, chat: str) -> None:
@@ -134,15 +159,79 @@ class Dispatcher:
         self._chat_ready_at[chat] = now + self._policy.chat_interval
         self._next_global = now + 1.0 / self._policy.global_rate
 
-    async def _send_one(self, alert: AlertForDelivery) -> str:
-        speaker = self._watchlist.speaker(alert.statement.speaker_id)
-        html = render_alert(alert, speaker, self._topics)
-        silent = is_silent(alert.statement.matches, self._topics)
+    def _silent(self, alert: AlertForDelivery, now: datetime) -> bool:
+        matches = alert.statement.matches
+        if is_silent(matches, self._topics):
+            return True
+        channel = self._watchlist.channel(alert.channel_id)
+        return (
+            channel is not None
+            and in_quiet_hours(channel, now)
+            and not is_urgent(matches, self._topics)
+        )
+
+    def _prepare(self, unit: list[AlertForDelivery]) -> _Message:
+        """What to send or edit for these alerts, with the context storage holds."""
+        alert = unit[0]
+        st = alert.statement
+        speaker = self._watchlist.speaker(st.speaker_id)
+        now = self._clock()
+        silent = self._silent(alert, now)
+        if alert.kind is AlertKind.DIGEST:
+            html = render_digest(unit, self._speakers)
+            return _Message(html=html, silent=True)
+        with storage.session_scope(self._sessions) as session:
+            if alert.kind is AlertKind.EDIT and alert.subject_id is not None:
+                before = storage.text_before(session, st.id, alert.subject_id)
+                after, edited_at = storage.version_text(session, alert.subject_id)
+                html = render_edit(alert, speaker, before=before, after=after, edited_at=edited_at)
+                return _Message(html=html, silent=silent, reply_to=alert.parent_message_id)
+            if alert.kind is AlertKind.DELETE:
+                html = render_deletion(alert, speaker, deleted_at=st.deleted_at or now)
+                return _Message(html=html, silent=silent, reply_to=alert.parent_message_id)
+            context = build_context(
+                st,
+                self._watchlist,
+                also=storage.also_published(session, st.id),
+                thread=storage.thread_continuations(session, st.id),
+                recent=storage.recent_on_topics(
+                    session,
+                    [m.topic_id for m in st.matches],
+                    since=st.published_at - OTHER_SIDE_WINDOW,
+                    until=st.published_at,
+                    exclude_speakers=[st.speaker_id],
+                ),
+            )
+        html = render_alert(alert, speaker, self._topics, context=context)
+        if alert.kind in (AlertKind.ALSO, AlertKind.THREAD) and alert.parent_message_id:
+            # The first alert grows instead of a second message.
+            return _Message(html=html, silent=True, edit=alert.parent_message_id)
+        return _Message(html=html, silent=silent)
+
+    async def _deliver(self, unit: list[AlertForDelivery]) -> str:
+        alert = unit[0]
+        try:
+            msg = self._prepare(unit)
+        except StorageError as exc:
+            return self._retry_all(unit, f"context unavailable: {exc}", None)
+        except Exception as exc:  # a bug in rendering: keep the alerts, back off
+            log.critical("render bug alert=%d", alert.id, exc_info=True)
+            return self._retry_all(unit, f"bug: {exc!r}", None)
         await self._pace(alert.chat)
         try:
-            message_id = await self._sender.send(alert.channel_id, alert.chat, html, silent=silent)
+            if msg.edit is not None:
+                await self._sender.edit(alert.channel_id, alert.chat, msg.edit, msg.html)
+                message_id = msg.edit
+            else:
+                message_id = await self._sender.send(
+                    alert.channel_id,
+                    alert.chat,
+                    msg.html,
+                    silent=msg.silent,
+                    reply_to=msg.reply_to,
+                )
         except DeliveryRetryLater as exc:
-            return self._retry(alert, exc.message, exc.retry_after)
+            return self._retry_all(unit, exc.message, exc.retry_after)
         except DeliveryRejected as exc:
             new_chat = exc.new_chat
             if new_chat:
@@ -150,24 +239,44 @@ class Dispatcher:
                     "chat moved channel=%s from=%s to=%s", alert.channel_id, alert.chat, new_chat
                 )
                 self._write(lambda s: storage.set_channel_chat(s, alert.channel_id, new_chat))
-                return self._retry(alert, exc.message, 0.0)
-            return self._fail(alert, exc.message)
-        except Exception as exc:  # a bug in rendering or sending: keep the alert, back off
+                return self._retry_all(unit, exc.message, 0.0)
+            if msg.edit is not None:
+                # The first message can no longer be edited: say it in a message of its own.
+                return self._retry_all(unit, f"edit refused, will send anew: {exc.message}", 0.0)
+            for a in unit:
+                self._fail(a, exc.message)
+            return "failed"
+        except Exception as exc:  # a bug in sending: keep the alerts, back off
             log.critical("delivery bug alert=%d", alert.id, exc_info=True)
-            return self._retry(alert, f"bug: {exc!r}", None)
+            return self._retry_all(unit, f"bug: {exc!r}", None)
         now = self._clock()
-        self._write(lambda s: storage.mark_alert_sent(s, alert.id, message_id=message_id, now=now))
-        self._metrics.inc("alerts_sent")
+        ids = [a.id for a in unit]
+
+        def mark_sent(session: Session) -> None:
+            for alert_id in ids:
+                storage.mark_alert_sent(session, alert_id, message_id=message_id, now=now)
+
+        self._write(mark_sent)
+        self._metrics.inc("alerts_sent", len(unit), kind=alert.kind.value)
         lag = (now - alert.statement.published_at).total_seconds()
         log.info(
-            "sent alert=%d channel=%s message_id=%s statement=%d lag=%.0fs",
+            "sent alert=%d kind=%s channel=%s message_id=%s statement=%d lag=%.0fs",
             alert.id,
+            alert.kind.value,
             alert.channel_id,
             message_id,
             alert.statement.id,
             lag,
         )
         return "sent"
+
+    def _retry_all(
+        self, unit: list[AlertForDelivery], error: str, retry_after: float | None
+    ) -> str:
+        outcome = "retry"
+        for a in unit:
+            outcome = self._retry(a, error, retry_after)
+        return outcome
 
     def _retry(self, alert: AlertForDelivery, error: str, retry_after: float | None) -> str:
         attempts = alert.attempts + 1

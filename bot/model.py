@@ -256,6 +256,11 @@ class FetchResult:
     fetched_at: datetime | None = None
     #: non-fatal problems worth a log line (a bozo feed that still gave entries)
     warnings: tuple[str, ...] = ()
+    #: the platform's id for the target, when the fetch resolved it
+    remote_id: str | None = None
+    #: what the fetch cost on a metered API: requests made and posts read
+    requests: int = 0
+    reads: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +275,8 @@ class SourceForPoll:
     failures: int
     #: False until the first successful poll: its items are stored as seen, not alerted
     primed: bool
+    #: the platform's id for the target (an X user id), once resolved
+    remote_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +408,8 @@ class StatementToStore:
     near: tuple[int, ...] = ()
     #: whether a new version of this statement alerts (X edits do; feed rewordings do not)
     alert_edits: bool = False
+    #: channels that gather it in their digest instead, with the digest's time
+    digest: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

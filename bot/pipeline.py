@@ -33,8 +33,8 @@ from bot.model import (
     StatementToStore,
     Watchlist,
 )
-from bot.ports import Fetcher
-from bot.routing import route
+from bot.ports import BatchFetcher, Fetcher
+from bot.routing import goes_to_digest, next_digest, route
 from bot.text import canonical_url, content_hash, fold_whitespace
 
 __all__ = ["PollPolicy", "Poller", "statements_to_store"]
@@ -66,6 +66,8 @@ def statements_to_store(
     items: Sequence[FetchedItem],
     watchlist: Watchlist,
     matcher: Matcher,
+    *,
+    now: datetime,
 ) -> list[StatementToStore]:
     """Decide, for the items of one fetch, which matter and where each must go. No I/O.
 
@@ -73,12 +75,19 @@ def statements_to_store(
     poll only the newest `backfill_alerts` items alert; the rest are stored as seen.
     """
     ordered = sorted(items, key=lambda i: (i.published_at, i.external_id))
+    topics = {t.id: t for t in watchlist.topics}
     chosen: list[tuple[FetchedItem, tuple[str, ...], StatementToStore]] = []
     for item in ordered:
         matches = matcher.match(item.title, item.text)
         if not matches and spec.match is not MatchMode.ALL:
             continue
-        channels = route(matches, watchlist.channels, spec.match)
+        routed = route(matches, watchlist.channels, spec.match)
+        digest = tuple(
+            (ch.id, next_digest(ch, now))
+            for ch in watchlist.channels
+            if ch.id in routed and goes_to_digest(ch, matches, topics)
+        )
+        channels = tuple(c for c in routed if c not in {d for d, _ in digest})
         body = fold_whitespace(f"{item.title}\n{item.text}").casefold()
         chosen.append(
             (
@@ -92,6 +101,8 @@ def statements_to_store(
                     check_repeat=len(item.text) >= REPEAT_MIN_CHARS,
                     matches=matches,
                     channels=channels,
+                    digest=digest,
+                    alert_edits=spec.kind is SourceKind.X,
                 ),
             )
         )
@@ -116,6 +127,7 @@ def _as_seen(st: StatementToStore) -> StatementToStore:
         check_repeat=st.check_repeat,
         matches=st.matches,
         channels=(),
+        digest=(),
     )
 
 
@@ -135,6 +147,7 @@ class Poller:
         *,
         sessions: sessionmaker[Session],
         fetchers: Mapping[SourceKind, Fetcher],
+        batch_fetchers: Mapping[SourceKind, BatchFetcher] | None = None,
         watchlist: Watchlist,
         matcher: Matcher,
         policy: PollPolicy,
@@ -145,6 +158,7 @@ class Poller:
     ) -> None:
         self._sessions = sessions
         self._fetchers = fetchers
+        self._batch_fetchers = dict(batch_fetchers or {})
         self._watchlist = watchlist
         self._specs = {s.key: s for s in watchlist.sources()}
         self._matcher = matcher
@@ -175,7 +189,36 @@ class Poller:
         sources = [s for s in sources if s.kind in self._fetchers and s.key in self._specs]
         if not sources:
             return []
-        return list(await asyncio.gather(*(self._poll_guarded(s) for s in sources)))
+        batched = [s for s in sources if s.kind in self._batch_fetchers]
+        singles = [s for s in sources if s.kind not in self._batch_fetchers]
+        jobs = [self._poll_guarded(s) for s in singles]
+        kinds = {s.kind for s in batched}
+        results = await asyncio.gather(
+            asyncio.gather(*jobs),
+            *(self._poll_batch([s for s in batched if s.kind is k]) for k in kinds),
+        )
+        return [o for group in results for o in group]
+
+    async def _poll_batch(self, sources: list[SourceForPoll]) -> list[PollOutcome]:
+        """Poll sources that one request can cover together, and schedule them together."""
+        fetcher = self._batch_fetchers[sources[0].kind]
+        try:
+            results = await fetcher.fetch_many(sources)
+        except Exception as exc:  # a bug: every member backs off, the worker goes on
+            log.critical("batch poll bug kind=%s", sources[0].kind.value, exc_info=True)
+            return [self._failed(s, self._specs[s.key], exc) for s in sources]
+        # Members of a batch stay due together, or the next poll would split the batch.
+        intervals = [self._specs[s.key].interval or self._policy.default_interval for s in sources]
+        when = next_poll(self._clock(), min(intervals), jitter=0.0)
+        out = []
+        for s in sources:
+            res = results.get(s.key)
+            if isinstance(res, FetchResult):
+                out.append(self._store(s, self._specs[s.key], res, when))
+            else:
+                err = res or SourceUnavailable(s.key, "missing from the batch's answer")
+                out.append(self._failed(s, self._specs[s.key], err))
+        return out
 
     async def _poll_guarded(self, source: SourceForPoll) -> PollOutcome:
         async with self._sem:
@@ -192,22 +235,32 @@ class Poller:
         except Exception as exc:  # a bug: log loudly, back off, keep the worker going
             log.critical("poll bug source=%s", source.key, exc_info=True)
             return self._failed(source, spec, exc)
+        return self._store(source, spec, result, None)
+
+    def _store(
+        self, source: SourceForPoll, spec: SourceSpec, result: FetchResult, when: datetime | None
+    ) -> PollOutcome:
         try:
-            return self._ingest(source, spec, result)
+            return self._ingest(source, spec, result, when)
         except StorageError as exc:
             # Nothing was written; the lease runs out and the poll is done again.
             log.error("poll not stored source=%s: %s", source.key, exc)
             self._metrics.inc("storage_errors", where="ingest")
             return PollOutcome(source.key, error=str(exc))
 
-    def _ingest(self, source: SourceForPoll, spec: SourceSpec, result: FetchResult) -> PollOutcome:
+    def _ingest(
+        self, source: SourceForPoll, spec: SourceSpec, result: FetchResult, when: datetime | None
+    ) -> PollOutcome:
         now = self._clock()
         interval = spec.interval or self._policy.default_interval
-        when = next_poll(now, interval, jitter=self._policy.jitter, rng=self._rng)
+        if when is None:
+            when = next_poll(now, interval, jitter=self._policy.jitter, rng=self._rng)
         todo = (
             ()
             if result.not_modified
-            else statements_to_store(spec, source, result.items, self._watchlist, self._matcher)
+            else statements_to_store(
+                spec, source, result.items, self._watchlist, self._matcher, now=now
+            )
         )
         with storage.session_scope(self._sessions) as session:
             stored = storage.store_statements(session, source.key, todo, now=now)
@@ -218,7 +271,12 @@ class Poller:
                 cursor=result.cursor,
                 now=now,
                 next_poll_at=when,
+                remote_id=result.remote_id,
             )
+            if result.requests or result.reads:
+                storage.record_usage(
+                    session, source.kind.value, now, requests=result.requests, reads=result.reads
+                )
         status = "not_modified" if result.not_modified else "ok"
         self._metrics.inc("polls", status=status)
         self._metrics.inc("statements_new", stored.new)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
+from bot.errors import SourceError
 from bot.model import FetchResult, SourceForPoll
 
-__all__ = ["Fetcher", "Sender"]
+__all__ = ["BatchFetcher", "Fetcher", "PostLookup", "Sender"]
 
 
 class Fetcher(Protocol):
@@ -23,14 +25,54 @@ class Fetcher(Protocol):
         ...
 
 
+class BatchFetcher(Fetcher, Protocol):
+    """A fetcher that can poll many sources of its kind in one request."""
+
+    async def fetch_many(
+        self, sources: Sequence[SourceForPoll]
+    ) -> dict[str, FetchResult | SourceError]:
+        """Fetch every source in `sources`; per source key, its result or its error."""
+        ...
+
+
+class PostLookup(Protocol):
+    """Asks a platform which posts still exist."""
+
+    async def lookup(self, ids: Sequence[str]) -> tuple[set[str], int]:
+        """Which of `ids` (at most 100) still exist, and how many posts the answer read.
+
+        Raises:
+            SourceError: the platform could not be asked now.
+        """
+        ...
+
+
 class Sender(Protocol):
     """Sends one rendered alert to one chat."""
 
-    async def send(self, channel_id: str, chat: str, html: str, *, silent: bool = False) -> str:
-        """Send `html` (Telegram HTML) to `chat`; return the message id as text.
+    async def send(
+        self,
+        channel_id: str,
+        chat: str,
+        html: str,
+        *,
+        silent: bool = False,
+        reply_to: str | None = None,
+    ) -> str:
+        """Send `html` (Telegram HTML) to `chat`, as a reply to message `reply_to` if given;
+        return the message id as text.
 
         Raises:
             DeliveryRetryLater: wait `retry_after` seconds (if set) and retry.
             DeliveryRejected: the message or chat is refused for good (see `new_chat`).
+        """
+        ...
+
+    async def edit(self, channel_id: str, chat: str, message_id: str, html: str) -> None:
+        """Replace the text of a message sent before (an unchanged text is no error).
+
+        Raises:
+            DeliveryRetryLater: wait `retry_after` seconds (if set) and retry.
+            DeliveryRejected: the message can no longer be edited.
         """
         ...

@@ -13,6 +13,7 @@ longer than a fifth of ``max_len`` is left out.
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
 from collections.abc import Mapping, Sequence
@@ -20,10 +21,20 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.context import AlertContext, Mention
 from bot.model import AlertForDelivery, Speaker, Topic
 from bot.tghtml import html_to_plain, utf16_len
 
-__all__ = ["MIN_LEN", "render_alert", "render_plain", "safe_href"]
+__all__ = [
+    "MIN_LEN",
+    "render_alert",
+    "render_deletion",
+    "render_digest",
+    "render_edit",
+    "render_plain",
+    "safe_href",
+    "word_diff",
+]
 
 #: the smallest ``max_len`` the layout can honour
 MIN_LEN = 1024
@@ -42,6 +53,7 @@ def render_alert(
     speaker: Speaker | None,
     topics: Mapping[str, Topic],
     *,
+    context: AlertContext | None = None,
     max_len: int = 4096,
 ) -> str:
     """Render `alert` as Telegram HTML of at most `max_len` UTF-16 code units.
@@ -49,7 +61,7 @@ def render_alert(
     Raises:
         ValueError: `max_len` is below `MIN_LEN`.
     """
-    return _render(alert, speaker, topics, max_len=max_len, full_url=False)
+    return _render(alert, speaker, topics, context, max_len=max_len, full_url=False)
 
 
 def render_plain(
@@ -57,16 +69,72 @@ def render_plain(
     speaker: Speaker | None,
     topics: Mapping[str, Topic],
     *,
+    context: AlertContext | None = None,
     max_len: int = 4096,
 ) -> str:
     """The same message as plain text (for the console), with the link written out in full."""
-    return html_to_plain(_render(alert, speaker, topics, max_len=max_len, full_url=True))
+    return html_to_plain(_render(alert, speaker, topics, context, max_len=max_len, full_url=True))
+
+
+_KIND_WORDS = {
+    "replied_to": ("↩️", "In reply to"),
+    "quoted": ("💬", "Quoting"),
+    "retweeted": ("🔁", "Reposting"),
+}
+
+
+def _reference_line(ctx: AlertContext | None, limit: int) -> str:
+    if ctx is None or ctx.reference is None:
+        return ""
+    ref = ctx.reference
+    icon, words = _KIND_WORDS.get(ref.type, ("↪️", "About"))
+    who = f"@{_clean(ref.author)}" if ref.author else "a post"
+    excerpt = _esc_clip(_clean(ref.text), max(limit - 60, 20)) if ref.text else ""
+    line = f"{icon} {words} {_esc_clip(who, 40)}"
+    if excerpt:
+        line += f": «{excerpt}»"
+    href = safe_href(ref.url)
+    if href and utf16_len(href) < limit // 3:
+        line += f' (<a href="{html.escape(href, quote=True)}">post</a>)'
+    return line
+
+
+def _mention_line(m: Mention, limit: int) -> str:
+    when = f"{m.published_at.astimezone(UTC):%H:%M} UTC"
+    who = _esc_clip(_clean(m.speaker), 60)
+    side = f" ({_esc_clip(_clean(m.side), 30)})" if m.side else ""
+    text = _esc_clip(_clean(m.text), max(limit - 120, 20))
+    href = safe_href(m.url)
+    link = ""
+    if href and utf16_len(href) < limit // 2:
+        link = f' <a href="{html.escape(href, quote=True)}">link</a>'
+    return f"• {who}{side}, {when}: {text}{link}"
+
+
+def _context_lines(ctx: AlertContext | None, max_len: int) -> list[str]:
+    if ctx is None:
+        return []
+    out: list[str] = []
+    if ctx.also:
+        names = []
+        for name, url in ctx.also[:5]:
+            label = _esc_clip(_clean(name), 60)
+            href = safe_href(url)
+            if href and utf16_len(href) < max_len // 12:
+                label = f'<a href="{html.escape(href, quote=True)}">{label}</a>'
+            names.append(label)
+        out.append("📢 Also published by " + ", ".join(names))
+    if ctx.other_side:
+        out.append("⚖️ On the other side:")
+        out.extend(_mention_line(m, max_len // 8) for m in ctx.other_side)
+    return out
 
 
 def _render(
     alert: AlertForDelivery,
     speaker: Speaker | None,
     topics: Mapping[str, Topic],
+    context: AlertContext | None,
     *,
     max_len: int,
     full_url: bool,
@@ -79,7 +147,10 @@ def _render(
     head = [_speaker_line(speaker, st.speaker_id, max_len), _time_line(st.published_at, speaker)]
     if st.language:
         head[-1] += " · " + _esc_clip(_clean(st.language), 16)
-    tail = []
+    ref_line = _reference_line(context, max_len // 6)
+    if ref_line:
+        head.append(ref_line)
+    tail = _context_lines(context, max_len)
     link = _link(st.url, max_len, full_url)
     if link:
         tail.append(link)
@@ -101,10 +172,19 @@ def _render(
         if title_html:
             body_parts.append(f"<i>{title_html}</i>")
             budget -= utf16_len(body_parts[-1]) + 2
+    thread = context.thread if context else ()
     if text.strip():
-        text_html = _markup(text, text_spans, budget)
+        share = budget // (1 + len(thread)) if thread else budget
+        text_html = _markup(text, text_spans, share)
         if text_html:
             body_parts.append(text_html)
+            budget -= utf16_len(text_html) + 2
+    for n, more in enumerate(thread, start=1):
+        share = budget // (len(thread) - n + 1) - 12
+        more_html = _markup(_clean(more.text), [], share)
+        if more_html:
+            body_parts.append(f"🧵 {n + 1}/ {more_html}")
+            budget -= utf16_len(body_parts[-1]) + 2
     body = "\n\n".join(body_parts)
     message = "\n".join(head) + ("\n\n" + body if body else "") + "\n\n" + "\n".join(tail)
     return message.rstrip()
@@ -310,3 +390,126 @@ def _boundary(s: str, cut: int) -> int:
     if space >= floor:
         return space
     return cut
+
+
+_WORD = re.compile(r"\S+|\s+")
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """The change from `old` to `new` word by word: ("=", text), ("-", removed), ("+", added)."""
+    a = [w for w in _WORD.findall(old) if not w.isspace()]
+    b = [w for w in _WORD.findall(new) if not w.isspace()]
+    out: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(("=", " ".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            out.append(("-", " ".join(a[i1:i2])))
+        if j2 > j1:
+            out.append(("+", " ".join(b[j1:j2])))
+    return out
+
+
+def _diff_html(parts: list[tuple[str, str]], budget: int, context_words: int = 8) -> str:
+    """Changed words marked (removed struck through, added underlined), unchanged runs shortened
+    to `context_words` on each side, clipped to `budget` UTF-16 units."""
+    pieces: list[str] = []
+    for n, (op, text) in enumerate(parts):
+        if op == "-":
+            pieces.append(f"<s>{_esc(_clean(text))}</s>")
+        elif op == "+":
+            pieces.append(f"<u>{_esc(_clean(text))}</u>")
+        else:
+            words = _clean(text).split(" ")
+            first, last = n == 0, n == len(parts) - 1
+            if len(words) > 2 * context_words:
+                head = [] if first else words[:context_words]
+                tail = [] if last else words[-context_words:]
+                text = " ".join([*head, _ELLIPSIS, *tail]).strip()
+            pieces.append(_esc(text))
+    out = ""
+    for p in pieces:
+        candidate = f"{out} {p}" if out else p
+        if utf16_len(candidate) > budget - 2:
+            return out + " " + _ELLIPSIS
+        out = candidate
+    return out
+
+
+def _ago(start: datetime, end: datetime) -> str:
+    minutes = max(0, int((end - start).total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = minutes // 60
+    return f"{hours} hours" if hours < 48 else f"{hours // 24} days"
+
+
+def render_edit(
+    alert: AlertForDelivery,
+    speaker: Speaker | None,
+    *,
+    before: str,
+    after: str,
+    edited_at: datetime,
+    max_len: int = 4096,
+) -> str:
+    """A reply to an alert saying the statement was edited, with the word-level change."""
+    st = alert.statement
+    who = _esc_clip(_clean(speaker.name if speaker else st.speaker_id), max_len // 20)
+    head = f"✏️ <b>Edited</b> by {who}, {_ago(st.published_at, edited_at)} after publication"
+    diff = _diff_html(word_diff(before, after), max_len - utf16_len(head) - 200)
+    legend = "(struck through: removed · underlined: added)"
+    link = _link(st.url, max_len, False)
+    return "\n\n".join(x for x in (head, diff, legend, link) if x)
+
+
+def render_deletion(
+    alert: AlertForDelivery,
+    speaker: Speaker | None,
+    *,
+    deleted_at: datetime,
+    max_len: int = 4096,
+) -> str:
+    """A reply to an alert saying the statement was deleted, quoting what it said."""
+    st = alert.statement
+    who = _esc_clip(_clean(speaker.name if speaker else st.speaker_id), max_len // 20)
+    head = (
+        f"🗑 <b>Deleted</b> by {who} about {_ago(st.published_at, deleted_at)} after "
+        "publication. It said:"
+    )
+    quoted = _markup(_clean(st.text or st.title), [], max_len - utf16_len(head) - 60)
+    return f"{head}\n<blockquote>{quoted}</blockquote>" if quoted else head
+
+
+def render_digest(
+    alerts: Sequence[AlertForDelivery],
+    speakers: Mapping[str, Speaker],
+    *,
+    max_len: int = 4096,
+) -> str:
+    """Several low-priority alerts as one message: a line each, newest last."""
+    head = f"🗞 <b>Digest</b> — {len(alerts)} statement{'s' if len(alerts) != 1 else ''}"
+    lines = [head]
+    used = utf16_len(head)
+    per_line = max(120, (max_len - used) // max(1, len(alerts)) - 2)
+    shown = 0
+    for a in sorted(alerts, key=lambda a: (a.statement.published_at, a.id)):
+        st = a.statement
+        sp = speakers.get(st.speaker_id)
+        mention = Mention(
+            speaker=sp.name if sp else st.speaker_id,
+            side=sp.side if sp else "",
+            published_at=st.published_at,
+            text=st.title if st.title and not st.text.startswith(st.title) else st.text,
+            url=st.url,
+        )
+        line = _mention_line(mention, per_line)
+        if used + utf16_len(line) + 1 > max_len - 40:
+            break
+        lines.append(line)
+        used += utf16_len(line) + 1
+        shown += 1
+    if shown < len(alerts):
+        lines.append(f"… and {len(alerts) - shown} more")
+    return "\n".join(lines)

@@ -1,12 +1,14 @@
-"""Which channels a statement goes to, and how loudly. No I/O."""
+"""Which channels a statement goes to, and how loudly: now, silently, or in the digest. No I/O."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.model import Channel, Match, MatchMode, Priority, Topic
 
-__all__ = ["is_silent", "route"]
+__all__ = ["goes_to_digest", "in_quiet_hours", "is_silent", "is_urgent", "next_digest", "route"]
 
 
 def route(
@@ -28,3 +30,42 @@ def is_silent(matches: Sequence[Match], topics: Mapping[str, Topic]) -> bool:
     """Whether an alert arrives without a notification: only when every matched topic is low."""
     prios = [topics[m.topic_id].priority for m in matches if m.topic_id in topics]
     return bool(prios) and all(p is Priority.LOW for p in prios)
+
+
+def is_urgent(matches: Sequence[Match], topics: Mapping[str, Topic]) -> bool:
+    """Whether any matched topic is urgent (it notifies even in quiet hours)."""
+    return any(
+        topics[m.topic_id].priority is Priority.URGENT for m in matches if m.topic_id in topics
+    )
+
+
+def _local(channel: Channel, now: datetime) -> datetime:
+    return now.astimezone(ZoneInfo(channel.timezone) if channel.timezone != "UTC" else UTC)
+
+
+def in_quiet_hours(channel: Channel, now: datetime) -> bool:
+    """Whether `now` falls in the channel's quiet hours (which may wrap midnight)."""
+    if channel.quiet_hours is None:
+        return False
+    start, end = channel.quiet_hours
+    t = _local(channel, now).time().replace(tzinfo=None)
+    if start <= end:
+        return start <= t < end
+    return t >= start or t < end
+
+
+def goes_to_digest(channel: Channel, matches: Sequence[Match], topics: Mapping[str, Topic]) -> bool:
+    """Whether the channel gathers this statement in its daily digest (every topic is low)."""
+    return channel.digest_at is not None and is_silent(matches, topics)
+
+
+def next_digest(channel: Channel, now: datetime) -> datetime:
+    """The UTC time of the channel's next digest after `now` (its local digest time)."""
+    at: time = channel.digest_at or time(0, 0)
+    local = _local(channel, now)
+    when = local.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+    if when <= local:
+        when = (local + timedelta(days=1)).replace(
+            hour=at.hour, minute=at.minute, second=0, microsecond=0
+        )
+    return when.astimezone(UTC)

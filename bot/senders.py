@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TextIO
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
     InvalidToken,
-    NetworkError,
     RetryAfter,
     TelegramError,
-    TimedOut,
 )
 from telegram.request import HTTPXRequest
 
@@ -78,16 +78,31 @@ class TelegramSender:
         """Close the HTTP connections."""
         await self._bot.shutdown()
 
-    async def send(self, channel_id: str, chat: str, html: str, *, silent: bool = False) -> str:
-        """Send one HTML message; returns Telegram's message id."""
-        try:
+    async def send(
+        self,
+        channel_id: str,
+        chat: str,
+        html: str,
+        *,
+        silent: bool = False,
+        reply_to: str | None = None,
+    ) -> str:
+        """Send one HTML message (as a reply if `reply_to`); returns Telegram's message id."""
+        reply = (
+            ReplyParameters(message_id=int(reply_to), allow_sending_without_reply=True)
+            if reply_to and reply_to.isdigit()
+            else None
+        )
+        no_preview = LinkPreviewOptions(is_disabled=True)
+        with _map_errors(channel_id):
             try:
                 msg = await self._bot.send_message(
                     chat_id=chat,
                     text=html,
                     parse_mode=ParseMode.HTML,
                     disable_notification=silent,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    link_preview_options=no_preview,
+                    reply_parameters=reply,
                 )
             except BadRequest as exc:
                 if "parse entities" not in exc.message.lower():
@@ -97,28 +112,49 @@ class TelegramSender:
                     chat_id=chat,
                     text=html_to_plain(html),
                     disable_notification=silent,
+                    link_preview_options=no_preview,
+                    reply_parameters=reply,
+                )
+        return str(msg.message_id)
+
+    async def edit(self, channel_id: str, chat: str, message_id: str, html: str) -> None:
+        """Replace a sent message's text; "message is not modified" counts as done."""
+        with _map_errors(channel_id):
+            try:
+                await self._bot.edit_message_text(
+                    text=html,
+                    chat_id=chat,
+                    message_id=int(message_id),
+                    parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
-        except RetryAfter as exc:
-            secs = retry_after_seconds(exc)
-            raise DeliveryRetryLater(
-                channel_id, f"flood limit: retry after {secs:g}s", retry_after=secs
-            ) from exc
-        except ChatMigrated as exc:
-            raise DeliveryRejected(
-                channel_id, "chat migrated to a supergroup", new_chat=str(exc.new_chat_id)
-            ) from exc
-        except InvalidToken as exc:
-            raise DeliveryRetryLater(
-                channel_id, "the Bot API refused TELEGRAM_BOT_TOKEN", retry_after=INVALID_TOKEN_WAIT
-            ) from exc
-        except (Forbidden, BadRequest) as exc:
-            raise DeliveryRejected(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
-        except (TimedOut, NetworkError) as exc:
-            raise DeliveryRetryLater(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
-        except TelegramError as exc:
-            raise DeliveryRetryLater(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
-        return str(msg.message_id)
+            except BadRequest as exc:
+                if "not modified" not in exc.message.lower():
+                    raise
+
+
+@contextmanager
+def _map_errors(channel_id: str) -> Iterator[None]:
+    """Every `telegram.error` as the `DeliveryError` the dispatcher acts on."""
+    try:
+        yield
+    except RetryAfter as exc:
+        secs = retry_after_seconds(exc)
+        raise DeliveryRetryLater(
+            channel_id, f"flood limit: retry after {secs:g}s", retry_after=secs
+        ) from exc
+    except ChatMigrated as exc:
+        raise DeliveryRejected(
+            channel_id, "chat migrated to a supergroup", new_chat=str(exc.new_chat_id)
+        ) from exc
+    except InvalidToken as exc:
+        raise DeliveryRetryLater(
+            channel_id, "the Bot API refused TELEGRAM_BOT_TOKEN", retry_after=INVALID_TOKEN_WAIT
+        ) from exc
+    except (Forbidden, BadRequest) as exc:
+        raise DeliveryRejected(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
+    except TelegramError as exc:  # TimedOut, NetworkError and whatever else is passing
+        raise DeliveryRetryLater(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
 
 
 class ConsoleSender:
@@ -128,11 +164,27 @@ class ConsoleSender:
         self._out = out
         self._ids = itertools.count(1)
 
-    async def send(self, channel_id: str, chat: str, html: str, *, silent: bool = False) -> str:
-        """Print the message under a header naming the channel."""
-        out = self._out or sys.stdout
+    async def send(
+        self,
+        channel_id: str,
+        chat: str,
+        html: str,
+        *,
+        silent: bool = False,
+        reply_to: str | None = None,
+    ) -> str:
+        """Print the message under a header naming the channel (and what it answers)."""
         n = next(self._ids)
         bell = "" if silent else " 🔔"
-        out.write(f"\n── alert → {channel_id} ({chat}){bell} ──\n{html_to_plain(html)}\n")
+        answer = f" ↳ reply to {reply_to}" if reply_to else ""
+        self._write(f"── alert {n} → {channel_id} ({chat}){bell}{answer} ──", html)
+        return str(n)
+
+    async def edit(self, channel_id: str, chat: str, message_id: str, html: str) -> None:
+        """Print the new version of an earlier alert."""
+        self._write(f"── alert {message_id} → {channel_id} ({chat}), updated ──", html)
+
+    def _write(self, header: str, html: str) -> None:
+        out = self._out or sys.stdout
+        out.write(f"\n{header}\n{html_to_plain(html)}\n")
         out.flush()
-        return f"console-{n}"

@@ -119,6 +119,35 @@ class Settings(BaseSettings):
         default=500, ge=1, le=100_000, validation_alias=_env("poll_batch_size")
     )
 
+    # --- X accounts ----------------------------------------------------------------------------
+    #: "batched": one recent search covers many accounts; "per_account": one timeline each
+    x_strategy: Literal["batched", "per_account"] = Field(
+        default="batched", validation_alias=_env("x_strategy")
+    )
+    #: the operator's X API plan: "pay-per-use", "basic" or "pro" (figures in bot/xbudget.py)
+    x_plan: str = Field(default="basic", min_length=1, validation_alias=_env("x_plan"))
+    #: overrides the plan's monthly post-read cap (0: no cap)
+    x_monthly_read_cap: int | None = Field(
+        default=None, ge=0, validation_alias=_env("x_monthly_read_cap")
+    )
+    #: overrides the plan's price of one post read
+    x_price_per_read: float | None = Field(
+        default=None, ge=0, validation_alias=_env("x_price_per_read")
+    )
+    #: posts a watched account is expected to publish per day, for the budget's projection
+    x_expected_posts_per_day: float = Field(
+        default=8, ge=0, le=10_000, validation_alias=_env("x_expected_posts_per_day")
+    )
+    #: how long after publication statements are re-checked for deletion
+    x_deletion_window_hours: float = Field(
+        default=48, ge=0, le=24 * 30, validation_alias=_env("x_deletion_window_hours")
+    )
+    #: sweeps of that window per day (the planner may lower it to stay within the budget)
+    x_deletion_checks_per_day: float = Field(
+        default=24, ge=0, le=24 * 60, validation_alias=_env("x_deletion_checks_per_day")
+    )
+    x_timeout: float = Field(default=20, gt=0, le=600, validation_alias=_env("x_timeout"))
+
     # --- HTTP (feeds) --------------------------------------------------------------------------
     http_connect_timeout: float = Field(
         default=10, gt=0, le=600, validation_alias=_env("http_connect_timeout")

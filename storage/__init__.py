@@ -15,7 +15,13 @@ from storage.outbox import (
     set_channel_chat,
     sync_channels,
 )
-from storage.queries import also_published, recent_on_topics, thread_continuations
+from storage.queries import (
+    also_published,
+    recent_on_topics,
+    text_before,
+    thread_continuations,
+    version_text,
+)
 from storage.sources import (
     claim_sources,
     record_poll_failure,
@@ -25,6 +31,7 @@ from storage.sources import (
     sync_sources,
 )
 from storage.statements import load_statement, load_statements, load_version, store_statements
+from storage.usage import month_usage, record_usage
 
 __all__ = [
     "ToCheck",
@@ -41,12 +48,14 @@ __all__ = [
     "mark_alert_retry",
     "mark_alert_sent",
     "migrate",
+    "month_usage",
     "outbox_counts",
     "recent_on_topics",
     "record_checked",
     "record_deleted",
     "record_poll_failure",
     "record_poll_success",
+    "record_usage",
     "release_alert",
     "release_source",
     "session_scope",
@@ -55,6 +64,8 @@ __all__ = [
     "store_statements",
     "sync_channels",
     "sync_sources",
+    "text_before",
     "thread_continuations",
+    "version_text",
     "wrap_errors",
 ]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.model import AlertKind
@@ -26,7 +26,12 @@ class ToCheck:
 
 
 def due_for_deletion_check(
-    session: Session, *, kind: str, since: datetime, limit: int
+    session: Session,
+    *,
+    kind: str,
+    since: datetime,
+    limit: int,
+    checked_before: datetime | None = None,
 ) -> list[ToCheck]:
     """Alerted statements of sources of `kind` published after `since`, least recently checked
     first, not yet found deleted."""
@@ -38,6 +43,10 @@ def due_for_deletion_check(
             StatementRow.published_at >= since,
             StatementRow.deleted_at.is_(None),
             StatementRow.alerted.is_(True),
+            or_(
+                StatementRow.checked_at.is_(None),
+                StatementRow.checked_at < (checked_before or datetime.max.replace(tzinfo=UTC)),
+            ),
         )
         .order_by(StatementRow.checked_at.is_not(None), StatementRow.checked_at, StatementRow.id)
         .limit(limit)

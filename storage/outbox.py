@@ -76,7 +76,9 @@ def claim_alerts(
             continue
         leased = row.lease_until is not None and row.lease_until > now
         if leased or row.next_attempt_at > now:
-            blocked.add(row.channel_id)
+            # A digest waits for its hour without holding up the channel's other alerts.
+            if row.kind != AlertKind.DIGEST.value:
+                blocked.add(row.channel_id)
             continue
         row.lease_until = now + lease
         out.append(

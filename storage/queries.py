@@ -9,13 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.model import StoredStatement
-from storage.schema import AlertRow, MatchRow, StatementRow
+from storage.schema import AlertRow, MatchRow, StatementRow, VersionRow
 from storage.statements import load_statements
 
 __all__ = [
     "also_published",
     "recent_on_topics",
+    "text_before",
     "thread_continuations",
+    "version_text",
 ]
 
 
@@ -79,3 +81,28 @@ def thread_continuations(session: Session, root_id: int) -> list[StoredStatement
         )
     )
     return load_statements(session, ids)
+
+
+def text_before(session: Session, statement_id: int, version_row_id: int) -> str:
+    """The statement's text as it was just before version `version_row_id` (title + text)."""
+    prev = session.execute(
+        select(VersionRow.title, VersionRow.text)
+        .where(VersionRow.statement_id == statement_id, VersionRow.id < version_row_id)
+        .order_by(VersionRow.id.desc())
+        .limit(1)
+    ).first()
+    if prev is None:
+        prev = session.execute(
+            select(StatementRow.title, StatementRow.text).where(StatementRow.id == statement_id)
+        ).one()
+    return _joined(prev.title, prev.text)
+
+
+def _joined(title: str, text: str) -> str:
+    return text if not title or text.startswith(title) else f"{title}\n{text}"
+
+
+def version_text(session: Session, version_row_id: int) -> tuple[str, datetime]:
+    """A version's text (title + text) and when it was fetched."""
+    row = session.get_one(VersionRow, version_row_id)
+    return _joined(row.title, row.text), row.fetched_at

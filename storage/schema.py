@@ -29,6 +29,7 @@ __all__ = [
     "SourceRow",
     "StatementRow",
     "UTCDateTime",
+    "UsageRow",
     "VersionRow",
 ]
 
@@ -223,3 +224,15 @@ class ChannelRow(Base):
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     chat: Mapped[str] = mapped_column(String(200))
     configured_chat: Mapped[str] = mapped_column(String(200))
+
+
+class UsageRow(Base):
+    """What a metered API cost per month (X bills posts read): survives restarts for the budget."""
+
+    __tablename__ = "api_usage"
+
+    api: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: "YYYY-MM" (UTC)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    reads: Mapped[int] = mapped_column(BigInteger, default=0)

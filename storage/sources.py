@@ -102,6 +102,7 @@ def claim_sources(
             cursor=r.cursor,
             failures=r.failures,
             primed=r.primed,
+            remote_id=r.remote_id,
         )
         for r in rows
     ]
@@ -115,6 +116,7 @@ def record_poll_success(
     cursor: str | None,
     now: datetime,
     next_poll_at: datetime,
+    remote_id: str | None = None,
 ) -> None:
     """The poll worked: store the new caching info and cursor, clear failures and the lease.
 
@@ -134,6 +136,8 @@ def record_poll_success(
         values["last_modified"] = caching.last_modified
     if cursor is not None:
         values["cursor"] = cursor
+    if remote_id is not None:
+        values["remote_id"] = remote_id
     session.execute(update(SourceRow).where(SourceRow.key == key).values(**values))
 
 

@@ -109,6 +109,11 @@ def store_statements(
         for channel_id in st.channels:
             session.add(new_alert(stmt_id, channel_id, AlertKind.NEW, stmt_id, None, now))
             counts["alerts"] += 1
+        for channel_id, at in st.digest:
+            session.add(
+                new_alert(stmt_id, channel_id, AlertKind.DIGEST, stmt_id, None, now, due=at)
+            )
+            counts["alerts"] += 1
     session.flush()
     return StoreResult(
         new=counts["new"],
@@ -127,7 +132,10 @@ def new_alert(
     subject_id: int,
     parent_id: int | None,
     now: datetime,
+    *,
+    due: datetime | None = None,
 ) -> AlertRow:
+    """A pending outbox row, due at once or at `due`."""
     return AlertRow(
         statement_id=statement_id,
         channel_id=channel_id,
@@ -136,7 +144,7 @@ def new_alert(
         parent_id=parent_id,
         status="pending",
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=due or now,
         created_at=now,
     )
 
@@ -260,7 +268,7 @@ def _insert_statement(
         "content_hash": st.content_hash,
         "raw": item.raw,
         "duplicate_of": original,
-        "alerted": bool(st.channels) and original is None,
+        "alerted": bool(st.channels or st.digest) and original is None,
         "kind": item.kind.value,
         "author": item.author,
         "thread_id": item.thread_id,

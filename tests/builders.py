@@ -49,8 +49,8 @@ def spec(
 ) -> SourceSpec:
     return SourceSpec(
         key=key,
-        kind=SourceKind.FEED,
-        target=key.removeprefix("feed:"),
+        kind=SourceKind(key.split(":", 1)[0]),
+        target=key.split(":", 1)[1],
         speaker_id=speaker,
         interval=interval,
         backfill_alerts=backfill,

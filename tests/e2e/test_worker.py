@@ -233,7 +233,7 @@ async def test_no_token_sends_to_the_console(world: World) -> None:
         await run_once(app)
         world.publish("/am.rss", entry(70, "Karabakh", "To the console & beyond."))
         await run_once(app)
-    assert "── alert → main (@main_watch)" in out.getvalue()
+    assert "── alert 1 → main (@main_watch)" in out.getvalue()
     assert "To the console & beyond." in out.getvalue()
     assert world.telegram.calls() == []
 

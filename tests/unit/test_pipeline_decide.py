@@ -36,7 +36,7 @@ def test_irrelevant_items_are_dropped_and_relevant_ones_routed() -> None:
         item(2, title="On Karabakh", text="A statement."),
         item(3, title="Ceasefire", text="We call for a ceasefire in Karabakh."),
     ]
-    out = statements_to_store(spec(), _source(True), items, WL, MATCHER)
+    out = statements_to_store(spec(), _source(True), items, WL, MATCHER, now=T0)
     assert [(s.item.external_id, s.channels) for s in out] == [
         ("id-2", ("main",)),
         ("id-3", ("main", "cf")),
@@ -46,14 +46,14 @@ def test_irrelevant_items_are_dropped_and_relevant_ones_routed() -> None:
 def test_match_all_keeps_every_item_for_unfiltered_channels() -> None:
     every = replace(spec(), match=MatchMode.ALL)
     out = statements_to_store(
-        every, _source(True), [item(1, title="Weather", text="Sunny.")], WL, MATCHER
+        every, _source(True), [item(1, title="Weather", text="Sunny.")], WL, MATCHER, now=T0
     )
     assert [(s.item.external_id, s.matches, s.channels) for s in out] == [("id-1", (), ("main",))]
 
 
 def test_oldest_first_whatever_the_feed_order() -> None:
     items = [item(3), item(1), item(2)]
-    out = statements_to_store(spec(), _source(True), items, WL, MATCHER)
+    out = statements_to_store(spec(), _source(True), items, WL, MATCHER, now=T0)
     assert [s.item.external_id for s in out] == ["id-1", "id-2", "id-3"]
 
 
@@ -67,6 +67,7 @@ def test_front_page_links_do_not_identify_a_statement() -> None:
         ],
         WL,
         MATCHER,
+        now=T0,
     )
     assert [s.canonical_url for s in out] == [None, "https://example.org/a"]
 
@@ -74,14 +75,14 @@ def test_front_page_links_do_not_identify_a_statement() -> None:
 @given(n=st.integers(0, 12), backfill=st.integers(0, 15))
 def test_first_poll_alerts_only_the_newest_backfill_items(n: int, backfill: int) -> None:
     items = [item(i, published=T0 + timedelta(minutes=i)) for i in range(n)]
-    out = statements_to_store(spec(backfill=backfill), _source(False), items, WL, MATCHER)
+    out = statements_to_store(spec(backfill=backfill), _source(False), items, WL, MATCHER, now=T0)
     alerting = [s.item.external_id for s in out if s.channels]
     assert len(out) == n  # everything relevant is stored
     assert alerting == [f"id-{i}" for i in range(max(0, n - backfill), n)]
 
 
 def test_once_primed_everything_relevant_alerts() -> None:
-    out = statements_to_store(spec(), _source(True), [item(1), item(2)], WL, MATCHER)
+    out = statements_to_store(spec(), _source(True), [item(1), item(2)], WL, MATCHER, now=T0)
     assert all(s.channels == ("main",) for s in out)
 
 
@@ -92,5 +93,6 @@ def test_short_texts_are_not_checked_for_repeats() -> None:
         [item(1, text="Karabakh."), item(2, text="Karabakh " + "and the line of contact " * 5)],
         WL,
         MATCHER,
+        now=T0,
     )
     assert [s.check_repeat for s in out] == [False, True]

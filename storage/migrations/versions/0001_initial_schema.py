@@ -1,8 +1,9 @@
-"""Initial schema: sources, statements and their versions, matches, the alerts outbox, channels.
+"""Initial schema: sources, statements and their versions, matches, the alerts outbox, channels,
+API usage.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 15:28:19.593787
+Create Date: 2026-11-25 15:36:05.560508
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "api_usage",
+        sa.Column("api", sa.String(length=32), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("reads", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("api", "month", name=op.f("pk_api_usage")),
+    )
     op.create_table(
         "channels",
         sa.Column("id", sa.String(length=200), nullable=False),
@@ -239,3 +248,4 @@ def downgrade() -> None:
 
     op.drop_table("sources")
     op.drop_table("channels")
+    op.drop_table("api_usage")

@@ -1,0 +1,98 @@
+"""Re-checks recent statements for deletion and answers the alerts of those that are gone.
+
+A use case like the pipeline: storage says what is due, the platform (a `PostLookup` port) says
+what still exists, storage records the verdicts and enqueues the follow-up alerts in one
+transaction. The stored text is never deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+import storage
+from bot.errors import SourceError, StorageError
+from bot.metrics import Metrics
+from bot.ports import PostLookup
+
+__all__ = ["DeletionChecker"]
+
+log = logging.getLogger("watchpost.deletions")
+
+#: ids one lookup request takes (the X API's limit)
+LOOKUP_IDS = 100
+
+
+class DeletionChecker:
+    """Looks up one batch of recent statements of one kind of source per tick."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        lookup: PostLookup,
+        kind: str,
+        window: timedelta,
+        every: timedelta,
+        clock: Callable[[], datetime],
+        metrics: Metrics,
+    ) -> None:
+        self._sessions = sessions
+        self._lookup = lookup
+        self._kind = kind
+        self._window = window
+        self._every = every
+        self._clock = clock
+        self._metrics = metrics
+
+    async def check(self) -> int:
+        """One batch: returns how many statements were found deleted."""
+        now = self._clock()
+        try:
+            with storage.session_scope(self._sessions) as session:
+                due = storage.due_for_deletion_check(
+                    session,
+                    kind=self._kind,
+                    since=now - self._window,
+                    limit=LOOKUP_IDS,
+                    checked_before=now - self._every,
+                )
+        except StorageError as exc:
+            log.error("deletion check skipped: %s", exc)
+            return 0
+        batch: list[storage.ToCheck] = []
+        ids: list[str] = []
+        for item in due:
+            if len(ids) + len(item.remote_ids) > LOOKUP_IDS:
+                break
+            batch.append(item)
+            ids.extend(item.remote_ids)
+        if not batch:
+            return 0
+        try:
+            present, reads = await self._lookup.lookup(ids)
+        except SourceError as exc:
+            log.warning("deletion check postponed: %s", exc)
+            self._metrics.inc("deletion_check_errors")
+            return 0
+        gone = [c for c in batch if not present.intersection(c.remote_ids)]
+        alive = [c.statement_id for c in batch if present.intersection(c.remote_ids)]
+        try:
+            with storage.session_scope(self._sessions) as session:
+                storage.record_checked(session, alive, now=now)
+                alerts = sum(storage.record_deleted(session, c.statement_id, now=now) for c in gone)
+                storage.record_usage(session, self._kind, now, requests=1, reads=reads)
+        except StorageError as exc:
+            log.error("deletion verdicts not stored: %s", exc)
+            return 0
+        self._metrics.inc("deletions_found", len(gone))
+        if gone:
+            log.info(
+                "deleted at the source statements=%s alerts=%d",
+                ",".join(str(c.statement_id) for c in gone),
+                alerts,
+            )
+        return len(gone)

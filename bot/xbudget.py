@@ -1,0 +1,924 @@
+"""Plan X API polling within the operator's plan, and guard each request at run time. No I/O.
+
+Two polling strategies watch many X accounts:
+
+- ``per_account``: each account's timeline (``GET /2/users/:id/tweets``) with its own since_id;
+- ``batched``: recent search (``GET /2/tweets/search/recent``) for ``from:a OR from:b …`` packed up
+  to the plan's query-length limit, one since_id per batch: one request covers many accounts.
+
+`plan_polling` sets each account's or batch's interval so that no per-15-minute request limit and no
+monthly cap is exceeded, and projects monthly reads and cost for ``watchpost sources``. Recent posts
+are re-checked for deletion (``GET /2/tweets?ids=``, 100 ids a request) at a rate the budget allows.
+
+Reads are what X bills: every post a response returns. Thanks to since_id each new post is read
+once whatever the interval, so polling less often saves requests, never reads; only deletion
+re-checks and first polls add reads. `Budget` is the run-time guard: it counts what really happened
+and tells the caller how long to wait, so a wrong projection (a posting storm) cannot overrun a
+limit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Literal
+
+__all__ = [
+    "BASIC",
+    "LOOKUP_BATCH",
+    "PAY_PER_USE",
+    "PRESETS",
+    "PRO",
+    "AccountPlan",
+    "Budget",
+    "BudgetState",
+    "Endpoint",
+    "EndpointRates",
+    "EndpointWindow",
+    "PollUnit",
+    "PollingPlan",
+    "Strategy",
+    "XAccount",
+    "XPlan",
+    "batch_query",
+    "pack_batches",
+    "plan_polling",
+    "plan_preset",
+]
+
+Strategy = Literal["per_account", "batched"]
+
+#: ids one ``GET /2/tweets?ids=`` request may carry
+LOOKUP_BATCH = 100
+
+_WINDOW = 900.0  # seconds in one rate-limit window
+_WINDOWS_PER_DAY = 86400.0 / _WINDOW
+_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
+
+
+class Endpoint(StrEnum):
+    """An X API endpoint with its own request limit."""
+
+    TIMELINE = "timeline"  #: GET /2/users/:id/tweets
+    SEARCH = "search"  #: GET /2/tweets/search/recent
+    LOOKUP = "lookup"  #: GET /2/tweets?ids= (deletion re-checks)
+    USERS = "users"  #: GET /2/users/by?usernames= (handle to id, for timelines)
+
+
+@dataclass(frozen=True, slots=True)
+class XPlan:
+    """The operator's X API plan: caps, prices and request limits.
+
+    Limits are per app (bearer token) and per 15-minute window. Every limit and cap is used up to
+    ``margin`` only, which also absorbs the scheduler's jitter.
+    """
+
+    name: str
+    #: posts that may be read in one billing month; None: no cap
+    monthly_read_cap: int | None
+    #: price of one post read; None: reads are not billed one by one
+    price_per_read: float | None
+    timeline_per_15m: int
+    search_per_15m: int
+    lookup_per_15m: int
+    users_per_15m: int
+    #: longest recent-search query, in characters
+    max_query_length: int = 512
+    #: most posts one request returns
+    max_results: int = 100
+    #: share of every limit and cap that may be used
+    margin: float = 0.9
+    #: price of one request, on plans that bill requests
+    price_per_request: float | None = None
+    #: the plan's fixed fee per month
+    monthly_fee: float | None = None
+    #: most that usage (reads and requests, the fee aside) may cost in a month; None: no limit
+    monthly_spend_cap: float | None = None
+    #: X bills a post returned several times in one (UTC) day once
+    daily_dedup: bool = False
+    #: day of the month the read cap resets (1-28, UTC midnight)
+    reset_day: int = 1
+
+    def __post_init__(self) -> None:
+        """Reject figures that cannot describe a plan."""
+        for field in ("timeline_per_15m", "search_per_15m", "lookup_per_15m", "users_per_15m"):
+            if getattr(self, field) < 0:
+                raise ValueError(f"{field} must not be negative")
+        if self.max_query_length < 1 or self.max_results < 1:
+            raise ValueError("max_query_length and max_results must be positive")
+        if not 0 < self.margin <= 1:
+            raise ValueError("margin must be in (0, 1]")
+        if not 1 <= self.reset_day <= 28:
+            raise ValueError("reset_day must be 1-28")
+        money = ("price_per_read", "price_per_request", "monthly_fee", "monthly_spend_cap")
+        for field in ("monthly_read_cap", *money):
+            value = getattr(self, field)
+            if value is not None and value < 0:
+                raise ValueError(f"{field} must not be negative")
+
+    def limit_per_15m(self, endpoint: Endpoint) -> int:
+        """The plan's request limit for `endpoint` per 15 minutes."""
+        return {
+            Endpoint.TIMELINE: self.timeline_per_15m,
+            Endpoint.SEARCH: self.search_per_15m,
+            Endpoint.LOOKUP: self.lookup_per_15m,
+            Endpoint.USERS: self.users_per_15m,
+        }[endpoint]
+
+    def usable_per_15m(self, endpoint: Endpoint) -> int:
+        """Requests to `endpoint` that may be made per 15 minutes: the limit times the margin."""
+        return math.floor(self.limit_per_15m(endpoint) * self.margin)
+
+    def usable_reads(self) -> float | None:
+        """Reads that may be made per month: the cap times the margin, or None."""
+        return None if self.monthly_read_cap is None else self.monthly_read_cap * self.margin
+
+    def usable_spend(self) -> float | None:
+        """What usage may cost per month: the spend cap times the margin, or None."""
+        return None if self.monthly_spend_cap is None else self.monthly_spend_cap * self.margin
+
+
+#: Pay-per-use (credits). Figures from docs.x.com (pricing, usage and rate-limit pages, 2026):
+#: $0.005 per post read, reads deduplicated per day, per-app limits per 15 min: user timeline
+#: 10,000, recent search 450 (512-character queries), post lookup 3,500; users lookup 300 is the
+#: older Pro figure. X's pages give the monthly read cap as 2 million in one place and 3 million in
+#: another: the lower is used. Check every figure against the operator's contract and Developer
+#: Console; X changes them.
+PAY_PER_USE = XPlan(
+    name="pay-per-use",
+    monthly_read_cap=2_000_000,
+    price_per_read=0.005,
+    timeline_per_15m=10_000,
+    search_per_15m=450,
+    lookup_per_15m=3_500,
+    users_per_15m=300,
+    max_query_length=512,
+    daily_dedup=True,
+)
+
+#: Legacy Basic ($200 a month): 15,000 post reads a month (10,000 in older documents), per-app
+#: limits per 15 min: user timeline 10, recent search 60 (512-character queries), post lookup 15;
+#: users lookup is 500 per 24 hours, about 5 per 15 min. Check every figure against the operator's
+#: contract; X changes them.
+BASIC = XPlan(
+    name="basic",
+    monthly_read_cap=15_000,
+    price_per_read=None,
+    timeline_per_15m=10,
+    search_per_15m=60,
+    lookup_per_15m=15,
+    users_per_15m=5,
+    max_query_length=512,
+    monthly_fee=200.0,
+    daily_dedup=True,
+)
+
+#: Legacy Pro ($5,000 a month): 1,000,000 post reads a month, per-app limits per 15 min: user
+#: timeline 1,500, recent search 450 (1,024-character queries), post lookup 450, users lookup 300.
+#: Check every figure against the operator's contract; X changes them.
+PRO = XPlan(
+    name="pro",
+    monthly_read_cap=1_000_000,
+    price_per_read=None,
+    timeline_per_15m=1_500,
+    search_per_15m=450,
+    lookup_per_15m=450,
+    users_per_15m=300,
+    max_query_length=1024,
+    monthly_fee=5000.0,
+    daily_dedup=True,
+)
+
+#: the presets by the name a setting uses
+PRESETS: Mapping[str, XPlan] = MappingProxyType({p.name: p for p in (PAY_PER_USE, BASIC, PRO)})
+
+
+def plan_preset(name: str) -> XPlan:
+    """The preset plan called `name` ("pay-per-use", "basic" or "pro").
+
+    Raises:
+        ValueError: no preset has that name.
+    """
+    try:
+        return PRESETS[name.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown X plan {name!r}; known: {', '.join(PRESETS)}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class XAccount:
+    """One watched X account and how fresh its posts must arrive."""
+
+    #: the source key ("x:<handle>")
+    key: str
+    #: the handle without "@"
+    handle: str
+    #: the longest acceptable wait between polls
+    freshness: timedelta
+    #: posts it is expected to publish per day
+    expected_posts_per_day: float
+
+    def __post_init__(self) -> None:
+        """Reject a handle X cannot have, a freshness of no time, negative posts."""
+        if not _HANDLE.fullmatch(self.handle):
+            raise ValueError(f"{self.key}: not an X handle: {self.handle!r}")
+        if self.freshness <= timedelta(0):
+            raise ValueError(f"{self.key}: freshness must be positive")
+        if not self.expected_posts_per_day >= 0:
+            raise ValueError(f"{self.key}: expected_posts_per_day must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRates:
+    """A figure for each endpoint (requests per 15 minutes)."""
+
+    timeline: float = 0.0
+    search: float = 0.0
+    lookup: float = 0.0
+    users: float = 0.0
+
+    def of(self, endpoint: Endpoint) -> float:
+        """The figure for `endpoint`."""
+        return float(getattr(self, endpoint.value))
+
+
+@dataclass(frozen=True, slots=True)
+class PollUnit:
+    """One stream of requests: an account's timeline, or one batch's search."""
+
+    endpoint: Endpoint
+    #: the accounts it covers, by source key
+    keys: tuple[str, ...]
+    handles: tuple[str, ...]
+    #: the search query exactly as sent; None for a timeline
+    query: str | None
+    #: the freshness its most demanding account asks for
+    asked: timedelta
+    #: the interval planned: never shorter than `asked`
+    interval: timedelta
+    requests_per_15m: float
+    #: new posts and the first poll
+    reads_per_month: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPlan:
+    """One row of ``watchpost sources``: how one account is polled, and what it costs."""
+
+    key: str
+    handle: str
+    asked: timedelta
+    #: the interval its unit is polled at
+    interval: timedelta
+    #: index into `PollingPlan.units`
+    unit: int
+    #: its new posts, their deletion re-checks, and its share of the first poll
+    reads_per_month: float
+    #: its reads and its share of requests at the plan's prices; None if the plan has none
+    cost_per_month: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PollingPlan:
+    """What `plan_polling` decided, with the projections and the reasons for each cut."""
+
+    strategy: Strategy
+    plan_name: str
+    days_in_month: int
+    units: tuple[PollUnit, ...]
+    accounts: tuple[AccountPlan, ...]
+    deletion_window: timedelta
+    deletion_checks_asked: float
+    #: sweeps of the deletion window per day, as planned (may be below what was asked)
+    deletion_checks_per_day: float
+    #: projected requests per 15 minutes per endpoint, steady state
+    requests_per_15m: EndpointRates
+    requests_per_month: float
+    reads_new: float
+    reads_first_poll: float
+    reads_deletion: float
+    reads_per_month: float
+    #: fee plus usage; None when the plan has no prices
+    cost_per_month: float | None
+    #: handle-to-id requests at start (timelines need user ids)
+    user_lookups: int
+    #: every limit respected (False only when no interval can respect one)
+    within_limits: bool
+    #: the read cap and the spend cap respected
+    within_caps: bool
+    #: what was cut and why; empty when everything asked fits
+    warnings: tuple[str, ...]
+
+    def account(self, key: str) -> AccountPlan | None:
+        """The plan of the account with source key `key`, or None."""
+        for a in self.accounts:
+            if a.key == key:
+                return a
+        return None
+
+    @property
+    def worst_interval(self) -> timedelta:
+        """The longest interval any account is polled at (zero when there are none)."""
+        return max((u.interval for u in self.units), default=timedelta(0))
+
+
+# --- packing ---------------------------------------------------------------------------------
+
+
+def batch_query(handles: Sequence[str], suffix: str = "") -> str:
+    """The recent-search query for `handles`, exactly as it is sent.
+
+    `suffix` holds operators for every handle (``-is:retweet``); the ``from:`` part is then
+    parenthesized because X applies AND before OR.
+    """
+    core = " OR ".join(f"from:{h}" for h in handles)
+    if not suffix.strip():
+        return core
+    return f"({core}) {suffix.strip()}"
+
+
+def pack_batches(
+    handles: Iterable[str], max_query_length: int, *, suffix: str = ""
+) -> tuple[tuple[str, ...], ...]:
+    """Pack handles greedily, in the order given, into queries no longer than the limit.
+
+    The length is that of the query string as sent, in characters, as X counts it. Callers that
+    want accounts of similar freshness together pass the handles sorted by freshness, as
+    `plan_polling` does. A handle given twice (in any case) is packed once.
+
+    Raises:
+        ValueError: a handle is not an X handle, or one handle alone does not fit.
+    """
+    batches: list[tuple[str, ...]] = []
+    current: list[str] = []
+    seen: set[str] = set()
+    for h in handles:
+        if not _HANDLE.fullmatch(h):
+            raise ValueError(f"not an X handle: {h!r}")
+        if h.lower() in seen:
+            continue
+        seen.add(h.lower())
+        if len(batch_query([h], suffix)) > max_query_length:
+            raise ValueError(f"the query for {h!r} alone is longer than {max_query_length}")
+        if current and len(batch_query([*current, h], suffix)) > max_query_length:
+            batches.append(tuple(current))
+            current = []
+        current.append(h)
+    if current:
+        batches.append(tuple(current))
+    return tuple(batches)
+
+
+# --- planning --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    endpoint: Endpoint
+    accounts: tuple[XAccount, ...]
+    query: str | None
+
+    @property
+    def asked(self) -> float:
+        return min(a.freshness.total_seconds() for a in self.accounts)
+
+    @property
+    def posts_per_day(self) -> float:
+        return sum(a.expected_posts_per_day for a in self.accounts)
+
+
+def _ceil_seconds(seconds: float) -> float:
+    # Whole seconds, rounded up, so rounding never makes a poll more frequent.
+    return float(math.ceil(seconds - 1e-9)) if seconds > 0 else 0.0
+
+
+def _interval(asked: float, floor: float) -> float:
+    return max(_ceil_seconds(asked), _ceil_seconds(floor), 1.0)
+
+
+def _unit_rate(unit: _Unit, interval: float, max_results: int) -> float:
+    # Requests per window: one per poll, plus the extra pages that posts beyond one page need
+    # (pages per poll are at most 1 + posts/max_results).
+    return _WINDOW / interval + unit.posts_per_day / _WINDOWS_PER_DAY / max_results
+
+
+def _poll_rate(units: Sequence[_Unit], floor: float, max_results: int) -> float:
+    return sum(_unit_rate(u, _interval(u.asked, floor), max_results) for u in units)
+
+
+def _water_floor(asked: Sequence[float], polls_per_second: float) -> float:
+    """The smallest floor T with sum(1 / max(a, T)) <= polls_per_second; 0 if none is needed.
+
+    Raising only the fastest intervals to a common floor keeps the longest interval as short as
+    the limit allows.
+    """
+    if sum(1 / a for a in asked) <= polls_per_second:
+        return 0.0
+    fs = sorted(asked)
+    tail = sum(1 / f for f in fs)
+    for k in range(1, len(fs) + 1):
+        tail -= 1 / fs[k - 1]
+        rest = polls_per_second - tail
+        if rest <= 0:
+            continue
+        t = k / rest
+        if k == len(fs) or t <= fs[k]:
+            return max(t, fs[k - 1])
+    return math.inf
+
+
+def _shrink(value: float, fits: Callable[[float], bool]) -> float:
+    # A quotient may overshoot its bound by a rounding error: step down to a value that fits.
+    while value > 0 and not fits(value):
+        value = math.nextafter(value, 0.0)
+    return value
+
+
+def _secs(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 60 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds:g} s"
+
+
+def plan_polling(
+    accounts: Sequence[XAccount],
+    plan: XPlan,
+    *,
+    strategy: Strategy,
+    deletion_window: timedelta = timedelta(hours=48),
+    deletion_checks_per_day: float = 4.0,
+    days_in_month: int = 30,
+    first_poll_results: int | None = None,
+    max_interval: timedelta = timedelta(hours=6),
+    query_suffix: str = "",
+) -> PollingPlan:
+    """Set poll intervals and deletion re-checks within `plan`, and project reads and cost.
+
+    Intervals are never shorter than asked. A request limit raises the fastest intervals to a
+    common floor, the smallest that fits. Deletion re-checks are reduced to fit the lookup limit.
+    When a monthly cap would be exceeded, deletion re-checks are reduced first, then (only when
+    requests are billed, since polling less often reads no fewer posts) intervals are stretched up
+    to `max_interval`; each cut is named in `warnings`.
+
+    Args:
+        accounts: the accounts to watch; keys and handles unique.
+        plan: the operator's plan.
+        strategy: ``"per_account"`` (timelines) or ``"batched"`` (recent search).
+        deletion_window: how long after publication posts are re-checked for deletion.
+        deletion_checks_per_day: sweeps of the window per day wanted.
+        days_in_month: the month's length for the projection.
+        first_poll_results: posts the first poll of each unit reads (default: `plan.max_results`).
+        max_interval: the slowest interval stretched to for a spend cap.
+        query_suffix: operators appended to every batch query (see `batch_query`).
+
+    Returns:
+        The plan, its projections, and warnings that say what was cut.
+
+    Raises:
+        ValueError: duplicate keys or handles, an unknown strategy, or a negative figure.
+    """
+    if strategy not in ("per_account", "batched"):
+        raise ValueError(f"unknown strategy {strategy!r}")
+    if days_in_month < 1 or deletion_checks_per_day < 0 or deletion_window < timedelta(0):
+        raise ValueError("days_in_month, deletion checks and window must not be negative")
+    if len({a.key for a in accounts}) != len(accounts):
+        raise ValueError("account keys must be unique")
+    if len({a.handle.lower() for a in accounts}) != len(accounts):
+        raise ValueError("account handles must be unique")
+    first = plan.max_results if first_poll_results is None else first_poll_results
+    ordered = sorted(accounts, key=lambda a: (a.freshness, a.handle.lower()))
+    warnings: list[str] = []
+    within_limits = True
+
+    units: list[_Unit]
+    if strategy == "per_account":
+        endpoint = Endpoint.TIMELINE
+        units = [_Unit(endpoint, (a,), None) for a in ordered]
+    else:
+        endpoint = Endpoint.SEARCH
+        by_handle = {a.handle.lower(): a for a in ordered}
+        batches = pack_batches(
+            [a.handle for a in ordered], plan.max_query_length, suffix=query_suffix
+        )
+        units = [
+            _Unit(endpoint, tuple(by_handle[h.lower()] for h in b), batch_query(b, query_suffix))
+            for b in batches
+        ]
+
+    # 1. The endpoint's request limit: a floor under the fastest intervals.
+    usable = plan.usable_per_15m(endpoint)
+    pages = sum(u.posts_per_day for u in units) / _WINDOWS_PER_DAY / plan.max_results
+    floor = 0.0
+    if units:
+        budget = (usable - pages) / _WINDOW
+        floor = _water_floor([u.asked for u in units], budget) if budget > 0 else math.inf
+        if math.isinf(floor):
+            within_limits = False
+            floor = max_interval.total_seconds()
+            warnings.append(
+                f"{endpoint} limit {plan.limit_per_15m(endpoint)}/15 min (using {usable}) cannot "
+                f"carry {len(units)} polling units: even every {_secs(floor)} exceeds it"
+            )
+        else:
+            while _poll_rate(units, floor, plan.max_results) > usable:
+                floor = _ceil_seconds(floor) + 1.0
+    rate_floor = floor
+
+    # 2. Deletion re-checks: the lookup limit.
+    posts_day = sum(a.expected_posts_per_day for a in accounts)
+    window_days = deletion_window.total_seconds() / 86400
+    in_window = posts_day * window_days
+    per_sweep = 1 + in_window / LOOKUP_BATCH if in_window > 0 else 0.0
+    checks = deletion_checks_per_day
+    cuts: list[str] = []
+    lookup_usable = plan.usable_per_15m(Endpoint.LOOKUP)
+    if checks > 0 and checks * per_sweep / _WINDOWS_PER_DAY > lookup_usable:
+        checks = _shrink(
+            lookup_usable * _WINDOWS_PER_DAY / per_sweep,
+            lambda c: c * per_sweep / _WINDOWS_PER_DAY <= lookup_usable,
+        )
+        cuts.append(f"the lookup limit {plan.limit_per_15m(Endpoint.LOOKUP)}/15 min")
+
+    reads_new = posts_day * days_in_month
+    reads_first = float(len(units) * first)
+
+    def deletion_reads(c: float) -> float:
+        # X's daily dedup: re-reading a post on a day it was already read is free, so at most one
+        # billed read per day the window reaches past its first.
+        per_post = window_days * (min(c, 0.5) if plan.daily_dedup else c)
+        return reads_new * per_post
+
+    def deletion_requests(c: float) -> float:
+        return c * per_sweep * days_in_month
+
+    def poll_requests(fl: float) -> float:
+        return _poll_rate(units, fl, plan.max_results) * _WINDOWS_PER_DAY * days_in_month
+
+    user_lookups = math.ceil(len(units) / LOOKUP_BATCH) if strategy == "per_account" else 0
+
+    def usage_cost(c: float, fl: float) -> float:
+        reads = reads_new + reads_first + deletion_reads(c)
+        requests = poll_requests(fl) + deletion_requests(c) + user_lookups
+        return reads * (plan.price_per_read or 0.0) + requests * (plan.price_per_request or 0.0)
+
+    # 3. The monthly read cap: deletion re-checks are the only reads that can be cut.
+    within_caps = True
+    cap = plan.usable_reads()
+    if cap is not None and reads_new + reads_first + deletion_reads(checks) > cap:
+        room = cap - reads_new - reads_first
+        # Deletion reads grow linearly with the checks up to where they stop costing more.
+        per_check = deletion_reads(1.0)
+        if per_check > 0:
+            checks = _shrink(
+                min(checks, max(room, 0.0) / per_check),
+                lambda c: room <= 0 or reads_new + reads_first + deletion_reads(c) <= cap,
+            )
+            cuts.append(f"the read cap {plan.monthly_read_cap:,}/month (using {cap:,.0f})")
+        if room < 0:
+            within_caps = False
+            warnings.append(
+                f"read cap cannot be met: new posts ({reads_new:,.0f}) and first polls "
+                f"({reads_first:,.0f}) alone need more than {cap:,.0f} reads a month; since_id "
+                "reads each post once, so polling less often would not help: watch fewer or "
+                "quieter accounts, or raise the cap (the run-time guard stops reading at the cap)"
+            )
+
+    # 4. The spend cap: deletion re-checks first, then intervals.
+    spend = plan.usable_spend()
+    if spend is not None and usage_cost(checks, floor) > spend:
+        before = checks
+        if usage_cost(0.0, floor) <= spend:
+            lo, hi = 0.0, checks
+            for _ in range(60):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if usage_cost(mid, floor) <= spend else (lo, mid)
+            checks = lo
+        else:
+            checks = 0.0
+        if checks < before:
+            cuts.append(f"the spend cap {plan.monthly_spend_cap:g}/month (using {spend:g})")
+        slowest = max(max_interval.total_seconds(), floor)
+        if usage_cost(checks, floor) > spend and plan.price_per_request and units:
+            if usage_cost(checks, slowest) <= spend:
+                lo, hi = floor, slowest
+                for _ in range(60):
+                    mid = (lo + hi) / 2
+                    lo, hi = (lo, mid) if usage_cost(checks, mid) <= spend else (mid, hi)
+                floor = _ceil_seconds(hi)
+            else:
+                floor = slowest
+            warnings.append(
+                f"intervals stretched to at least {_secs(_ceil_seconds(floor))} for the spend cap"
+            )
+        if usage_cost(checks, floor) > spend:
+            within_caps = False
+            warnings.append(
+                f"spend cap cannot be met: usage is projected at {usage_cost(checks, floor):,.2f} "
+                f"a month against {spend:,.2f} even with the cuts above"
+            )
+
+    if checks < deletion_checks_per_day:
+        warnings.insert(
+            0,
+            f"deletion checks reduced from {deletion_checks_per_day:g} to {checks:.3g} a day "
+            f"for {' and '.join(cuts)}",
+        )
+
+    # Final figures, from the intervals as they will be used.
+    built: list[PollUnit] = []
+    for u in units:
+        interval = _interval(u.asked, floor)
+        share_first = float(first)
+        built.append(
+            PollUnit(
+                endpoint=u.endpoint,
+                keys=tuple(a.key for a in u.accounts),
+                handles=tuple(a.handle for a in u.accounts),
+                query=u.query,
+                asked=timedelta(seconds=u.asked),
+                interval=timedelta(seconds=interval),
+                requests_per_15m=_unit_rate(u, interval, plan.max_results),
+                reads_per_month=u.posts_per_day * days_in_month + share_first,
+            )
+        )
+    stretched = [u for u in units if _interval(u.asked, rate_floor) > _interval(u.asked, 0.0)]
+    if stretched and within_limits:
+        slowest_asked = max(u.asked for u in stretched)
+        warnings.insert(
+            0,
+            f"freshness not reachable for {sum(len(u.accounts) for u in stretched)} of "
+            f"{len(accounts)} accounts: the {endpoint} limit {plan.limit_per_15m(endpoint)}/15 min "
+            f"(using {usable}) allows no poll more often than every "
+            f"{_secs(_interval(0.0, rate_floor))} (asked: {_secs(min(u.asked for u in stretched))}"
+            f" to {_secs(slowest_asked)})",
+        )
+
+    poll_rate = sum(u.requests_per_15m for u in built)
+    lookup_rate = checks * per_sweep / _WINDOWS_PER_DAY
+    rates = EndpointRates(
+        timeline=poll_rate if endpoint is Endpoint.TIMELINE else 0.0,
+        search=poll_rate if endpoint is Endpoint.SEARCH else 0.0,
+        lookup=lookup_rate,
+    )
+    reads_del = deletion_reads(checks)
+    requests_month = (
+        poll_rate * _WINDOWS_PER_DAY * days_in_month + deletion_requests(checks) + user_lookups
+    )
+    reads_total = reads_new + reads_first + reads_del
+    priced = (plan.price_per_read, plan.price_per_request, plan.monthly_fee)
+    cost = None
+    if any(p is not None for p in priced):
+        cost = (plan.monthly_fee or 0.0) + usage_cost(checks, floor)
+    if plan.users_per_15m and user_lookups > plan.usable_per_15m(Endpoint.USERS):
+        warnings.append(
+            f"resolving {len(units)} handles takes {user_lookups} users requests at start, more "
+            f"than the {plan.usable_per_15m(Endpoint.USERS)} one window allows: start is spread out"
+        )
+
+    rows: list[AccountPlan] = []
+    for i, (u, pu) in enumerate(zip(units, built, strict=True)):
+        unit_requests = pu.requests_per_15m * _WINDOWS_PER_DAY * days_in_month
+        for a in u.accounts:
+            own_posts = a.expected_posts_per_day * days_in_month
+            share = a.expected_posts_per_day / posts_day if posts_day > 0 else 0.0
+            reads = own_posts + (reads_del * share) + first / len(u.accounts)
+            requests = unit_requests / len(u.accounts) + deletion_requests(checks) * share
+            if strategy == "per_account":
+                requests += user_lookups / len(units)
+            row_cost = None
+            if plan.price_per_read is not None or plan.price_per_request is not None:
+                row_cost = reads * (plan.price_per_read or 0.0) + requests * (
+                    plan.price_per_request or 0.0
+                )
+            rows.append(
+                AccountPlan(a.key, a.handle, a.freshness, pu.interval, i, reads, row_cost)
+            )
+
+    return PollingPlan(
+        strategy=strategy,
+        plan_name=plan.name,
+        days_in_month=days_in_month,
+        units=tuple(built),
+        accounts=tuple(rows),
+        deletion_window=deletion_window,
+        deletion_checks_asked=deletion_checks_per_day,
+        deletion_checks_per_day=checks,
+        requests_per_15m=rates,
+        requests_per_month=requests_month,
+        reads_new=reads_new,
+        reads_first_poll=reads_first,
+        reads_deletion=reads_del,
+        reads_per_month=reads_total,
+        cost_per_month=cost,
+        user_lookups=user_lookups,
+        within_limits=within_limits,
+        within_caps=within_caps,
+        warnings=tuple(warnings),
+    )
+
+
+# --- the run-time guard ----------------------------------------------------------------------
+
+
+def _period_start(now: datetime, reset_day: int) -> datetime:
+    start = now.astimezone(UTC).replace(day=reset_day, hour=0, minute=0, second=0, microsecond=0)
+    if start > now:
+        year, month = (start.year, start.month - 1) if start.month > 1 else (start.year - 1, 12)
+        start = start.replace(year=year, month=month)
+    return start
+
+
+def _next_period(start: datetime) -> datetime:
+    year, month = (start.year, start.month + 1) if start.month < 12 else (start.year + 1, 1)
+    return start.replace(year=year, month=month)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointWindow:
+    """One endpoint's recent requests, and what the server last said about its window."""
+
+    endpoint: Endpoint
+    #: (when, how many) for the requests of the last 15 minutes, oldest first
+    recent: tuple[tuple[datetime, int], ...] = ()
+    #: x-rate-limit-remaining as last observed
+    server_remaining: int | None = None
+    #: x-rate-limit-reset as last observed
+    server_reset_at: datetime | None = None
+    #: x-rate-limit-limit as last observed
+    server_limit: int | None = None
+    #: requests recorded since the server said so
+    since_observed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    """What has been spent this billing month: a value to persist across restarts."""
+
+    #: the start of the billing month (UTC)
+    period_start: datetime
+    reads: int = 0
+    requests: int = 0
+    windows: tuple[EndpointWindow, ...] = ()
+
+    def window(self, endpoint: Endpoint) -> EndpointWindow:
+        """The window of `endpoint` (empty if it has seen no request)."""
+        for w in self.windows:
+            if w.endpoint is endpoint:
+                return w
+        return EndpointWindow(endpoint)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The run-time guard: record what happened, ask how long to wait before the next request.
+
+    Immutable: `record` and `observe_limits` return a new budget. Counts against the plan's limits
+    times its margin, over a sliding 15-minute window (stricter than X's fixed windows) and the
+    server's own word when given. Deletion lookups are paced so that their reads never run ahead of
+    an even spread of the monthly cap, which keeps reads for new posts in a storm.
+    """
+
+    plan: XPlan
+    state: BudgetState
+
+    @classmethod
+    def start(cls, plan: XPlan, now: datetime, *, reads: int = 0, requests: int = 0) -> Budget:
+        """A budget for the billing month around `now`, resuming its reads and requests so far.
+
+        Raises:
+            ValueError: `now` is naive.
+        """
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        return cls(plan, BudgetState(_period_start(now, plan.reset_day), reads, requests))
+
+    def _current(self, now: datetime) -> BudgetState:
+        if now >= _next_period(self.state.period_start):
+            return BudgetState(_period_start(now, self.plan.reset_day), 0, 0, self.state.windows)
+        return self.state
+
+    def _with_window(self, state: BudgetState, window: EndpointWindow) -> BudgetState:
+        others = tuple(w for w in state.windows if w.endpoint is not window.endpoint)
+        return replace(state, windows=(*others, window))
+
+    def record(self, endpoint: Endpoint, requests: int, reads: int, now: datetime) -> Budget:
+        """Count `requests` made to `endpoint` at `now`, which returned `reads` posts.
+
+        On a plan with daily dedup the caller may count only posts not yet returned this UTC day;
+        counting every post returned is safe (the guard stops early, never late).
+        """
+        if requests < 0 or reads < 0:
+            raise ValueError("requests and reads must not be negative")
+        state = self._current(now)
+        w = state.window(endpoint)
+        cutoff = now - timedelta(seconds=_WINDOW)
+        recent = tuple(e for e in w.recent if e[0] > cutoff)
+        if requests:
+            recent = (*recent, (now, requests))
+        w = replace(
+            w,
+            recent=recent,
+            since_observed=w.since_observed + requests if w.server_remaining is not None else 0,
+        )
+        state = replace(state, reads=state.reads + reads, requests=state.requests + requests)
+        return Budget(self.plan, self._with_window(state, w))
+
+    def observe_limits(
+        self,
+        endpoint: Endpoint,
+        remaining: int,
+        reset_epoch: float,
+        now: datetime,
+        *,
+        limit: int | None = None,
+    ) -> Budget:
+        """Take the server's x-rate-limit-remaining/-reset (and -limit) for `endpoint`.
+
+        Call it after `record` for the same response.
+        """
+        state = self._current(now)
+        w = replace(
+            state.window(endpoint),
+            server_remaining=max(remaining, 0),
+            server_reset_at=datetime.fromtimestamp(reset_epoch, UTC),
+            server_limit=limit,
+            since_observed=0,
+        )
+        return Budget(self.plan, self._with_window(state, w))
+
+    def reads_left(self, now: datetime) -> int | None:
+        """Reads still allowed this billing month (cap times margin), or None without a cap."""
+        cap = self.plan.usable_reads()
+        state = self._current(now)
+        return None if cap is None else max(math.floor(cap) - state.reads, 0)
+
+    def may_request(
+        self, endpoint: Endpoint, now: datetime, *, max_reads: int | None = None
+    ) -> float:
+        """Seconds to wait before one request to `endpoint`: 0 means go now.
+
+        Args:
+            endpoint: where the request goes.
+            now: the current time (UTC-aware).
+            max_reads: the most posts the request may return (its max_results or ids);
+                default `plan.max_results`; users lookups return no posts.
+
+        Returns:
+            0.0, a wait in seconds, or ``math.inf`` when the plan allows no such request.
+        """
+        plan = self.plan
+        state = self._current(now)
+        period_end = _next_period(state.period_start)
+        to_period_end = (period_end - now).total_seconds()
+        wait = 0.0
+        posts = 0 if endpoint is Endpoint.USERS else (
+            plan.max_results if max_reads is None else max_reads
+        )
+
+        cap = plan.usable_reads()
+        if cap is not None:
+            if state.reads + posts > math.floor(cap):
+                wait = max(wait, to_period_end)
+            elif endpoint is Endpoint.LOOKUP and cap > 0:
+                # Never more than one day's share ahead of an even spread of the cap.
+                period = (period_end - state.period_start).total_seconds()
+                ahead = (now - state.period_start).total_seconds() + 86400.0
+                due = (state.reads + posts) * period / cap - ahead
+                wait = max(wait, min(due, to_period_end))
+        spend = plan.usable_spend()
+        if spend is not None:
+            spent = state.reads * (plan.price_per_read or 0.0) + state.requests * (
+                plan.price_per_request or 0.0
+            )
+            next_cost = posts * (plan.price_per_read or 0.0) + (plan.price_per_request or 0.0)
+            if spent + next_cost > spend:
+                wait = max(wait, to_period_end)
+
+        usable = plan.usable_per_15m(endpoint)
+        if usable < 1:
+            return math.inf
+        w = state.window(endpoint)
+        cutoff = now - timedelta(seconds=_WINDOW)
+        recent = sorted(e for e in w.recent if e[0] > cutoff)
+        excess = sum(n for _, n in recent) + 1 - usable
+        for when, n in recent:
+            if excess <= 0:
+                break
+            excess -= n
+            wait = max(wait, (when - cutoff).total_seconds())
+
+        reset_at = w.server_reset_at
+        if w.server_remaining is not None and reset_at is not None and now < reset_at:
+            limit = w.server_limit or plan.limit_per_15m(endpoint)
+            reserve = limit - math.floor(limit * plan.margin)
+            if w.server_remaining - w.since_observed <= reserve:
+                # One second past the reset: the server's clock and ours may differ slightly.
+                wait = max(wait, (reset_at - now).total_seconds() + 1.0)
+        return max(wait, 0.0)

@@ -1,0 +1,41 @@
+"""Repository functions for metered API usage (requests and posts read per month)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.schema import UsageRow
+
+__all__ = ["month_usage", "record_usage"]
+
+
+def _month(now: datetime) -> str:
+    return f"{now.year:04d}-{now.month:02d}"
+
+
+def record_usage(session: Session, api: str, now: datetime, *, requests: int, reads: int) -> None:
+    """Add to this month's counters of `api`."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(UsageRow).values(api=api, month=_month(now), requests=requests, reads=reads)
+    # One statement, so that two workers adding at once both count.
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["api", "month"],
+            set_={
+                "requests": UsageRow.requests + stmt.excluded.requests,
+                "reads": UsageRow.reads + stmt.excluded.reads,
+            },
+        )
+    )
+
+
+def month_usage(session: Session, api: str, now: datetime) -> tuple[int, int]:
+    """(requests, reads) of `api` in the month of `now`."""
+    row = session.scalars(
+        select(UsageRow).where(UsageRow.api == api, UsageRow.month == _month(now))
+    ).first()
+    return (row.requests, row.reads) if row else (0, 0)
