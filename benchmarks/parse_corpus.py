@@ -323,8 +323,14 @@ _MOJIBAKE = {
     "turkish": re.compile(r"[\ufffd\u0080-\u009fÝÞðýþ]"),
 }
 _CYRILLIC_DIRS = frozenset(
-    {"KOI8-R", "windows-1251-russian", "windows-1251-bulgarian", "iso-8859-5-russian",
-     "IBM866", "MacCyrillic"}
+    {
+        "KOI8-R",
+        "windows-1251-russian",
+        "windows-1251-bulgarian",
+        "iso-8859-5-russian",
+        "IBM866",
+        "MacCyrillic",
+    }
 )
 
 
@@ -408,8 +414,10 @@ def print_engine_agreement(fp: dict[str, list[Entry]], ffp: dict[str, list[Entry
             agree["link"] += x.link == y.link
             agree["date"] += x.date == y.date
             agree["text"] += _plain(x.body) == _plain(y.body)
-    print(f"\nfeedparser vs fastfeedparser, files both read: {files}; same entry count: "
-          f"{same_count}; entries paired: {pairs}")
+    print(
+        f"\nfeedparser vs fastfeedparser, files both read: {files}; same entry count: "
+        f"{same_count}; entries paired: {pairs}"
+    )
     print("| same id | same title | same link | same date | same plain text |")
     print("| ---: | ---: | ---: | ---: | ---: |")
     print("| " + " | ".join(f"{agree[k]}/{pairs}" for k in agree) + " |")
@@ -475,40 +483,63 @@ def main(argv: list[str] | None = None) -> int:
                     misses.append(f"{r} script: {titles!r}")
         rows.append(
             dict(
-                name=name, files=len(files), crashes=len(crashes), rejected=rejected,
-                zero=zero, entries=entries, ms=total_ms, agg=agg, dated=dated,
-                dated_possible=dated_possible, unstable=unstable, dup_files=dup_files,
-                script_good=script_good, misses=misses, crash_list=crashes, fffd=fffd,
+                name=name,
+                files=len(files),
+                crashes=len(crashes),
+                rejected=rejected,
+                zero=zero,
+                entries=entries,
+                ms=total_ms,
+                agg=agg,
+                dated=dated,
+                dated_possible=dated_possible,
+                unstable=unstable,
+                dup_files=dup_files,
+                script_good=script_good,
+                misses=misses,
+                crash_list=crashes,
+                fffd=fffd,
                 c1=c1,
             )
         )
 
     base = next((r["ms"] for r in rows if r["name"] == "feedparser"), None)
-    print(f"corpus: {args.corpus} ({len(files)} files, {sum(map(len, bodies)):,} bytes); "
-          f"Python {sys.version.split()[0]}, feedparser {feedparser.__version__}, "
-          f"fastfeedparser {getattr(fastfeedparser, '__version__', '?')}; "
-          f"median of {args.repeat} runs per file\n")
+    print(
+        f"corpus: {args.corpus} ({len(files)} files, {sum(map(len, bodies)):,} bytes); "
+        f"Python {sys.version.split()[0]}, feedparser {feedparser.__version__}, "
+        f"fastfeedparser {getattr(fastfeedparser, '__version__', '?')}; "
+        f"median of {args.repeat} runs per file\n"
+    )
     print("| candidate | crashes | rejected | 0 entries | entries | total ms | vs feedparser |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         ratio = f"{r['ms'] / base:.2f}x" if base else "-"
-        print(f"| {r['name']} | {r['crashes']} | {r['rejected']} | {r['zero']} | {r['entries']:,} "
-              f"| {r['ms']:,.1f} | {ratio} |")
+        print(
+            f"| {r['name']} | {r['crashes']} | {r['rejected']} | {r['zero']} | {r['entries']:,} "
+            f"| {r['ms']:,.1f} | {ratio} |"
+        )
     n_exp = len(expected)
     n_scr = len(scripts)
-    print(f"\nCorrectness: {n_exp} files with published expectations (feed-rs, rss-parser); "
-          f"{n_scr} Cyrillic/Turkish files\n")
-    print("| candidate | entry count = expected | ids | titles | links | dates "
-          "| script files right | titles with U+FFFD | texts with C1 controls | entries dated* "
-          "| id unstable | dup ids |")
+    print(
+        f"\nCorrectness: {n_exp} files with published expectations (feed-rs, rss-parser); "
+        f"{n_scr} Cyrillic/Turkish files\n"
+    )
+    print(
+        "| candidate | entry count = expected | ids | titles | links | dates "
+        "| script files right | titles with U+FFFD | texts with C1 controls | entries dated* "
+        "| id unstable | dup ids |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         a: Agreement = r["agg"]
-        cells = " | ".join(f"{ok}/{n}" for ok, n in (a.checks[k] for k in ("id", "title", "link",
-                                                                             "date")))
-        print(f"| {r['name']} | {a.count_ok}/{a.files} | {cells} | {r['script_good']}/{n_scr} "
-              f"| {r['fffd']} | {r['c1']} | {r['dated']}/{r['dated_possible']} | {r['unstable']} "
-              f"| {r['dup_files']} |")
+        cells = " | ".join(
+            f"{ok}/{n}" for ok, n in (a.checks[k] for k in ("id", "title", "link", "date"))
+        )
+        print(
+            f"| {r['name']} | {a.count_ok}/{a.files} | {cells} | {r['script_good']}/{n_scr} "
+            f"| {r['fffd']} | {r['c1']} | {r['dated']}/{r['dated_possible']} | {r['unstable']} "
+            f"| {r['dup_files']} |"
+        )
     print("\n* entries given a date from the feed, among entries of files that have date elements")
     if "feedparser" in found_by and "fastfeedparser" in found_by:
         print_engine_agreement(found_by["feedparser"], found_by["fastfeedparser"])

@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -33,9 +33,9 @@ from bot.senders import ConsoleSender, TelegramSender
 from bot.settings import Settings
 from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
 from bot.sources.x import BudgetGuard, XFetcher, make_x_client
-from bot.xbudget import Budget, PollingPlan, XAccount, plan_polling, plan_preset
+from bot.xbudget import Budget, PollingPlan, XAccount, XPlan, plan_polling, plan_preset
 
-__all__ = ["App", "open_app", "run_once", "run_worker"]
+__all__ = ["App", "open_app", "run_once", "run_worker", "x_polling_plan"]
 
 log = logging.getLogger("watchpost")
 
@@ -177,6 +177,7 @@ async def open_app(
             metrics=metrics,
             owner=f"{socket.gethostname()}:{os.getpid()}",
         )
+        refresh_fingerprints(poller, sessions, now)
         dispatcher = Dispatcher(
             sessions=sessions,
             sender=sender,
@@ -226,31 +227,10 @@ def _x_wiring(
     metrics: Metrics,
 ) -> _XWiring:
     """The X client, its budget and the polling plan that keeps within it."""
-    plan = plan_preset(settings.x_plan)
-    if settings.x_monthly_read_cap is not None:
-        plan = replace(plan, monthly_read_cap=settings.x_monthly_read_cap or None)
-    if settings.x_price_per_read is not None:
-        plan = replace(plan, price_per_read=settings.x_price_per_read)
-    default = timedelta(seconds=settings.default_interval_seconds)
-    accounts = [
-        XAccount(
-            key=s.key,
-            handle=s.target,
-            freshness=s.interval or default,
-            expected_posts_per_day=settings.x_expected_posts_per_day,
-        )
-        for s in specs
-    ]
-    window = timedelta(hours=settings.x_deletion_window_hours)
-    polling = plan_polling(
-        accounts,
-        plan,
-        strategy=settings.x_strategy,
-        deletion_window=window,
-        deletion_checks_per_day=settings.x_deletion_checks_per_day,
-    )
+    plan, polling = x_polling_plan(settings, specs)
     for warning in polling.warnings:
         log.warning("X budget: %s", warning)
+    window = timedelta(hours=settings.x_deletion_window_hours)
     token = settings.x_bearer_token
     assert token is not None
     client = make_x_client(
@@ -272,6 +252,33 @@ def _x_wiring(
     return _XWiring(fetcher, polling, intervals, deletions)
 
 
+def x_polling_plan(settings: Settings, specs: Sequence[SourceSpec]) -> tuple[XPlan, PollingPlan]:
+    """The operator's X plan (preset and overrides) and the polling plan that keeps within it."""
+    plan = plan_preset(settings.x_plan)
+    if settings.x_monthly_read_cap is not None:
+        plan = replace(plan, monthly_read_cap=settings.x_monthly_read_cap or None)
+    if settings.x_price_per_read is not None:
+        plan = replace(plan, price_per_read=settings.x_price_per_read)
+    default = timedelta(seconds=settings.default_interval_seconds)
+    accounts = [
+        XAccount(
+            key=s.key,
+            handle=s.target,
+            freshness=s.interval or default,
+            expected_posts_per_day=settings.x_expected_posts_per_day,
+        )
+        for s in specs
+    ]
+    polling = plan_polling(
+        accounts,
+        plan,
+        strategy=settings.x_strategy,
+        deletion_window=timedelta(hours=settings.x_deletion_window_hours),
+        deletion_checks_per_day=settings.x_deletion_checks_per_day,
+    )
+    return plan, polling
+
+
 def _with_intervals(watchlist: Watchlist, intervals: dict[str, timedelta]) -> Watchlist:
     """The watchlist with the planned intervals in place of the asked ones."""
     speakers = tuple(
@@ -285,6 +292,20 @@ def _with_intervals(watchlist: Watchlist, intervals: dict[str, timedelta]) -> Wa
         for sp in watchlist.speakers
     )
     return replace(watchlist, speakers=speakers)
+
+
+#: how far back the near-duplicate index reaches
+NEAR_DUP_WINDOW = timedelta(days=7)
+
+
+def refresh_fingerprints(poller: Poller, sessions: sessionmaker[Session], now: datetime) -> None:
+    """Rebuild the near-duplicate index from the recent statements of every worker."""
+    with storage.session_scope(sessions) as session:
+        poller.load_fingerprints(storage.recent_fingerprints(session, since=now - NEAR_DUP_WINDOW))
+
+
+async def _refresh(app: App) -> None:
+    await asyncio.to_thread(refresh_fingerprints, app.poller, app.sessions, app.clock())
 
 
 async def _start_telegram(sender: TelegramSender) -> None:
@@ -340,8 +361,12 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
     ticker.every("poll", s.poll_tick_seconds, app.poller.poll_due, jitter=s.poll_tick_seconds / 5)
     ticker.every("dispatch", s.dispatch_tick_seconds, app.dispatcher.dispatch)
     ticker.every("report", 300, lambda: _report(app))
+    ticker.every(
+        "fingerprints", 3600, lambda: _refresh(app), first_run=utc_now() + timedelta(hours=1)
+    )
     if app.deletions is not None:
-        ticker.every("deletions", 60, app.deletions.check, jitter=10)
+        every = min(60.0, max(1.0, app.deletions.every.total_seconds()))
+        ticker.every("deletions", every, app.deletions.check, jitter=every / 6)
     ticker.start()
     log.info(
         "worker started sources=%d channels=%d skipped=%s",

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import storage
-from bot.app import open_app, run_once, run_worker
+from bot.app import open_app, run_once, run_worker, x_polling_plan
 from bot.errors import ConfigError
 from bot.log import setup_logging
 from bot.model import StoredStatement, Watchlist
 from bot.settings import Settings, load_settings
-from bot.watchlist import load_watchlist
+from bot.watchlist import format_interval, load_watchlist
 
 __all__ = ["main"]
 
@@ -149,12 +149,32 @@ async def _sources(settings: Settings, watchlist: Watchlist) -> int:
         with storage.session_scope(storage.make_sessions(engine)) as session:
             rows = storage.source_statuses(session)
             counts = storage.outbox_counts(session)
+            now = datetime.now(UTC)
+            x_used = storage.month_usage(session, "x", now)
     finally:
         engine.dispose()
-    now = datetime.now(UTC)
-    header = ("SOURCE", "KIND", "LAST SUCCESS", "FAILURES", "NEXT POLL", "STATEMENTS", "LAST ERROR")
+    x_specs = [s for s in watchlist.sources() if s.kind.value == "x"]
+    planned: dict[str, tuple[str, str, str]] = {}
+    if x_specs:
+        _, plan = x_polling_plan(settings, x_specs)
+        for a in plan.accounts:
+            cost = f"{a.cost_per_month:.2f}" if a.cost_per_month is not None else "-"
+            planned[a.key] = (format_interval(a.interval), f"{a.reads_per_month:.0f}", cost)
+    header = (
+        "SOURCE",
+        "KIND",
+        "LAST SUCCESS",
+        "FAILURES",
+        "NEXT POLL",
+        "STATEMENTS",
+        "INTERVAL",
+        "READS/MONTH",
+        "COST/MONTH",
+        "LAST ERROR",
+    )
     table = [header]
     for r in rows:
+        interval, reads, cost = planned.get(r.key, ("", "", ""))
         table.append(
             (
                 r.key if len(r.key) <= 60 else r.key[:59] + "…",
@@ -163,6 +183,9 @@ async def _sources(settings: Settings, watchlist: Watchlist) -> int:
                 str(r.failures),
                 _ago(r.next_poll_at, now),
                 str(r.statements),
+                interval,
+                reads,
+                cost,
                 (r.last_error or "")[:80],
             )
         )
@@ -172,6 +195,15 @@ async def _sources(settings: Settings, watchlist: Watchlist) -> int:
     print(
         f"\noutbox: {counts['pending']} pending, {counts['sent']} sent, {counts['failed']} failed"
     )
+    if x_specs:
+        _, plan = x_polling_plan(settings, x_specs)
+        total = f", {plan.cost_per_month:.2f} a month" if plan.cost_per_month is not None else ""
+        print(
+            f"X ({settings.x_plan}, {settings.x_strategy}): this month {x_used[0]} requests, "
+            f"{x_used[1]} posts read; projected {plan.reads_per_month:.0f} reads{total}"
+        )
+        for warning in plan.warnings:
+            print(f"  budget: {warning}")
     configured = {s.key for s in watchlist.sources()}
     never = [k for k in configured if k not in {r.key for r in rows}]
     if never:

@@ -48,6 +48,11 @@ class DeletionChecker:
         self._clock = clock
         self._metrics = metrics
 
+    @property
+    def every(self) -> timedelta:
+        """How long a statement waits between two checks."""
+        return self._every
+
     async def check(self) -> int:
         """One batch: returns how many statements were found deleted."""
         now = self._clock()

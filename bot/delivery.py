@@ -29,6 +29,10 @@ from bot.routing import in_quiet_hours, is_silent, is_urgent
 __all__ = ["DeliveryPolicy", "DispatchReport", "Dispatcher"]
 
 
+class _NotYet(Exception):
+    """An alert must wait for another to be sent first."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Message:
     """One Telegram operation an alert (or a digest of alerts) turns into."""
@@ -202,21 +206,39 @@ class Dispatcher:
                     exclude_speakers=[st.speaker_id],
                 ),
             )
+            parent = (
+                storage.alert_state(session, alert.parent_id)
+                if alert.kind in (AlertKind.ALSO, AlertKind.THREAD) and alert.parent_id
+                else None
+            )
         html = render_alert(alert, speaker, self._topics, context=context)
-        if alert.kind in (AlertKind.ALSO, AlertKind.THREAD) and alert.parent_message_id:
+        if parent is None:
+            return _Message(html=html, silent=silent)
+        status, message_id = parent
+        if status == "pending":
+            # The first alert is still on its way: grow it once it is there.
+            raise _NotYet("the first alert is not sent yet")
+        if message_id is not None:
             # The first alert grows instead of a second message.
-            return _Message(html=html, silent=True, edit=alert.parent_message_id)
+            return _Message(html=html, silent=True, edit=message_id)
+        if alert.kind is AlertKind.ALSO:
+            return _Message(html="", silent=True)  # the first alert was refused: nothing to add
         return _Message(html=html, silent=silent)
 
     async def _deliver(self, unit: list[AlertForDelivery]) -> str:
         alert = unit[0]
         try:
             msg = self._prepare(unit)
+        except _NotYet as exc:
+            return self._retry_all(unit, str(exc), 1.0)
         except StorageError as exc:
             return self._retry_all(unit, f"context unavailable: {exc}", None)
         except Exception as exc:  # a bug in rendering: keep the alerts, back off
             log.critical("render bug alert=%d", alert.id, exc_info=True)
             return self._retry_all(unit, f"bug: {exc!r}", None)
+        if not msg.html:
+            self._mark_sent(unit, None)
+            return "sent"
         await self._pace(alert.chat)
         try:
             if msg.edit is not None:
@@ -249,14 +271,8 @@ class Dispatcher:
         except Exception as exc:  # a bug in sending: keep the alerts, back off
             log.critical("delivery bug alert=%d", alert.id, exc_info=True)
             return self._retry_all(unit, f"bug: {exc!r}", None)
+        self._mark_sent(unit, message_id)
         now = self._clock()
-        ids = [a.id for a in unit]
-
-        def mark_sent(session: Session) -> None:
-            for alert_id in ids:
-                storage.mark_alert_sent(session, alert_id, message_id=message_id, now=now)
-
-        self._write(mark_sent)
         self._metrics.inc("alerts_sent", len(unit), kind=alert.kind.value)
         lag = (now - alert.statement.published_at).total_seconds()
         log.info(
@@ -269,6 +285,16 @@ class Dispatcher:
             lag,
         )
         return "sent"
+
+    def _mark_sent(self, unit: list[AlertForDelivery], message_id: str | None) -> None:
+        now = self._clock()
+        ids = [a.id for a in unit]
+
+        def mark_sent(session: Session) -> None:
+            for alert_id in ids:
+                storage.mark_alert_sent(session, alert_id, message_id=message_id, now=now)
+
+        self._write(mark_sent)
 
     def _retry_all(
         self, unit: list[AlertForDelivery], error: str, retry_after: float | None

@@ -70,8 +70,10 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     root.addHandler(handler)
     root.setLevel(level.upper())
     # httpx logs every request URL at INFO, and a Bot API URL carries the token.
-    for name in ("httpx", "httpcore", "telegram", "apscheduler", "hpack"):
+    for name in ("httpx", "httpcore", "telegram", "hpack", "alembic"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # A tick skipped because the last one still runs is by design (coalesce), not news.
+    logging.getLogger("apscheduler").setLevel(max(logging.ERROR, root.level))
 
 
 def _utc_converter(secs: float | None) -> time.struct_time:

@@ -426,3 +426,5 @@ class StoreResult:
     new_ids: tuple[int, ...] = ()
     #: stored statements whose text changed (a new version was kept)
     edits: int = 0
+    #: (statement id, SimHash) of the new originals, for the near-duplicate index
+    fingerprints: tuple[tuple[int, int], ...] = ()

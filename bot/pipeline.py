@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import storage
 from bot.backoff import next_poll
+from bot.dedup import NearDupIndex, fingerprint
 from bot.errors import SourceError, SourceRejected, SourceUnavailable, StorageError
 from bot.matching import Matcher
 from bot.metrics import Metrics
@@ -68,16 +69,26 @@ def statements_to_store(
     matcher: Matcher,
     *,
     now: datetime,
+    known: Mapping[str, str] | None = None,
+    near: Callable[[int], list[int]] | None = None,
 ) -> list[StatementToStore]:
     """Decide, for the items of one fetch, which matter and where each must go. No I/O.
 
     Oldest first, so that channels read them in the order they were said. On a source's first
-    poll only the newest `backfill_alerts` items alert; the rest are stored as seen.
+    poll only the newest `backfill_alerts` items alert; the rest are stored as seen. Items in
+    `known` (external id → content hash, from storage) with the same text are left out before
+    matching: most of a feed that changed is what was already stored. `near` finds the stored
+    statements whose fingerprint is close to a new one's (the near-duplicate index).
     """
+    known = known or {}
     ordered = sorted(items, key=lambda i: (i.published_at, i.external_id))
     topics = {t.id: t for t in watchlist.topics}
     chosen: list[tuple[FetchedItem, tuple[str, ...], StatementToStore]] = []
     for item in ordered:
+        body = fold_whitespace(f"{item.title}\n{item.text}").casefold()
+        chash = content_hash(body)
+        if known.get(item.external_id) == chash:
+            continue
         matches = matcher.match(item.title, item.text)
         if not matches and spec.match is not MatchMode.ALL:
             continue
@@ -88,7 +99,7 @@ def statements_to_store(
             if ch.id in routed and goes_to_digest(ch, matches, topics)
         )
         channels = tuple(c for c in routed if c not in {d for d, _ in digest})
-        body = fold_whitespace(f"{item.title}\n{item.text}").casefold()
+        fp = fingerprint(item.text or item.title)
         chosen.append(
             (
                 item,
@@ -97,12 +108,14 @@ def statements_to_store(
                     item=item,
                     speaker_id=spec.speaker_id,
                     canonical_url=_dedup_url(item.url),
-                    content_hash=content_hash(body),
+                    content_hash=chash,
                     check_repeat=len(item.text) >= REPEAT_MIN_CHARS,
                     matches=matches,
                     channels=channels,
                     digest=digest,
                     alert_edits=spec.kind is SourceKind.X,
+                    simhash=fp,
+                    near=tuple(near(fp)) if near is not None and fp is not None else (),
                 ),
             )
         )
@@ -119,16 +132,7 @@ def statements_to_store(
 
 
 def _as_seen(st: StatementToStore) -> StatementToStore:
-    return StatementToStore(
-        item=st.item,
-        speaker_id=st.speaker_id,
-        canonical_url=st.canonical_url,
-        content_hash=st.content_hash,
-        check_repeat=st.check_repeat,
-        matches=st.matches,
-        channels=(),
-        digest=(),
-    )
+    return replace(st, channels=(), digest=())
 
 
 def _dedup_url(url: str | None) -> str | None:
@@ -168,6 +172,15 @@ class Poller:
         self._owner = owner
         self._rng = rng or random.Random()
         self._sem = asyncio.Semaphore(policy.concurrency)
+        self._not_modified: list[tuple[str, datetime]] = []
+        self._near = NearDupIndex()
+
+    def load_fingerprints(self, fingerprints: Iterable[tuple[int, int]]) -> None:
+        """(Re)build the near-duplicate index from storage's recent statements."""
+        index = NearDupIndex()
+        for statement_id, fp in fingerprints:
+            index.add(statement_id, fp)
+        self._near = index
 
     async def poll_due(self, *, due_only: bool = True) -> list[PollOutcome]:
         """Poll every source that is due (or every source), at most `batch_size` per call."""
@@ -193,11 +206,27 @@ class Poller:
         singles = [s for s in sources if s.kind not in self._batch_fetchers]
         jobs = [self._poll_guarded(s) for s in singles]
         kinds = {s.kind for s in batched}
-        results = await asyncio.gather(
-            asyncio.gather(*jobs),
-            *(self._poll_batch([s for s in batched if s.kind is k]) for k in kinds),
-        )
+        try:
+            results = await asyncio.gather(
+                asyncio.gather(*jobs),
+                *(self._poll_batch([s for s in batched if s.kind is k]) for k in kinds),
+            )
+        finally:
+            self._flush_not_modified()
         return [o for group in results for o in group]
+
+    def _flush_not_modified(self) -> None:
+        """Record every 304 of the tick in one transaction: a thousand unchanged feeds cost one
+        write, not a thousand. Lost in a crash, they are simply polled again."""
+        pending, self._not_modified = self._not_modified, []
+        if not pending:
+            return
+        try:
+            with storage.session_scope(self._sessions) as session:
+                storage.record_not_modified(session, pending, now=self._clock())
+        except StorageError as exc:
+            log.error("%d unchanged polls not recorded (polled again): %s", len(pending), exc)
+            self._metrics.inc("storage_errors", where="not_modified")
 
     async def _poll_batch(self, sources: list[SourceForPoll]) -> list[PollOutcome]:
         """Poll sources that one request can cover together, and schedule them together."""
@@ -255,14 +284,23 @@ class Poller:
         interval = spec.interval or self._policy.default_interval
         if when is None:
             when = next_poll(now, interval, jitter=self._policy.jitter, rng=self._rng)
-        todo = (
-            ()
-            if result.not_modified
-            else statements_to_store(
-                spec, source, result.items, self._watchlist, self._matcher, now=now
-            )
-        )
+        if result.not_modified and not (result.requests or result.reads or result.cursor):
+            # Written with the tick's other 304s in one statement (see `_flush_not_modified`).
+            self._not_modified.append((source.key, when))
+            self._metrics.inc("polls", status="not_modified")
+            return PollOutcome(source.key, not_modified=True)
         with storage.session_scope(self._sessions) as session:
+            known = storage.known_hashes(session, source.key, [i.external_id for i in result.items])
+            todo = statements_to_store(
+                spec,
+                source,
+                result.items,
+                self._watchlist,
+                self._matcher,
+                now=now,
+                known=known,
+                near=self._near.query,
+            )
             stored = storage.store_statements(session, source.key, todo, now=now)
             storage.record_poll_success(
                 session,
@@ -277,6 +315,9 @@ class Poller:
                 storage.record_usage(
                     session, source.kind.value, now, requests=result.requests, reads=result.reads
                 )
+        # Only once committed: the index must not know statements that were rolled back.
+        for statement_id, fp in stored.fingerprints:
+            self._near.add(statement_id, fp)
         status = "not_modified" if result.not_modified else "ok"
         self._metrics.inc("polls", status=status)
         self._metrics.inc("statements_new", stored.new)

@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     )
     #: sweeps of that window per day (the planner may lower it to stay within the budget)
     x_deletion_checks_per_day: float = Field(
-        default=24, ge=0, le=24 * 60, validation_alias=_env("x_deletion_checks_per_day")
+        default=24, ge=0, le=86400, validation_alias=_env("x_deletion_checks_per_day")
     )
     x_timeout: float = Field(default=20, gt=0, le=600, validation_alias=_env("x_timeout"))
 

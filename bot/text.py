@@ -1,21 +1,32 @@
-"""Text helpers: HTML to text, whitespace, canonical URLs, content hashes, folding. No I/O."""
+"""Text helpers: HTML to text, whitespace, URLs, hashes, folding, links, transliteration. No I/O.
+
+The folding, link-blanking and transliteration parts serve topic matching (`bot.matching`) and
+near-duplicate fingerprints (`bot.dedup`); their decisions are written where they are defined.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
+import itertools
 import re
 import unicodedata
+from collections.abc import Callable
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = [
+    "LINK_FILL",
+    "blank_links",
     "canonical_url",
     "content_hash",
     "fold",
     "fold_whitespace",
     "fold_with_offsets",
     "html_to_text",
+    "lookalike_skeleton",
+    "transliterations",
 ]
 
 _WS = re.compile(r"\s+")
@@ -156,9 +167,17 @@ def content_hash(*parts: str) -> str:
 # - Turkish/Azerbaijani: "İ", "I", "ı" and "i" all fold to "i" (so KARABAĞ, Karabağ, karabag
 #   meet); Azerbaijani "ə" folds to "e" (Azərbaycan = Azerbaycan).
 # - Cyrillic keeps its letters ("й" stays "й"), except "ё", which folds to "е" as Russian writers
-#   use the two interchangeably. Armenian keeps its letters ("և" becomes "եւ" by NFKC).
+#   use the two interchangeably. Armenian keeps its letters ("և" becomes "եւ" by NFKC); the
+#   Armenian stress, exclamation and question marks, written inside a word ("Ո՞վ"), are dropped
+#   so they do not split it, and the Armenian apostrophe is an apostrophe.
 # - Apostrophe variants fold to "'", hyphen variants (including the Armenian hyphen and en dash)
 #   to "-"; zero-width characters, soft hyphens and bidi controls are dropped.
+# - Look-alike letters (issue 4): in a word that mixes Latin, Cyrillic, Greek or Armenian
+#   letters, the letters of the other scripts that have a look-alike in the word's main script
+#   become that look-alike ("кaрабах" with a Latin "a" is "карабах"; "Karabаkh" with a Cyrillic
+#   "а" is "karabakh"). The main script is the one with most letters that have no look-alike,
+#   then with most letters, then Latin, Cyrillic, Greek, Armenian in that order. Words written
+#   in one script are never touched, so "Qarabağ" next to "Карабах" stays as it is.
 
 _EXTRA_LATIN = {
     "ı": "i",
@@ -172,11 +191,12 @@ _EXTRA_LATIN = {
     "œ": "oe",
     "ё": "е",
 }
-_APOSTROPHES = "'’‘‛ʼʻʹʽ`´′＇"
+_APOSTROPHES = "'’‘‛ʼʻʹʽ`´′＇\u055a"
 _HYPHENS = "-‐‑‒–−﹣－֊⁃"
 _DROPPED = frozenset(
     "\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u061c"
     "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    "\u055b\u055c\u055e\u055f"
 )
 
 
@@ -214,6 +234,18 @@ class _FoldTable(dict[int, str]):
 
 
 _FOLD_TABLE = _FoldTable()
+
+
+class _LengthTable(dict[int, str]):
+    """str.translate table: each character to chr(len(its fold)), computed on first use."""
+
+    def __missing__(self, key: int) -> str:
+        out = chr(len(_FOLD_TABLE[key]))
+        self[key] = out
+        return out
+
+
+_LENGTH_TABLE = _LengthTable()
 # One base character with the combining marks that follow it (the common mark blocks).
 _CLUSTER = re.compile(
     r".[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u064b-\u065f\u0670"
@@ -222,18 +254,176 @@ _CLUSTER = re.compile(
 )
 
 
+def _unsafe_pattern() -> re.Pattern[str]:
+    """Characters a casefolded text may not hold for `casefold` alone to be its fold.
+
+    The safe ones are computed, not listed: ASCII, Russian Cyrillic and Armenian letters and
+    common punctuation that casefolding and the table both leave as they are.
+    """
+    candidates = (
+        *range(0x80),
+        *range(0x400, 0x460),
+        *range(0x531, 0x590),
+        0xAB,
+        0xBB,
+        0x2014,
+        0x201C,
+        0x201D,
+        0x201E,
+        0x2022,
+    )
+    safe = [
+        chr(i)
+        for i in candidates
+        if chr(i).casefold() == chr(i)
+        and unicodedata.normalize("NFKC", chr(i)) == chr(i)
+        and _FOLD_TABLE[i] == chr(i)
+    ]
+    return re.compile("[^" + "".join(re.escape(c) for c in safe) + "]")
+
+
+_UNSAFE = _unsafe_pattern()
+
+
+def _casefold_is_fold(s: str) -> str | None:
+    """`s.casefold()` when that is already the fold of `s` (most Russian and Armenian text)."""
+    if not unicodedata.is_normalized("NFKC", s):
+        return None
+    folded = s.casefold()
+    return None if _UNSAFE.search(folded) else folded
+
+
+# Look-alike letters: one row per shape, its letter in Latin, Cyrillic, Greek, Armenian ("": none).
+_LOOKALIKE_ROWS = (
+    "aаα",
+    "bвβ",
+    "cс",
+    "eеε",
+    "hнηհ",
+    "iіι",
+    "jј",
+    "kкκ",
+    "mмμ",
+    "n",
+    "oоοօ",
+    "pрρ",
+    "qԛ",
+    "sѕ",
+    "tтτ",
+    "u",
+    "wԝ",
+    "xхχ",
+    "yуυ",
+)
+# Shapes with letters on only some scripts, and more letters of one shape in a script: (row, char).
+_LOOKALIKE_EXTRA = (("e", "ә"), ("i", "ӏ"), ("h", "һ"), ("n", "ո"), ("u", "ս"), ("q", "զ"))
+_LATIN, _CYRILLIC, _GREEK, _ARMENIAN = 1, 2, 3, 4
+
+
+def _script(c: str) -> int:
+    o = ord(c)
+    if o < 0x2B0:
+        return _LATIN if c.isalpha() else 0
+    if 0x400 <= o < 0x530:
+        return _CYRILLIC
+    if 0x370 <= o < 0x400:
+        return _GREEK
+    if 0x531 <= o < 0x590:
+        return _ARMENIAN
+    return 0
+
+
+def _lookalike_table() -> dict[str, tuple[str, str, str, str]]:
+    """Each look-alike letter with its look-alike in Latin, Cyrillic, Greek and Armenian."""
+    rows: dict[str, list[str]] = {}
+    for row in _LOOKALIKE_ROWS:
+        targets = ["", "", "", ""]
+        for c in row:
+            targets[_script(c) - 1] = c
+        rows[row[0]] = targets
+    for key, c in _LOOKALIKE_EXTRA:
+        slot = _script(c) - 1
+        rows[key][slot] = rows[key][slot] or c
+    table: dict[str, tuple[str, str, str, str]] = {}
+    for row in _LOOKALIKE_ROWS:
+        for c in row:
+            table[c] = tuple(rows[row[0]])  # type: ignore[assignment]
+    for key, c in _LOOKALIKE_EXTRA:
+        table[c] = tuple(rows[key])  # type: ignore[assignment]
+    return table
+
+
+_LOOKALIKE = _lookalike_table()
+_LETTERS = {
+    _LATIN: "a-z\u00df-\u02af",
+    _CYRILLIC: "\u0400-\u052f",
+    _GREEK: "\u0370-\u03ff",
+    _ARMENIAN: "\u0531-\u058f",
+}
+# Two letters of different scripts side by side: the only way a word can mix scripts.
+_MIXED = re.compile(
+    "|".join(
+        f"[{_LETTERS[a]}](?=[{''.join(_LETTERS[b] for b in _LETTERS if b != a)}])" for a in _LETTERS
+    )
+)
+# The same, for Latin against the others only, each led by the rarer side so that the regex
+# engine skips ahead over the common one; run on the text and on the text reversed.
+_NON_LATIN = _LETTERS[_GREEK] + _LETTERS[_CYRILLIC] + _LETTERS[_ARMENIAN]
+_LATIN_LEADS = re.compile(f"[{_LETTERS[_LATIN]}](?=[{_NON_LATIN}])")
+_OTHER_LEADS = re.compile(f"[{_NON_LATIN}](?=[{_LETTERS[_LATIN]}])")
+_WORD_CHARS = re.compile(r"[^\W_]+")
+
+
+def _unmix_word(m: re.Match[str]) -> str:
+    word = m.group()
+    if _MIXED.search(word) is None:
+        return word
+    counts: dict[int, list[int]] = {}
+    for c in word:
+        script = _script(c)
+        if script:
+            count = counts.setdefault(script, [0, 0])
+            count[0] += c not in _LOOKALIKE
+            count[1] += 1
+    main = max(counts, key=lambda sc: (counts[sc][0], counts[sc][1], -sc))
+    out = []
+    for c in word:
+        target = _LOOKALIKE.get(c)
+        out.append(target[main - 1] or c if target is not None and _script(c) != main else c)
+    return "".join(out)
+
+
+def _unmix(folded: str) -> str:
+    """`folded` with look-alike letters of other scripts inside a word made the word's own."""
+    # Non-Latin letters take two bytes in UTF-8, Latin ones (folded) one: lead with the rarer.
+    leads = (
+        _LATIN_LEADS
+        if len(folded.encode("utf-8", "surrogatepass")) > 1.5 * len(folded)
+        else _OTHER_LEADS
+    )
+    if leads.search(folded) is None and leads.search(folded[::-1]) is None:
+        return folded
+    return _WORD_CHARS.sub(_unmix_word, folded)
+
+
 def fold(s: str) -> str:
     """`s` folded for matching: case, accents, apostrophes, hyphens and invisibles evened out.
 
-    Idempotent; `fold_with_offsets` gives the same string with a map back to `s`.
+    Look-alike letters of another script inside a word become the word's own script's. Idempotent;
+    `fold_with_offsets` gives the same string with a map back to `s`.
     """
     if s.isascii():  # the common case, ten times faster than translate
         return s.lower().replace("`", "'")
-    if unicodedata.is_normalized("NFC", s):
-        return s.translate(_FOLD_TABLE)
-    return "".join(
-        unicodedata.normalize("NFC", m.group()).translate(_FOLD_TABLE) for m in _CLUSTER.finditer(s)
-    )
+    folded = _casefold_is_fold(s)
+    if folded is None:
+        if unicodedata.is_normalized("NFC", s):
+            folded = s.translate(_FOLD_TABLE)
+        else:
+            folded = "".join(
+                unicodedata.normalize("NFC", m.group()).translate(_FOLD_TABLE)
+                for m in _CLUSTER.finditer(s)
+            )
+    return _unmix(folded)
 
 
 def fold_with_offsets(s: str) -> tuple[str, list[int], list[int]]:
@@ -242,10 +432,22 @@ def fold_with_offsets(s: str) -> tuple[str, list[int], list[int]]:
     Returns ``(folded, starts, ends)``: ``folded[j]`` comes from ``s[starts[j]:ends[j]]``, so a
     folded span ``[a, b)`` is ``s[starts[a]:ends[b - 1]]``. Both lists are non-decreasing.
     """
+    if s.isascii():
+        return fold(s), list(range(len(s))), list(range(1, len(s) + 1))
+    fast = _casefold_is_fold(s)
+    if fast is not None and len(fast) == len(s):  # casefold never shortens: one to one
+        return _unmix(fast), list(range(len(s))), list(range(1, len(s) + 1))
+    nfc = unicodedata.is_normalized("NFC", s)
+    if nfc:
+        # How many characters each character folds to, as code points: mostly 1, 0 if dropped.
+        lengths = s.translate(_LENGTH_TABLE)
+        if max(lengths, default="\x00") <= "\x01":
+            kept = list(itertools.compress(range(len(s)), lengths.encode("ascii")))
+            return _unmix(s.translate(_FOLD_TABLE)), kept, [i + 1 for i in kept]
     parts: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    if unicodedata.is_normalized("NFC", s):
+    if nfc:
         for i, c in enumerate(s):
             out = _FOLD_TABLE[ord(c)]
             if out:
@@ -259,4 +461,198 @@ def fold_with_offsets(s: str) -> tuple[str, list[int], list[int]]:
                 parts.append(out)
                 starts.extend([m.start()] * len(out))
                 ends.extend([m.end()] * len(out))
-    return "".join(parts), starts, ends
+    return _unmix("".join(parts)), starts, ends
+
+
+def lookalike_skeleton(s: str) -> str:
+    """`s` with every look-alike letter written as its Latin look-alike, where it has one.
+
+    For comparing texts whatever script their look-alike letters come from; not a fold.
+    """
+    return "".join((_LOOKALIKE[c][0] or c) if c in _LOOKALIKE else c for c in s)
+
+
+# --- links, mentions, hashtags --------------------------------------------------------------
+#
+# Issue 4: a term must not match inside a link ("https://artsakh.am/...") or an account name
+# ("@Artsakh_MFA"), which say where something is, not what it says. A hashtag is a word: its "#"
+# is not a letter, so "#Karabakh" matches Karabakh, and a run-together tag ("#KarabakhIsOurs") is
+# one word that only a prefix term ("Karabakh*") finds.
+
+_LINK = re.compile(r"(?:https?://|ftp://|www\.)[^\s<>\"«»]+|@[\w.-]+")
+# A host with a path and no scheme ("t.co/xyz", "mfa.am/en/news"): found from its ".tld/".
+_HOST_PATH = re.compile(r"\.[a-z]{2,24}/")
+_HOST_BEFORE = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\Z")
+_NOT_LINK_END = re.compile(r"[\s<>\"«»]")
+LINK_FILL = "\x00"
+
+
+def blank_links(s: str) -> str:
+    """`s` with URLs, bare host/paths, @mentions and e-mail domains overwritten by ``LINK_FILL``.
+
+    Same length as `s`, so offsets still hold; the fill is neither a letter nor whitespace, so
+    no word and no phrase reaches into or across a link. Expects folded (lower-case) text.
+    """
+    if "/" not in s and "@" not in s and "www." not in s:
+        return s
+    spans = [m.span() for m in _LINK.finditer(s)]
+    if "/" in s:
+        for m in _HOST_PATH.finditer(s):
+            host = _HOST_BEFORE.search(s, max(0, m.start() - 253), m.start())
+            if host is None:
+                continue
+            end_m = _NOT_LINK_END.search(s, m.end())
+            spans.append((host.start(), end_m.start() if end_m else len(s)))
+    if not spans:
+        return s
+    out = list(s)
+    for start, end in spans:
+        out[start:end] = LINK_FILL * (end - start)
+    return "".join(out)
+
+
+# --- transliteration of names ---------------------------------------------------------------
+#
+# Issue 4: a topic with `transliterate: true` also matches its terms written in another script.
+# Each term yields a few whole-word spellings, one per romanization scheme in use, never every
+# combination of letter choices (which would grow as 3^n and match noise):
+# - Cyrillic → Latin: English/BGN (Карабах → karabakh, Ереван → yerevan), Azerbaijani
+#   (karabax, xankendi), Turkish (karabah, hankendi) and ISO 9 without diacritics (arcah).
+# - Armenian → Latin: English/BGN (Արցախ → artsakh, Ղարաբաղ → gharabagh) and ISO 9985 without
+#   diacritics (arcax); Armenian → Cyrillic as Russian writes it (Արցախ → арцах).
+# - Latin → Cyrillic: English digraphs (karabakh → карабах, stepanakert → степанакерт) and
+#   Azerbaijani/Turkish letters (xankəndi → ханкенди, şuşa → шуша).
+# Results are folded afterwards like any term, so diacritics the schemes differ in do not matter.
+
+_VOWELS_CYR = "аеёиоуыэюяьъ"
+# Per scheme: х ц ж ч ш щ й ю я ё, and е after a vowel or at a word's start.
+_CYR_SCHEMES = (
+    ("kh", "ts", "zh", "ch", "sh", "shch", "y", "yu", "ya", "yo", "ye"),
+    ("x", "ts", "j", "c", "s", "sc", "y", "yu", "ya", "yo", "ye"),
+    ("h", "ts", "j", "c", "s", "sc", "y", "yu", "ya", "yo", "ye"),
+    ("h", "c", "z", "c", "s", "sc", "j", "ju", "ja", "e", "e"),
+)
+
+
+def _table(letters: str, spellings: str) -> dict[str, str]:
+    return dict(zip(letters, spellings.split(" "), strict=True))
+
+
+_CYR_COMMON = _table("абвгдзиклмнопрстуфыэъь", "a b v g d z i k l m n o p r s t u f y e  ")
+
+_ARM_COMMON = _table(
+    "աբգդզէըթիլկհմյնպռսվտրփքօֆւ", "a b g d z e e t i l k h m y n p r s v t r p k o f v"
+)
+# Per scheme: ժ խ ծ ձ ղ ճ շ չ ջ ց.
+_ARM_SCHEMES = (
+    _table("ժխծձղճշչջց", "zh kh ts dz gh ch sh ch j ts"),
+    _table("ժխծձղճշչջց", "z x c j g c s c j c"),
+)
+_ARM_CYR = _table(
+    "աբգդզէըթժիլխծկհձղճմյնշչպջռսվտրցփքօֆւ",
+    "а б г д з э е т ж и л х ц к г дз г ч м й н ш ч п дж р с в т р ц п к о ф в",
+)
+_LAT_DIGRAPHS = tuple(
+    zip(("shch", "zh", "kh", "ts", "ch", "sh", "yu", "ya", "ye", "yo"), "щжхцчшюяеё", strict=True)
+)
+_LAT_EN = _table(
+    "abcdefghijklmnopqrstuvwxyz", "а б к д е ф г х и дж к л м н о п к р с т у в в кс й з"
+)
+_LAT_AZ = {**_LAT_EN, **_table("cçşğıəxjöüh", "дж ч ш г ы е х ж ё ю х")}
+# Letters that only Azerbaijani or Turkish spellings have: such a word is read by their rules.
+_AZ_TR_LETTERS = frozenset("çşğıəöüxq")
+
+
+def _from_cyrillic(word: str, scheme: tuple[str, ...]) -> str:
+    kh, ts, zh, ch, sh, shch, y, yu, ya, yo, ye = scheme
+    special = dict(zip("хцжчшщйюяё", (kh, ts, zh, ch, sh, shch, y, yu, ya, yo), strict=True))
+    out = []
+    for i, c in enumerate(word):
+        if c == "е":
+            out.append(ye if i == 0 or word[i - 1] in _VOWELS_CYR else "e")
+        elif c in special:
+            out.append(special[c])
+        else:
+            out.append(_CYR_COMMON.get(c, c))
+    return "".join(out)
+
+
+def _from_armenian(word: str, table: dict[str, str], *, latin: bool) -> str:
+    out = []
+    i = 0
+    while i < len(word):
+        c = word[i]
+        nxt = word[i + 1] if i + 1 < len(word) else ""
+        if c == "ո" and nxt == "ւ":
+            out.append("u" if latin else "у")
+            i += 2
+            continue
+        if c == "ե":
+            out.append(("ye" if latin else "е") if i == 0 else ("e" if latin else "е"))
+        elif c == "ո":
+            out.append(("vo" if latin else "во") if i == 0 else ("o" if latin else "о"))
+        elif latin:
+            out.append(table.get(c, _ARM_COMMON.get(c, c)))
+        else:
+            out.append(_ARM_CYR.get(c, c))
+        i += 1
+    return "".join(out)
+
+
+def _from_latin(word: str, table: dict[str, str], *, digraphs: bool) -> str:
+    out = []
+    i = 0
+    while i < len(word):
+        if digraphs:
+            for lat, cyr in _LAT_DIGRAPHS:
+                if word.startswith(lat, i):
+                    out.append(cyr)
+                    i += len(lat)
+                    break
+            else:
+                out.append(table.get(word[i], word[i]))
+                i += 1
+        else:
+            c = word[i]
+            out.append(("э" if i == 0 else "е") if c == "e" else table.get(c, c))
+            i += 1
+    return "".join(out)
+
+
+def _from_latin_word(word: str) -> str:
+    if _AZ_TR_LETTERS.intersection(word):
+        return _from_latin(word, _LAT_AZ, digraphs=False)
+    return _from_latin(fold(word), _LAT_EN, digraphs=True)
+
+
+def _words_of(text: str, convert: Callable[[str], str]) -> str:
+    return _WORD_CHARS.sub(lambda m: convert(m.group()), text)
+
+
+def transliterations(text: str) -> tuple[str, ...]:
+    """Spellings of `text` in the other scripts, one per romanization scheme, folded, distinct.
+
+    Cyrillic text gives Latin spellings, Armenian gives Latin and Cyrillic, Latin gives Cyrillic;
+    text that mixes scripts, or has none of these, gives nothing. `text` itself is not included.
+    """
+    lowered = unicodedata.normalize("NFKC", text).lower()
+    scripts = {_script(c) for c in lowered if c.isalpha()}
+    out: list[str] = []
+    if scripts == {_CYRILLIC}:
+        out = [
+            _words_of(lowered, functools.partial(_from_cyrillic, scheme=s)) for s in _CYR_SCHEMES
+        ]
+    elif scripts == {_ARMENIAN}:
+        out = [
+            _words_of(lowered, functools.partial(_from_armenian, table=t, latin=True))
+            for t in _ARM_SCHEMES
+        ]
+        out.append(_words_of(lowered, functools.partial(_from_armenian, table={}, latin=False)))
+    elif scripts == {_LATIN}:
+        out = [_words_of(lowered, _from_latin_word)]
+    own = fold(text)
+    seen: list[str] = []
+    for spelling in (fold(s) for s in out):
+        if spelling != own and spelling not in seen:
+            seen.append(spelling)
+    return tuple(seen)

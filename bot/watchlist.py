@@ -21,6 +21,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -239,6 +240,41 @@ class _SourceIn(_Strict):
         return self
 
 
+def _timezone(value: str) -> str:
+    name = value.strip()
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _fail(f"{value!r} is not a time zone; use an IANA name like 'Asia/Yerevan'") from None
+    return name
+
+
+_CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+
+
+def _clock(value: Any, example: str) -> dt.time:
+    """A local time of day: "18:00", or what YAML 1.1 makes of an unquoted 18:00 (minutes)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return dt.time(value // 60, value % 60)
+    if isinstance(value, str):
+        m = _CLOCK.fullmatch(value.strip())
+        if m:
+            return dt.time(int(m.group(1)), int(m.group(2)))
+    raise _fail(f"expected a time of day like {example!r} (24-hour HH:MM), got {value!r}")
+
+
+def _require_group(value: Any) -> Any:
+    value = _per_language(value)
+    if not isinstance(value, dict):
+        raise _fail("expected a list of terms, or a mapping of languages to lists of terms")
+    if isinstance(value, dict) and not any(value.values()):
+        raise _fail("a require group needs at least one term")
+    return value
+
+
+_Group = Annotated[_Terms, BeforeValidator(_require_group)]
+
+
 class _SpeakerIn(_Strict):
     id: _Slug
     name: _Text
@@ -247,17 +283,7 @@ class _SpeakerIn(_Strict):
     timezone: str
     sources: list[_SourceIn] = Field(default_factory=list)
 
-    @field_validator("timezone")
-    @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        name = value.strip()
-        try:
-            zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise _fail(
-                f"{value!r} is not a time zone; use an IANA name like 'Asia/Yerevan'"
-            ) from None
-        return name
+    _check_timezone = field_validator("timezone")(_timezone)
 
 
 class _TopicIn(_Strict):
@@ -266,6 +292,9 @@ class _TopicIn(_Strict):
     priority: Literal["urgent", "normal", "low"] = "normal"
     terms: _Terms
     exclude: _Terms = Field(default_factory=dict)
+    #: all-of groups: each a list of terms or a per-language mapping, like `terms`
+    require: list[_Group] = Field(default_factory=list)
+    transliterate: bool = False
 
     _spread_terms = field_validator("terms", "exclude", mode="before")(_per_language)
 
@@ -281,6 +310,31 @@ class _ChannelIn(_Strict):
     id: _Slug
     chat: str
     topics: list[str] | None = None
+    timezone: str = "UTC"
+    #: "23:00-07:00", local times; may wrap midnight
+    quiet_hours: tuple[dt.time, dt.time] | None = None
+    #: "18:00", local time of the daily digest
+    digest: dt.time | None = None
+
+    _check_timezone = field_validator("timezone")(_timezone)
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _check_quiet_hours(cls, value: Any) -> tuple[dt.time, dt.time] | None:
+        if value is None:
+            return None
+        parts = value.split("-") if isinstance(value, str) else []
+        if len(parts) != 2:
+            raise _fail(f"expected a span of local times like '23:00-07:00', got {value!r}")
+        start, end = (_clock(p, "23:00-07:00") for p in parts)
+        if start == end:
+            raise _fail(f"{value!r} is empty: start and end are the same time")
+        return (start, end)
+
+    @field_validator("digest", mode="before")
+    @classmethod
+    def _check_digest(cls, value: Any) -> dt.time | None:
+        return None if value is None else _clock(value, "18:00")
 
     @field_validator("chat", mode="before")
     @classmethod
@@ -468,6 +522,7 @@ def _kind(value: Any) -> str:
 _EXPECTED = {
     "string_type": "text",
     "int_type": "a whole number",
+    "bool_type": "true or false",
     "list_type": "a list",
     "dict_type": "a mapping of keys to values",
     "model_type": "a mapping of keys to values",
@@ -628,6 +683,8 @@ def _build(valid: _WatchlistIn, path: str) -> Watchlist:
                 terms=_terms(t.terms),
                 exclude=_terms(t.exclude),
                 priority=Priority(t.priority),
+                require=tuple(_terms(group) for group in t.require),
+                transliterate=t.transliterate,
             )
             for t in valid.topics
         ),
@@ -636,6 +693,9 @@ def _build(valid: _WatchlistIn, path: str) -> Watchlist:
                 id=c.id,
                 chat=c.chat,
                 topics=tuple(c.topics) if c.topics is not None else None,
+                timezone=c.timezone,
+                quiet_hours=c.quiet_hours,
+                digest_at=c.digest,
             )
             for c in valid.channels
         ),

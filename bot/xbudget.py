@@ -552,7 +552,7 @@ def plan_polling(
     def deletion_reads(c: float) -> float:
         # X's daily dedup: re-reading a post on a day it was already read is free, so at most one
         # billed read per day the window reaches past its first.
-        per_post = window_days * (min(c, 0.5) if plan.daily_dedup else c)
+        per_post = window_days * (min(c, 1.0) if plan.daily_dedup else c)
         return reads_new * per_post
 
     def deletion_requests(c: float) -> float:
@@ -635,7 +635,6 @@ def plan_polling(
     built: list[PollUnit] = []
     for u in units:
         interval = _interval(u.asked, floor)
-        share_first = float(first)
         built.append(
             PollUnit(
                 endpoint=u.endpoint,
@@ -645,7 +644,7 @@ def plan_polling(
                 asked=timedelta(seconds=u.asked),
                 interval=timedelta(seconds=interval),
                 requests_per_15m=_unit_rate(u, interval, plan.max_results),
-                reads_per_month=u.posts_per_day * days_in_month + share_first,
+                reads_per_month=u.posts_per_day * days_in_month + first,
             )
         )
     stretched = [u for u in units if _interval(u.asked, rate_floor) > _interval(u.asked, 0.0)]
@@ -697,9 +696,7 @@ def plan_polling(
                 row_cost = reads * (plan.price_per_read or 0.0) + requests * (
                     plan.price_per_request or 0.0
                 )
-            rows.append(
-                AccountPlan(a.key, a.handle, a.freshness, pu.interval, i, reads, row_cost)
-            )
+            rows.append(AccountPlan(a.key, a.handle, a.freshness, pu.interval, i, reads, row_cost))
 
     return PollingPlan(
         strategy=strategy,
@@ -878,8 +875,10 @@ class Budget:
         period_end = _next_period(state.period_start)
         to_period_end = (period_end - now).total_seconds()
         wait = 0.0
-        posts = 0 if endpoint is Endpoint.USERS else (
-            plan.max_results if max_reads is None else max_reads
+        posts = (
+            0
+            if endpoint is Endpoint.USERS
+            else (plan.max_results if max_reads is None else max_reads)
         )
 
         cap = plan.usable_reads()

@@ -6,6 +6,7 @@ Repository functions take a `Session` first and return `bot.model` values, never
 from storage.db import make_engine, make_sessions, migrate, session_scope, wrap_errors
 from storage.deletions import ToCheck, due_for_deletion_check, record_checked, record_deleted
 from storage.outbox import (
+    alert_state,
     claim_alerts,
     mark_alert_failed,
     mark_alert_retry,
@@ -24,21 +25,31 @@ from storage.queries import (
 )
 from storage.sources import (
     claim_sources,
+    record_not_modified,
     record_poll_failure,
     record_poll_success,
     release_source,
     source_statuses,
     sync_sources,
 )
-from storage.statements import load_statement, load_statements, load_version, store_statements
+from storage.statements import (
+    known_hashes,
+    load_statement,
+    load_statements,
+    load_version,
+    recent_fingerprints,
+    store_statements,
+)
 from storage.usage import month_usage, record_usage
 
 __all__ = [
     "ToCheck",
+    "alert_state",
     "also_published",
     "claim_alerts",
     "claim_sources",
     "due_for_deletion_check",
+    "known_hashes",
     "load_statement",
     "load_statements",
     "load_version",
@@ -50,9 +61,11 @@ __all__ = [
     "migrate",
     "month_usage",
     "outbox_counts",
+    "recent_fingerprints",
     "recent_on_topics",
     "record_checked",
     "record_deleted",
+    "record_not_modified",
     "record_poll_failure",
     "record_poll_success",
     "record_usage",

@@ -13,6 +13,7 @@ from storage.schema import AlertRow, ChannelRow
 from storage.statements import load_statement
 
 __all__ = [
+    "alert_state",
     "claim_alerts",
     "mark_alert_failed",
     "mark_alert_retry",
@@ -100,7 +101,9 @@ def claim_alerts(
     return out
 
 
-def mark_alert_sent(session: Session, alert_id: int, *, message_id: str, now: datetime) -> None:
+def mark_alert_sent(
+    session: Session, alert_id: int, *, message_id: str | None, now: datetime
+) -> None:
     """Telegram confirmed the message: the alert is done, with its message id kept."""
     session.execute(
         update(AlertRow)
@@ -158,3 +161,11 @@ def outbox_counts(session: Session) -> dict[str, int]:
     counts = {"pending": 0, "sent": 0, "failed": 0}
     counts.update({status: int(n) for status, n in rows})
     return counts
+
+
+def alert_state(session: Session, alert_id: int) -> tuple[str, str | None]:
+    """An alert's status and Telegram message id, as they are now."""
+    row = session.execute(
+        select(AlertRow.status, AlertRow.message_id).where(AlertRow.id == alert_id)
+    ).one()
+    return row.status, row.message_id

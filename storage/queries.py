@@ -103,6 +103,6 @@ def _joined(title: str, text: str) -> str:
 
 
 def version_text(session: Session, version_row_id: int) -> tuple[str, datetime]:
-    """A version's text (title + text) and when it was fetched."""
+    """A version's text (title + text) and when it was made."""
     row = session.get_one(VersionRow, version_row_id)
-    return _joined(row.title, row.text), row.fetched_at
+    return _joined(row.title, row.text), row.published_at

@@ -166,6 +166,8 @@ class VersionRow(Base):
     text: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     raw: Mapped[str] = mapped_column(Text)
+    #: when the source says this version was made (an X edit's time), else when it was fetched
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

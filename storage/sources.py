@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.model import CachingInfo, SourceForPoll, SourceKind, SourceSpec, SourceStatus
@@ -13,6 +14,7 @@ from storage.schema import SourceRow, StatementRow
 
 __all__ = [
     "claim_sources",
+    "record_not_modified",
     "record_poll_failure",
     "record_poll_success",
     "release_source",
@@ -139,6 +141,26 @@ def record_poll_success(
     if remote_id is not None:
         values["remote_id"] = remote_id
     session.execute(update(SourceRow).where(SourceRow.key == key).values(**values))
+
+
+def record_not_modified(
+    session: Session, polled: Sequence[tuple[str, datetime]], *, now: datetime
+) -> None:
+    """Many sources answered 304: clear their failures and leases, schedule each next poll."""
+    table = cast(Table, SourceRow.__table__)
+    stmt = (
+        update(table)
+        .where(table.c.key == bindparam("source_key"))
+        .values(
+            next_poll_at=bindparam("when"),
+            failures=0,
+            last_error=None,
+            last_success_at=now,
+            lease_until=None,
+            lease_owner=None,
+        )
+    )
+    session.connection().execute(stmt, [{"source_key": k, "when": w} for k, w in polled])
 
 
 def record_poll_failure(session: Session, key: str, *, error: str, next_poll_at: datetime) -> int:

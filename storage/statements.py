@@ -26,17 +26,41 @@ from storage.schema import AlertRow, MatchRow, SourceRow, StatementRow, VersionR
 __all__ = [
     "THREAD_WINDOW",
     "follow_up",
+    "known_hashes",
     "load_statement",
     "load_statements",
     "load_version",
     "matches_from_json",
     "matches_to_json",
     "new_alert",
+    "recent_fingerprints",
     "store_statements",
 ]
 
 #: a reply by the same account to its own post within this time continues that post's alert
 THREAD_WINDOW = timedelta(minutes=15)
+
+
+def known_hashes(session: Session, source_key: str, external_ids: Sequence[str]) -> dict[str, str]:
+    """Which of these items the source gave before: external id → content hash of the first
+    version (a changed item compares unequal, and goes on to be kept as a new version)."""
+    if not external_ids:
+        return {}
+    rows = session.execute(
+        select(StatementRow.external_id, StatementRow.content_hash, StatementRow.id)
+        .join(SourceRow, SourceRow.id == StatementRow.source_id)
+        .where(SourceRow.key == source_key, StatementRow.external_id.in_(external_ids))
+    ).all()
+    out = {ext: chash for ext, chash, _ in rows}
+    # The latest version is what the source shows now: compare with that.
+    ids = {sid: ext for ext, _, sid in rows}
+    for sid, chash in session.execute(
+        select(VersionRow.statement_id, VersionRow.content_hash)
+        .where(VersionRow.statement_id.in_(list(ids)))
+        .order_by(VersionRow.id)
+    ):
+        out[ids[sid]] = chash
+    return out
 
 
 def store_statements(
@@ -71,6 +95,7 @@ def store_statements(
     }
     counts = {"new": 0, "dups": 0, "alerts": 0, "edits": 0}
     new_ids: list[int] = []
+    fingerprints: list[tuple[int, int]] = []
     seen_now: set[str] = set()
     for st in statements:
         ext = st.item.external_id
@@ -83,7 +108,7 @@ def store_statements(
                 counts["alerts"] += _new_version(session, sid, st, now)
                 counts["edits"] += 1
             continue
-        original = _find_original(session, st)
+        original, original_source = _find_original(session, st)
         near = None if original is not None else _near_original(session, source_id, st)
         stmt_id = _insert_statement(session, source_id, st, now, original or near)
         if stmt_id is None:  # another worker stored it between our read and our write
@@ -92,16 +117,18 @@ def store_statements(
             session.add(
                 MatchRow(statement_id=stmt_id, topic_id=m.topic_id, terms=matches_to_json(m))
             )
-        if original is not None:
+        first = original if original is not None else near
+        if first is not None:
             counts["dups"] += 1
-            continue
-        if near is not None:
-            counts["dups"] += 1
-            if st.channels:
-                counts["alerts"] += follow_up(session, near, AlertKind.ALSO, stmt_id, now)
+            # Published again elsewhere (a cross-post, a repost): the first alert says so.
+            elsewhere = near is not None or original_source != source_id
+            if st.channels and elsewhere:
+                counts["alerts"] += follow_up(session, first, AlertKind.ALSO, stmt_id, now)
             continue
         counts["new"] += 1
         new_ids.append(stmt_id)
+        if st.simhash is not None:
+            fingerprints.append((stmt_id, st.simhash))
         root = _thread_root(session, source_id, st) if st.channels else None
         if root is not None and follow_up(session, root, AlertKind.THREAD, stmt_id, now):
             counts["alerts"] += 1
@@ -122,6 +149,7 @@ def store_statements(
         known=len(statements) - counts["new"] - counts["dups"],
         new_ids=tuple(new_ids),
         edits=counts["edits"],
+        fingerprints=tuple(fingerprints),
     )
 
 
@@ -181,6 +209,7 @@ def _new_version(session: Session, statement_id: int, st: StatementToStore, now:
         text=st.item.text,
         content_hash=st.content_hash,
         raw=st.item.raw,
+        published_at=now if st.item.published_estimated else st.item.published_at,
         fetched_at=now,
     )
     session.add(version)
@@ -190,7 +219,8 @@ def _new_version(session: Session, statement_id: int, st: StatementToStore, now:
     return follow_up(session, statement_id, AlertKind.EDIT, version.id, now)
 
 
-def _find_original(session: Session, st: StatementToStore) -> int | None:
+def _find_original(session: Session, st: StatementToStore) -> tuple[int | None, int | None]:
+    """The earliest original this item repeats, and its source."""
     conds = []
     if st.canonical_url:
         conds.append(StatementRow.canonical_url == st.canonical_url)
@@ -200,15 +230,15 @@ def _find_original(session: Session, st: StatementToStore) -> int | None:
     if st.item.kind is StatementKind.REPOST and reposted:
         conds.append(StatementRow.external_id.in_(reposted))
     if not conds:
-        return None
+        return None, None
     # The earliest original, never a duplicate, so chains stay one level deep.
-    query = (
-        select(StatementRow.id)
+    row = session.execute(
+        select(StatementRow.id, StatementRow.source_id)
         .where(or_(*conds), StatementRow.duplicate_of.is_(None))
         .order_by(StatementRow.id)
         .limit(1)
-    )
-    return session.scalars(query).first()
+    ).first()
+    return (row.id, row.source_id) if row else (None, None)
 
 
 def _near_original(session: Session, source_id: int, st: StatementToStore) -> int | None:
@@ -347,6 +377,18 @@ def to_stored(row: StatementRow, source_key: str, matches: tuple[Match, ...]) ->
         deleted_at=row.deleted_at,
         duplicate_of=row.duplicate_of,
     )
+
+
+def recent_fingerprints(session: Session, *, since: datetime) -> list[tuple[int, int]]:
+    """(id, SimHash) of the original statements published since `since`."""
+    rows = session.execute(
+        select(StatementRow.id, StatementRow.simhash).where(
+            StatementRow.published_at >= since,
+            StatementRow.simhash.is_not(None),
+            StatementRow.duplicate_of.is_(None),
+        )
+    ).all()
+    return [(sid, fp) for sid, fp in rows if fp is not None]
 
 
 def load_statements(session: Session, ids: Sequence[int]) -> list[StoredStatement]:

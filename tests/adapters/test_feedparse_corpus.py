@@ -145,12 +145,16 @@ def test_agrees_with_published_expectations(rel: str, expected: list[dict[str, A
 
 
 _CYRILLIC_DIRS = (
-    "KOI8-R", "windows-1251-russian", "windows-1251-bulgarian", "iso-8859-5-russian", "IBM866",
+    "KOI8-R",
+    "windows-1251-russian",
+    "windows-1251-bulgarian",
+    "iso-8859-5-russian",
+    "IBM866",
     "MacCyrillic",
 )
-CYRILLIC = [
-    f for f in FILES if f.startswith("chardet/") and f.split("/")[2] in _CYRILLIC_DIRS
-] + ["node-feedparser/test/feeds/iconv.xml"]
+CYRILLIC = [f for f in FILES if f.startswith("chardet/") and f.split("/")[2] in _CYRILLIC_DIRS] + [
+    "node-feedparser/test/feeds/iconv.xml"
+]
 
 
 @pytest.mark.parametrize("rel", CYRILLIC)

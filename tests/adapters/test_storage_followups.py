@@ -79,7 +79,9 @@ def test_feed_rewording_is_kept_silently(sessions) -> None:
         assert (res.edits, res.alerts) == (1, 0)
 
 
-def test_repost_of_a_stored_post_is_a_duplicate(sessions) -> None:
+def test_repost_by_another_account_is_a_duplicate_that_the_first_alert_mentions(
+    sessions,
+) -> None:
     with storage.session_scope(sessions) as s:
         storage.store_statements(s, X, [to_store(_post(1, external_id="555"))], now=T0)
         repost = _post(
@@ -89,7 +91,8 @@ def test_repost_of_a_stored_post_is_a_duplicate(sessions) -> None:
             references=(Reference("retweeted", "555", "am_mfa", "", None),),
         )
         res = storage.store_statements(s, X2, [to_store(repost, speaker="sp2")], now=T0)
-        assert (res.duplicates, res.alerts) == (1, 0)
+        assert (res.new, res.duplicates) == (0, 1)
+        assert [k for k, _, _ in _alerts(s)] == ["new", "also"]
 
 
 def test_own_reply_within_minutes_grows_the_thread_alert(sessions) -> None:

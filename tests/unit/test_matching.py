@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.matching import compile_topics, term_label
 from bot.model import Term, Topic
-from bot.text import fold
+from bot.text import blank_links, fold
 
 NK = Topic(
     id="nk",
@@ -155,3 +157,145 @@ def test_found_spans_are_the_original_text(text: str, terms: list[str]) -> None:
         for t in match.terms:
             assert full[t.start : t.end] == t.found
             assert fold(t.found).startswith(fold(t.term.rstrip("*")))
+
+
+# --- require, transliterate, links (issue 4) -------------------------------------------------
+
+CEASEFIRE = Topic(
+    id="cf",
+    name="Ceasefire",
+    terms=(Term("ceasefire", "en", prefix=True), Term("прекращение огня", "ru")),
+    require=(
+        (Term("Armenia", "en", prefix=True), Term("Azerbaijan", "en", prefix=True)),
+        (Term("violat", "en", prefix=True), Term("нарушен", "ru", prefix=True)),
+    ),
+)
+
+
+def found_by_topic(matcher_topics: list[Topic], title: str, text: str) -> dict[str, list[str]]:
+    return {
+        m.topic_id: [t.found for t in m.terms]
+        for m in compile_topics(matcher_topics).match(title, text)
+    }
+
+
+def test_require_needs_every_group_and_reports_its_terms() -> None:
+    text = "Azerbaijan violated the ceasefire near Armenia."
+    assert found_by_topic([CEASEFIRE], "", text) == {
+        "cf": ["Azerbaijan", "violated", "ceasefire", "Armenia"]
+    }
+    assert found_by_topic([CEASEFIRE], "", "Azerbaijan and the ceasefire") == {}
+    assert found_by_topic([CEASEFIRE], "", "The ceasefire was violated") == {}
+    # a require group alone does not make a match
+    assert found_by_topic([CEASEFIRE], "", "Armenia violated nothing") == {}
+
+
+def test_require_terms_may_come_from_the_title() -> None:
+    assert found_by_topic([CEASEFIRE], "Azerbaijan", "ceasefire violations") == {
+        "cf": ["Azerbaijan", "ceasefire", "violations"]
+    }
+
+
+def test_exclude_vetoes_even_with_require_met() -> None:
+    topic = Topic("cf", "CF", CEASEFIRE.terms, exclude=(Term("Idlib"),), require=CEASEFIRE.require)
+    assert found_by_topic([topic], "", "Azerbaijan violated the Idlib ceasefire") == {}
+
+
+def test_transliterate_matches_other_scripts_under_the_term_as_written() -> None:
+    names = Topic(
+        "names",
+        "Names",
+        (Term("Карабах", "ru", prefix=True), Term("Stepanakert", "en"), Term("Արցախ", "hy")),
+        transliterate=True,
+    )
+    m = compile_topics([names]).match("", "Karabakhda and Степанакерт, Arcax and Artsakh")
+    assert [(t.term, t.found) for t in m[0].terms] == [
+        ("Карабах*", "Karabakhda"),
+        ("Stepanakert", "Степанакерт"),
+        ("Արցախ", "Arcax"),
+        ("Արցախ", "Artsakh"),
+    ]
+    plain = Topic("names", "Names", names.terms)
+    assert compile_topics([plain]).match("", "Karabakh, Степанакерт, Arcax") == ()
+
+
+def test_terms_inside_links_and_mentions_do_not_match_but_hashtags_do() -> None:
+    m = compile_topics([NK])
+    assert m.match("", "https://artsakh.am/karabakh and @Artsakh_MFA") == ()
+    assert m.match("", "press@karabakh.info or karabakh.info/en") == ()
+    (match,) = m.match("", "#Artsakh #Karabakh")
+    assert [t.found for t in match.terms] == ["Artsakh", "Karabakh"]
+
+
+def test_dodges_are_seen_through() -> None:
+    m = compile_topics([NK])
+    for dodged in [
+        "Kara\u200bbakh",
+        "Kara\u00adbakh",
+        "Kаrabakh",
+        "КАРАБАХ",
+        "Кaрабахе",
+        "Ar\u200dtsakh",
+    ]:
+        (match,) = m.match("", f"news from {dodged} today")
+        assert match.terms[0].found == dodged
+
+
+def test_a_phrase_does_not_run_across_a_link() -> None:
+    m = compile_topics([NK])
+    assert m.match("", "line of https://x.am/a contact") == ()
+
+
+def test_matching_twice_gives_the_same_answer() -> None:
+    m = compile_topics([NK, CORRIDOR, CEASEFIRE])
+    text = "Artsakh: Azerbaijan violated the ceasefire on the Lachin corridor"
+    assert m.match("t", text) == m.match("t", text)
+    assert m.match("t", text)
+
+
+# A plain reference: one regular expression per term, over the folded text with links blanked.
+def reference(topics: list[Topic], title: str, text: str) -> list[str]:
+    folded = blank_links(fold(f"{title}\n{text}"))
+
+    def found(term: Term) -> bool:
+        body = r"[\s\-]+".join(re.escape(w) for w in fold(term.text).split())
+        end = "" if term.prefix else r"(?![^\W_])"
+        return re.search(r"(?<![^\W_])" + body + end, folded) is not None
+
+    return [
+        t.id
+        for t in topics
+        if any(map(found, t.terms))
+        and not any(map(found, t.exclude))
+        and all(any(map(found, group)) for group in t.require)
+    ]
+
+
+ALPHABET = "abkrst аркбст ԱբԿ-'’.,\u200b\u00ad#@/:\n"
+short_words = st.text(alphabet="abkrstаркбстԱբԿ", min_size=1, max_size=4)
+terms = st.builds(Term, short_words, st.just(""), st.booleans())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            lambda ts, ex, rq: (ts, ex, rq),
+            st.lists(terms, min_size=1, max_size=3),
+            st.lists(terms, max_size=1),
+            st.lists(st.lists(terms, min_size=1, max_size=2), max_size=2),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.text(alphabet=ALPHABET, max_size=80),
+)
+def test_matcher_agrees_with_one_regex_per_term(
+    specs: list[tuple[list[Term], list[Term], list[list[Term]]]], text: str
+) -> None:
+    topics = [
+        Topic(f"t{i}", "T", tuple(ts), tuple(ex), require=tuple(tuple(g) for g in rq))
+        for i, (ts, ex, rq) in enumerate(specs)
+    ]
+    got = [m.topic_id for m in compile_topics(topics).match("", text)]
+    assert got == reference(topics, "", text)

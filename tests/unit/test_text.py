@@ -1,4 +1,4 @@
-"""Folding text for matching (the part of bot.text this file covers)."""
+"""Folding, look-alike letters, links and transliteration: the matching side of bot.text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import fold, fold_with_offsets
+from bot.text import (
+    LINK_FILL,
+    blank_links,
+    fold,
+    fold_with_offsets,
+    lookalike_skeleton,
+    transliterations,
+)
 
 SAME = [
     # Turkish I: dotted and dotless, upper and lower, all meet at "i"
@@ -38,6 +45,22 @@ SAME = [
     ("Й", "й"),
     ("и\u0306", "й"),
     ("Ёлка", "елка"),
+    # Armenian marks written inside a word do not split it; its apostrophe is one
+    ("Ստեփանակե՞րտ", "ստեփանակերտ"),
+    ("Ո՛չ", "ոչ"),
+    ("Արցախ՚ի", "արցախ'ի"),
+    # look-alike letters of another script inside a word become the word's own
+    ("Кaрабах", "карабах"),  # Latin a in a Cyrillic word
+    ("KАРАБАХ", "карабах"),  # Latin K before Cyrillic capitals
+    ("Karabаkh", "karabakh"),  # Cyrillic а in a Latin word
+    ("Stеpanakеrt", "stepanakert"),  # two Cyrillic е
+    ("Аrtsakh", "artsakh"),  # Cyrillic А first
+    ("Artsαkh", "artsakh"),  # Greek alpha
+    ("Aрцах", "арцах"),
+    ("Xankəndі", "xankendi"),  # Cyrillic і
+    # ...but words of one script stay, side by side or not
+    ("Карабах Karabakh", "карабах karabakh"),
+    ("NATO-нын", "nato-нын"),
     # compatibility forms
     ("ﬁre", "fire"),
     ("Straße", "strasse"),
@@ -71,7 +94,96 @@ def test_offsets_map_back_inside_the_original(s: str) -> None:
     folded, starts, ends = fold_with_offsets(s)
     for j in range(len(folded)):
         assert 0 <= starts[j] < ends[j] <= len(s)
-        # the source of each folded character folds to text containing it
-        assert folded[j] in fold(s[starts[j] : ends[j]])
+        # the source of each folded character folds to text containing it (or its look-alike,
+        # which context chose)
+        assert lookalike_skeleton(folded[j]) in lookalike_skeleton(fold(s[starts[j] : ends[j]]))
     assert starts == sorted(starts)
     assert ends == sorted(ends)
+
+
+@given(st.text())
+def test_fold_is_the_same_whichever_path_computes_it(s: str) -> None:
+    # A zero-width space is dropped by the fold, and makes it take the character-table path.
+    assert fold("\u200b" + s) == fold(s)
+    assert fold_with_offsets("\u200b" + s)[0] == fold(s)
+
+
+LETTERS = "abcekmopxyаеикморсухABCEKMOPXYАВЕКМНОРСТХαοερաբոսօհ"
+
+
+@given(st.text(alphabet=LETTERS, max_size=30))
+def test_unmixing_changes_only_look_alike_letters(s: str) -> None:
+    assert lookalike_skeleton(fold(s)) == "".join(lookalike_skeleton(fold(c)) for c in s)
+    assert len(fold(s)) == len(s)
+    assert fold(fold(s)) == fold(s)
+
+
+# --- links ----------------------------------------------------------------------------------
+
+BLANKED = [
+    ("see https://artsakh.am/news/1 now", "see {} now", "https://artsakh.am/news/1"),
+    ("www.karabakh.info/x, then", "{} then", "www.karabakh.info/x,"),
+    ("by @artsakh_mfa: shelling", "by {}: shelling", "@artsakh_mfa"),
+    ("mail press@mfa.am today", "mail press{} today", "@mfa.am"),
+    ("at mfa.am/en/press today", "at {} today", "mfa.am/en/press"),
+    ("(t.co/abc)", "({}", "t.co/abc)"),
+]
+
+
+@pytest.mark.parametrize(("text", "template", "link"), BLANKED)
+def test_links_and_mentions_are_blanked(text: str, template: str, link: str) -> None:
+    assert blank_links(text) == template.format(LINK_FILL * len(link))
+
+
+@pytest.mark.parametrize(
+    "text", ["#karabakh today", "27/09/2020 and/or 3/4", "no links at all", "e.g. u.s. policy"]
+)
+def test_text_without_links_is_kept(text: str) -> None:
+    assert blank_links(text) == text
+
+
+@given(st.text())
+def test_blank_links_keeps_length_and_only_overwrites(s: str) -> None:
+    out = blank_links(s)
+    assert len(out) == len(s)
+    assert all(a == b or b == LINK_FILL for a, b in zip(s, out, strict=True))
+
+
+# --- transliteration ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("term", "spellings"),
+    [
+        ("Карабах", {"karabakh", "karabax", "karabah"}),
+        ("Степанакерт", {"stepanakert"}),
+        ("Ереван", {"yerevan", "erevan"}),
+        ("Ханкенди", {"khankendi", "xankendi", "hankendi"}),
+        ("Шуша", {"shusha", "susa"}),
+        ("Արցախ", {"artsakh", "arcax", "арцах"}),
+        ("Ստեփանակերտ", {"stepanakert", "степанакерт"}),
+        ("Երևան", {"yerevan", "ереван"}),
+        ("Karabakh", {"карабах"}),
+        ("Stepanakert", {"степанакерт"}),
+        ("Xankəndi", {"ханкенди"}),
+        ("Şuşa", {"шуша"}),
+        ("Pashinyan", {"пашинян"}),
+        ("Aliyev", {"алиев"}),
+    ],
+)
+def test_transliterations(term: str, spellings: set[str]) -> None:
+    got = transliterations(term)
+    assert spellings <= set(got)
+    assert len(got) == len(set(got)) <= 4
+    assert fold(term) not in got
+
+
+@pytest.mark.parametrize("term", ["Kарабах", "123", "東京", "Karabakh Карабах"])
+def test_mixed_or_other_scripts_have_no_transliterations(term: str) -> None:
+    assert transliterations(term) == ()
+
+
+@given(st.text(max_size=20))
+def test_transliterations_are_folded(term: str) -> None:
+    for spelling in transliterations(term):
+        assert fold(spelling) == spelling

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 import zoneinfo
 from datetime import timedelta
@@ -187,7 +188,14 @@ def test_shipped_watchlist_loads_without_problems() -> None:
     assert ceasefire is not None
     assert {t.lang for t in ceasefire.terms} == {"en", "hy", "az", "ru", "tr"}
     assert Term("հրադադար", "hy", True) in ceasefire.terms
-    assert w.channel("main") == Channel("main", "@watchpost_example", None)
+    assert w.channel("main") == Channel(
+        "main",
+        "@watchpost_example",
+        None,
+        timezone="Asia/Yerevan",
+        quiet_hours=(dt.time(23, 0), dt.time(7, 0)),
+        digest_at=dt.time(21, 0),
+    )
     assert w.channel("ceasefire") == Channel(
         "ceasefire", "@watchpost_ceasefire_example", ("ceasefire",)
     )
@@ -664,3 +672,136 @@ def test_parse_interval_raises_only_value_error(text: str) -> None:
 def test_shipped_timezones_exist() -> None:
     for sp in load_watchlist(SHIPPED).speakers:
         zoneinfo.ZoneInfo(sp.timezone)
+
+
+# --- require, transliterate, channel times (issue 4) ----------------------------------------
+
+
+def test_require_groups_and_transliterate_become_model_values() -> None:
+    doc = topic(
+        "      en: [ceasefire*]\n",
+        extra=(
+            "    transliterate: true\n"
+            "    require:\n"
+            "      - [Armenia*, Azerbaijan*]\n"
+            "      - en: [violat*]\n"
+            "        ru: [нарушен*]\n"
+        ),
+    )
+    (t,) = parse_watchlist(doc, path="w.yaml").topics
+    assert t.transliterate is True
+    assert t.require == (
+        (Term("Armenia", "", True), Term("Azerbaijan", "", True)),
+        (Term("violat", "en", True), Term("нарушен", "ru", True)),
+    )
+
+
+def test_require_and_transliterate_default_to_nothing() -> None:
+    (t,) = parse_watchlist(topic("      en: [a]\n"), path="w.yaml").topics
+    assert (t.require, t.transliterate) == ((), False)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "    require:\n      - []\n",
+            "w.yaml:6: topics[0].require[0]: a require group needs at least one term",
+        ),
+        ("    require:\n      - en: ['']\n", "w.yaml:6: topics[0].require[0].en[0]: empty term"),
+        (
+            "    require:\n      - 5\n",
+            "w.yaml:6: topics[0].require[0]: expected a list of terms, or a mapping of languages "
+            "to lists of terms",
+        ),
+        (
+            "    require:\n      - [Kara*bakh]\n",
+            "w.yaml:6: topics[0].require[0][0]: 'Kara*bakh': '*' may only end a term "
+            "(it means: any ending)",
+        ),
+        ("    require: ceasefire\n", "w.yaml:5: topics[0].require: expected a list, got text"),
+        (
+            "    transliterate: maybe\n",
+            "w.yaml:5: topics[0].transliterate: expected true or false, got text",
+        ),
+    ],
+)
+def test_bad_require_or_transliterate_is_named(extra: str, expected: str) -> None:
+    doc = "speakers: []\ntopics:\n  - id: t\n    name: T\n" + extra + "    terms: [a]\n"
+    assert one_problem(doc) == expected
+
+
+def channel(*lines: str) -> str:
+    """A document with one channel; its extra lines start at line 5."""
+    body = "".join(f"    {line}\n" for line in lines)
+    return f"speakers: []\nchannels:\n  - id: c\n    chat: '@chan_nel'\n{body}"
+
+
+def test_channel_times_become_model_values() -> None:
+    doc = channel("timezone: Asia/Yerevan", "quiet_hours: '23:00-07:30'", "digest: '18:05'")
+    (c,) = parse_watchlist(doc, path="w.yaml").channels
+    assert (c.timezone, c.quiet_hours, c.digest_at) == (
+        "Asia/Yerevan",
+        (dt.time(23, 0), dt.time(7, 30)),
+        dt.time(18, 5),
+    )
+
+
+def test_channel_times_default_to_utc_and_none() -> None:
+    (c,) = parse_watchlist(channel(), path="w.yaml").channels
+    assert (c.timezone, c.quiet_hours, c.digest_at) == ("UTC", None, None)
+
+
+def test_unquoted_times_are_understood() -> None:
+    # YAML 1.1 reads 18:00 and 7:30 as numbers (minutes); 07:30 stays text.
+    doc = channel("digest: 18:00", "quiet_hours: 22:00-07:30")
+    (c,) = parse_watchlist(doc, path="w.yaml").channels
+    assert (c.digest_at, c.quiet_hours) == (dt.time(18, 0), (dt.time(22, 0), dt.time(7, 30)))
+    (c,) = parse_watchlist(channel("digest: 7:30"), path="w.yaml").channels
+    assert c.digest_at == dt.time(7, 30)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "timezone: Asia/Yerevn",
+            "channels[0].timezone: 'Asia/Yerevn' is not a time zone; "
+            "use an IANA name like 'Asia/Yerevan'",
+        ),
+        (
+            "quiet_hours: '23:00'",
+            "channels[0].quiet_hours: expected a span of local times like '23:00-07:00', "
+            "got '23:00'",
+        ),
+        (
+            "quiet_hours: '23:00-24:00'",
+            "channels[0].quiet_hours: expected a time of day like '23:00-07:00' "
+            "(24-hour HH:MM), got '24:00'",
+        ),
+        (
+            "quiet_hours: '08:00-08:00'",
+            "channels[0].quiet_hours: '08:00-08:00' is empty: start and end are the same time",
+        ),
+        (
+            "digest: '6pm'",
+            "channels[0].digest: expected a time of day like '18:00' (24-hour HH:MM), got '6pm'",
+        ),
+        (
+            "digest: true",
+            "channels[0].digest: expected a time of day like '18:00' (24-hour HH:MM), got True",
+        ),
+    ],
+)
+def test_bad_channel_times_are_named(line: str, expected: str) -> None:
+    assert one_problem(channel(line)) == f"w.yaml:5: {expected}"
+
+
+def test_shipped_watchlist_uses_the_new_fields() -> None:
+    w = load_watchlist(SHIPPED)
+    karabakh, ceasefire = w.topic("karabakh"), w.topic("ceasefire")
+    assert karabakh is not None and karabakh.transliterate
+    assert ceasefire is not None and ceasefire.require
+    main = w.channel("main")
+    assert main is not None and main.quiet_hours is not None
+    zoneinfo.ZoneInfo(main.timezone)

@@ -3,7 +3,7 @@ API usage.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 15:36:05.560508
+Create Date: 2026-11-25 15:43:43.695134
 """
 
 from __future__ import annotations
@@ -207,6 +207,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("raw", sa.Text(), nullable=False),
+        sa.Column("published_at", storage.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column("fetched_at", storage.schema.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["statement_id"],
