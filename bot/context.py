@@ -96,8 +96,10 @@ def build_context(
     for st in also:
         sp = watchlist.speaker(st.speaker_id)
         name = sp.name if sp else st.speaker_id
-        if name not in [n for n, _ in also_lines]:
-            also_lines.append((name, st.url))
+        where = "on X" if st.source_key.startswith("x:") else "on its website"
+        label = f"{name} {where}"
+        if label not in [n for n, _ in also_lines]:
+            also_lines.append((label, st.url))
     return AlertContext(
         reference=statement.references[0] if statement.references else None,
         also=tuple(also_lines),

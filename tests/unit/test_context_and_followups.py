@@ -75,7 +75,7 @@ def test_other_side_is_the_newest_from_other_sides_within_the_window() -> None:
 
 def test_context_lists_each_cross_poster_once() -> None:
     ctx = build_context(stmt(1, "am", 0), WL, also=[stmt(2, "am2", 0), stmt(3, "am2", 0)])
-    assert ctx.also == (("Armenian PM", "https://example.org/2"),)
+    assert ctx.also == (("Armenian PM on its website", "https://example.org/2"),)
 
 
 def test_urgent_low_and_silent() -> None:
