@@ -233,7 +233,7 @@ async def run_demo(*, speed: float = 1.0, out: TextIO | None = None) -> int:
             stop = asyncio.Event()
             worker = asyncio.create_task(run_worker(app, stop=stop))
             started = time.monotonic()
-            printed = 0
+            printer = ChannelPrinter(out, telegram)
             last_release_at: float | None = None
             delivered = False
             while time.monotonic() - started < TIMEOUT:
@@ -245,7 +245,7 @@ async def run_demo(*, speed: float = 1.0, out: TextIO | None = None) -> int:
                     while x_events and elapsed >= x_events[0].release:
                         player.play(x_events.pop(0))
                     last_release_at = time.monotonic()
-                printed = _show(out, telegram, printed)
+                printer.show()
                 settled = (
                     not releases
                     and last_release_at is not None
@@ -258,7 +258,7 @@ async def run_demo(*, speed: float = 1.0, out: TextIO | None = None) -> int:
                 await asyncio.sleep(0.2)
             stop.set()
             await worker
-            _show(out, telegram, printed)
+            printer.show()
             with storage.session_scope(app.sessions) as session:
                 counts = storage.outbox_counts(session)
             m = app.metrics
@@ -291,23 +291,32 @@ def _marked(text: str, entities: tuple[TgEntity, ...]) -> str:
     return "".join(out)
 
 
-def _show(out: TextIO, telegram: FakeTelegram, printed: int) -> int:
-    """Print the channel messages not printed yet, and edits as they happen; returns the count."""
-    msgs = telegram.messages()
-    for msg in msgs[printed:]:
-        answer = f" · reply to message {msg.reply_to}" if msg.reply_to else ""
-        text = _marked(msg.text, msg.entities)
-        out.write(f"\n── {msg.chat} · message {msg.message_id}{answer} ──\n{text}\n")
-    for msg in msgs[:printed]:
-        shown = _EDITS_SHOWN.get((msg.chat, msg.message_id), 0)
-        for edit in msg.edits[shown:]:
-            out.write(f"\n── {msg.chat} · message {msg.message_id}, edited ──\n{edit.text}\n")
-        _EDITS_SHOWN[(msg.chat, msg.message_id)] = len(msg.edits)
-    out.flush()
-    return len(msgs)
+class ChannelPrinter:
+    """Prints what the channels show: new messages, and messages as they are edited."""
 
+    def __init__(self, out: TextIO, telegram: FakeTelegram) -> None:
+        self._out = out
+        self._telegram = telegram
+        self._printed = 0
+        self._edits: dict[tuple[str, int], int] = {}
 
-_EDITS_SHOWN: dict[tuple[str, int], int] = {}
+    def show(self) -> None:
+        """Print everything not printed yet."""
+        msgs = self._telegram.messages()
+        for msg in msgs[self._printed :]:
+            answer = f" · reply to message {msg.reply_to}" if msg.reply_to else ""
+            text = _marked(msg.text, msg.entities)
+            self._out.write(f"\n── {msg.chat} · message {msg.message_id}{answer} ──\n{text}\n")
+            self._edits[(msg.chat, msg.message_id)] = len(msg.edits)
+        for msg in msgs:
+            shown = self._edits.get((msg.chat, msg.message_id), 0)
+            for edit in msg.edits[shown:]:
+                self._out.write(
+                    f"\n── {msg.chat} · message {msg.message_id}, edited ──\n{edit.text}\n"
+                )
+            self._edits[(msg.chat, msg.message_id)] = len(msg.edits)
+        self._printed = len(msgs)
+        self._out.flush()
 
 
 def _settled(app: Any, since: float) -> bool:

@@ -1,0 +1,30 @@
+"""`watchpost demo` end to end: the bundled scenario through the fakes and the real worker."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from bot.demo import run_demo
+
+
+async def test_demo_delivers_the_scenario() -> None:
+    out = io.StringIO()
+    assert await run_demo(speed=2.0, out=out) == 0
+    text = out.getvalue()
+    last = text.strip().splitlines()[-1]
+    m = re.fullmatch(
+        r"demo: (\d+) statements, (\d+) alerts delivered, (\d+) duplicates suppressed", last
+    )
+    assert m, last
+    statements, alerts, duplicates = map(int, m.groups())
+    assert statements >= 12 and alerts >= 18 and duplicates >= 3
+    assert "Venezuela" not in text  # the irrelevant item alerts nobody
+    assert "↩️ In reply to @HikmetHajiyev" in text
+    assert "💬 Quoting @HikmetHajiyev" in text
+    assert "✏️ Edited by" in text and "{+and Martuni+}" in text
+    assert "🗑 Deleted by" in text
+    assert "📢 Also published by Ministry of Foreign Affairs of Russia on X" in text
+    assert "⚖️ On the other side:" in text
+    for script in ("Արցախ", "Qarabağda", "Карабахе", "Karabağ"):
+        assert script in text
