@@ -82,6 +82,7 @@ def _delivery_policy(s: Settings) -> DeliveryPolicy:
         max_attempts=s.delivery_max_attempts,
         backoff_cap=s.delivery_backoff_max_seconds,
         lease=timedelta(seconds=s.lease_seconds),
+        max_text=s.text_max_chars,
     )
 
 

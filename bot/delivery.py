@@ -62,6 +62,8 @@ class DeliveryPolicy:
     batch_size: int = 50
     #: a dispatch tick stops taking new alerts after this long (the rest wait for the next tick)
     tick_budget: float = 30.0
+    #: the statement's text is cut (at a sentence, with a link to the rest) beyond this
+    max_text: int = 1500
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +213,9 @@ class Dispatcher:
                 if alert.kind in (AlertKind.ALSO, AlertKind.THREAD) and alert.parent_id
                 else None
             )
-        html = render_alert(alert, speaker, self._topics, context=context)
+        html = render_alert(
+            alert, speaker, self._topics, context=context, max_text=self._policy.max_text
+        )
         if parent is None:
             return _Message(html=html, silent=silent)
         status, message_id = parent

@@ -55,13 +55,17 @@ def render_alert(
     *,
     context: AlertContext | None = None,
     max_len: int = 4096,
+    max_text: int | None = None,
 ) -> str:
-    """Render `alert` as Telegram HTML of at most `max_len` UTF-16 code units.
+    """Render `alert` as Telegram HTML of at most `max_len` UTF-16 code units, the statement's
+    text cut (at a sentence, with "…") to at most `max_text` units if given.
 
     Raises:
         ValueError: `max_len` is below `MIN_LEN`.
     """
-    return _render(alert, speaker, topics, context, max_len=max_len, full_url=False)
+    return _render(
+        alert, speaker, topics, context, max_len=max_len, full_url=False, max_text=max_text
+    )
 
 
 def render_plain(
@@ -138,6 +142,7 @@ def _render(
     *,
     max_len: int,
     full_url: bool,
+    max_text: int | None = None,
 ) -> str:
     if max_len < MIN_LEN:
         raise ValueError(f"max_len must be at least {MIN_LEN}, got {max_len}")
@@ -175,6 +180,8 @@ def _render(
     thread = context.thread if context else ()
     if text.strip():
         share = budget // (1 + len(thread)) if thread else budget
+        if max_text is not None:
+            share = min(share, max_text)
         text_html = _markup(text, text_spans, share)
         if text_html:
             body_parts.append(text_html)

@@ -174,3 +174,12 @@ def test_always_valid_within_limits_bold_terms_and_link(
     if utf16_len(html.escape(href, quote=True)) <= max_len // 2:
         assert any(e.type == "text_link" for e in parsed.entities)
     assert render_plain(a, speaker, TOPICS, max_len=max_len)
+
+
+def test_text_is_cut_to_max_text_at_a_sentence() -> None:
+    long = "First sentence on Karabakh. " + "Second sentence about Artsakh. " * 200
+    a = alert("", long, "https://example.org/x", language="en")
+    msg = render_alert(a, None, TOPICS, max_text=300)
+    body = parse_tg_html(msg).text
+    assert "First sentence on Karabakh." in body and "…" in body
+    assert body.count("Second sentence") < 10
