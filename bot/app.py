@@ -260,6 +260,14 @@ def x_polling_plan(settings: Settings, specs: Sequence[SourceSpec]) -> tuple[XPl
         plan = replace(plan, monthly_read_cap=settings.x_monthly_read_cap or None)
     if settings.x_price_per_read is not None:
         plan = replace(plan, price_per_read=settings.x_price_per_read)
+    plan = replace(
+        plan,
+        timeline_per_15m=_or(settings.x_timeline_per_15m, plan.timeline_per_15m),
+        search_per_15m=_or(settings.x_search_per_15m, plan.search_per_15m),
+        lookup_per_15m=_or(settings.x_lookup_per_15m, plan.lookup_per_15m),
+        users_per_15m=_or(settings.x_users_per_15m, plan.users_per_15m),
+        max_query_length=_or(settings.x_max_query_length, plan.max_query_length),
+    )
     default = timedelta(seconds=settings.default_interval_seconds)
     accounts = [
         XAccount(
@@ -278,6 +286,10 @@ def x_polling_plan(settings: Settings, specs: Sequence[SourceSpec]) -> tuple[XPl
         deletion_checks_per_day=settings.x_deletion_checks_per_day,
     )
     return plan, polling
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def _with_intervals(watchlist: Watchlist, intervals: dict[str, timedelta]) -> Watchlist:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 import storage
-from bot.errors import SourceError, StorageError
+from bot.errors import SourceError, SourceHeld, StorageError
 from bot.metrics import Metrics
 from bot.ports import PostLookup
 
@@ -79,6 +79,9 @@ class DeletionChecker:
             return 0
         try:
             present, reads = await self._lookup.lookup(ids)
+        except SourceHeld as exc:
+            log.debug("deletion check waits for the budget: %s", exc)
+            return 0
         except SourceError as exc:
             log.warning("deletion check postponed: %s", exc)
             self._metrics.inc("deletion_check_errors")

@@ -6,6 +6,7 @@
     ├─ ConfigError(problems)            one line per problem: "FILE:LINE: field.path: message"
     ├─ SourceError(source_key)          __cause__ is the library's exception
     │  ├─ SourceUnavailable(retry_after)   429, 5xx, timeouts, resets: back off, keep state
+    │  │  └─ SourceHeld                    our own budget holds the request: wait, no failure
     │  ├─ SourceRejected                   401/403/404/410, bad URL: back off long, tell operator
     │  └─ FeedParseError                   hostile, oversized or garbled body
     ├─ DeliveryError(channel_id)
@@ -29,6 +30,7 @@ __all__ = [
     "DeliveryRetryLater",
     "FeedParseError",
     "SourceError",
+    "SourceHeld",
     "SourceRejected",
     "SourceUnavailable",
     "StorageError",
@@ -70,6 +72,9 @@ class SourceError(WatchpostError):
     def __init__(self, source_key: str, message: str = "") -> None:
         self.source_key = source_key
         self.message = message
+        #: what the failed attempt still cost on a metered API (requests made, posts read)
+        self.requests = 0
+        self.reads = 0
         super().__init__(f"{source_key}: {message}" if message else source_key)
 
 
@@ -79,6 +84,10 @@ class SourceUnavailable(SourceError):
     def __init__(self, source_key: str, message: str = "", *, retry_after: float | None = None):
         super().__init__(source_key, message)
         self.retry_after = retry_after
+
+
+class SourceHeld(SourceUnavailable):
+    """Our own budget holds the request back: not the source's failure, no backoff."""
 
 
 class SourceRejected(SourceError):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import storage
 from bot.backoff import next_poll
 from bot.dedup import NearDupIndex, fingerprint
-from bot.errors import SourceError, SourceRejected, SourceUnavailable, StorageError
+from bot.errors import SourceError, SourceHeld, SourceRejected, SourceUnavailable, StorageError
 from bot.matching import Matcher
 from bot.metrics import Metrics
 from bot.model import (
@@ -236,17 +236,22 @@ class Poller:
         except Exception as exc:  # a bug: every member backs off, the worker goes on
             log.critical("batch poll bug kind=%s", sources[0].kind.value, exc_info=True)
             return [self._failed(s, self._specs[s.key], exc) for s in sources]
-        # Members of a batch stay due together, or the next poll would split the batch.
+        # Members of a batch stay due together, or the next poll would split the batch: one time
+        # for all, without jitter, whether the batch worked, failed or was held.
+        now = self._clock()
         intervals = [self._specs[s.key].interval or self._policy.default_interval for s in sources]
-        when = next_poll(self._clock(), min(intervals), jitter=0.0)
+        when = next_poll(now, min(intervals), jitter=0.0)
+        worst = max(s.failures for s in sources) + 1
         out = []
         for s in sources:
             res = results.get(s.key)
+            spec = self._specs[s.key]
             if isinstance(res, FetchResult):
-                out.append(self._store(s, self._specs[s.key], res, when))
+                out.append(self._store(s, spec, res, when))
             else:
                 err = res or SourceUnavailable(s.key, "missing from the batch's answer")
-                out.append(self._failed(s, self._specs[s.key], err))
+                again = self._retry_at(now, spec, worst, err, jitter=False)
+                out.append(self._failed(s, spec, err, again))
         return out
 
     async def _poll_guarded(self, source: SourceForPoll) -> PollOutcome:
@@ -347,38 +352,77 @@ class Poller:
             statement_ids=stored.new_ids,
         )
 
-    def _failed(self, source: SourceForPoll, spec: SourceSpec, exc: BaseException) -> PollOutcome:
+    def _failed(
+        self,
+        source: SourceForPoll,
+        spec: SourceSpec,
+        exc: BaseException,
+        when: datetime | None = None,
+    ) -> PollOutcome:
         now = self._clock()
+        held = isinstance(exc, SourceHeld)
+        if when is None:
+            when = self._retry_at(now, spec, source.failures + 1, exc)
+        kind = type(exc).__name__
+        message = str(exc) if isinstance(exc, SourceError) else f"{source.key}: bug: {exc!r}"
+        if held:
+            # Our own budget said wait: not the source's failure, so no backoff and no alarm.
+            log.info(
+                "poll held source=%s retry_in=%.0fs: %s",
+                source.key,
+                (when - now).total_seconds(),
+                message,
+            )
+            self._metrics.inc("poll_holds")
+        else:
+            log.error(
+                "poll failed source=%s error=%s failures=%d retry_in=%.0fs: %s",
+                source.key,
+                kind,
+                source.failures + 1,
+                (when - now).total_seconds(),
+                message,
+            )
+            self._metrics.inc("poll_errors", error=kind)
+        try:
+            with storage.session_scope(self._sessions) as session:
+                if held:
+                    storage.postpone_source(session, source.key, next_poll_at=when)
+                else:
+                    storage.record_poll_failure(
+                        session, source.key, error=message, next_poll_at=when
+                    )
+                if isinstance(exc, SourceError) and (exc.requests or exc.reads):
+                    storage.record_usage(
+                        session, source.kind.value, now, requests=exc.requests, reads=exc.reads
+                    )
+        except StorageError as db_exc:
+            log.error("poll failure not recorded source=%s: %s", source.key, db_exc)
+            self._metrics.inc("storage_errors", where="failure")
+        return PollOutcome(source.key, error=None if held else message)
+
+    def _retry_at(
+        self,
+        now: datetime,
+        spec: SourceSpec,
+        failures: int,
+        exc: BaseException,
+        jitter: bool = True,
+    ) -> datetime:
+        """When to try a failed (or held) source again."""
         interval = spec.interval or self._policy.default_interval
-        failures = source.failures + 1
         retry_after = exc.retry_after if isinstance(exc, SourceUnavailable) else None
+        if isinstance(exc, SourceHeld):
+            return now + timedelta(seconds=max(retry_after or 0.0, 1.0))
         if isinstance(exc, SourceRejected):
             retry_after = max(retry_after or 0.0, REJECTED_MIN_WAIT)
-        when = next_poll(
+        return next_poll(
             now,
             interval,
             failures=failures,
             retry_after=retry_after,
             backoff_base=self._policy.backoff_base,
             backoff_cap=self._policy.backoff_cap,
-            jitter=self._policy.jitter,
+            jitter=self._policy.jitter if jitter else 0.0,
             rng=self._rng,
         )
-        kind = type(exc).__name__
-        message = str(exc) if isinstance(exc, SourceError) else f"{source.key}: bug: {exc!r}"
-        log.error(
-            "poll failed source=%s error=%s failures=%d retry_in=%.0fs: %s",
-            source.key,
-            kind,
-            failures,
-            (when - now).total_seconds(),
-            message,
-        )
-        self._metrics.inc("poll_errors", error=kind)
-        try:
-            with storage.session_scope(self._sessions) as session:
-                storage.record_poll_failure(session, source.key, error=message, next_poll_at=when)
-        except StorageError as db_exc:
-            log.error("poll failure not recorded source=%s: %s", source.key, db_exc)
-            self._metrics.inc("storage_errors", where="failure")
-        return PollOutcome(source.key, error=message)

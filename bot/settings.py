@@ -134,6 +134,23 @@ class Settings(BaseSettings):
     x_price_per_read: float | None = Field(
         default=None, ge=0, validation_alias=_env("x_price_per_read")
     )
+    #: override the plan's requests per 15 minutes per endpoint (your contract's figures)
+    x_timeline_per_15m: int | None = Field(
+        default=None, ge=0, le=1_000_000, validation_alias=_env("x_timeline_per_15m")
+    )
+    x_search_per_15m: int | None = Field(
+        default=None, ge=0, le=1_000_000, validation_alias=_env("x_search_per_15m")
+    )
+    x_lookup_per_15m: int | None = Field(
+        default=None, ge=0, le=1_000_000, validation_alias=_env("x_lookup_per_15m")
+    )
+    x_users_per_15m: int | None = Field(
+        default=None, ge=0, le=1_000_000, validation_alias=_env("x_users_per_15m")
+    )
+    #: override the plan's longest recent-search query
+    x_max_query_length: int | None = Field(
+        default=None, ge=32, le=4096, validation_alias=_env("x_max_query_length")
+    )
     #: posts a watched account is expected to publish per day, for the budget's projection
     x_expected_posts_per_day: float = Field(
         default=8, ge=0, le=10_000, validation_alias=_env("x_expected_posts_per_day")

@@ -25,6 +25,7 @@ from storage.queries import (
 )
 from storage.sources import (
     claim_sources,
+    postpone_source,
     record_not_modified,
     record_poll_failure,
     record_poll_success,
@@ -61,6 +62,7 @@ __all__ = [
     "migrate",
     "month_usage",
     "outbox_counts",
+    "postpone_source",
     "recent_fingerprints",
     "recent_on_topics",
     "record_checked",

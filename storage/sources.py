@@ -14,6 +14,7 @@ from storage.schema import SourceRow, StatementRow
 
 __all__ = [
     "claim_sources",
+    "postpone_source",
     "record_not_modified",
     "record_poll_failure",
     "record_poll_success",
@@ -172,6 +173,15 @@ def record_poll_failure(session: Session, key: str, *, error: str, next_poll_at:
     row.lease_until = None
     row.lease_owner = None
     return row.failures
+
+
+def postpone_source(session: Session, key: str, *, next_poll_at: datetime) -> None:
+    """Poll later without counting a failure (our own budget held the request)."""
+    session.execute(
+        update(SourceRow)
+        .where(SourceRow.key == key)
+        .values(next_poll_at=next_poll_at, lease_until=None, lease_owner=None)
+    )
 
 
 def release_source(session: Session, key: str) -> None:

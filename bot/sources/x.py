@@ -16,12 +16,13 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import requests
 import tweepy
 
-from bot.errors import SourceError, SourceRejected, SourceUnavailable
+from bot.errors import SourceError, SourceHeld, SourceRejected, SourceUnavailable
 from bot.model import FetchedItem, FetchResult, Reference, SourceForPoll, StatementKind
 from bot.sources.x_session import make_x_session
 from bot.xbudget import Budget, Endpoint, batch_query, pack_batches
@@ -201,7 +202,7 @@ class XFetcher:
         if self._budget is not None:
             wait = self._budget.wait(endpoint, now)
             if wait > 0:
-                raise SourceUnavailable(key, f"X budget: {endpoint.value} waits", retry_after=wait)
+                raise SourceHeld(key, f"X budget: {endpoint.value} waits", retry_after=wait)
         self._local.headers = None
         try:
             payload = fn()
@@ -220,7 +221,8 @@ class XFetcher:
             raise SourceRejected(key, f"X {exc.response.status_code}: {_detail(exc)}") from exc
         except (requests.RequestException, tweepy.TweepyException) as exc:
             raise SourceUnavailable(key, f"X unreachable: {type(exc).__name__}") from exc
-        reads = len((payload or {}).get("data") or [])
+        # A users lookup returns accounts, not posts: X bills it as no post read.
+        reads = 0 if endpoint is Endpoint.USERS else len((payload or {}).get("data") or [])
         self._record(endpoint, now, requests=1, reads=reads, headers=self._local.headers)
         return payload
 
@@ -250,25 +252,27 @@ class XFetcher:
 
     def _fetch_timeline(self, source: SourceForPoll) -> FetchResult:
         self._usage()
-        user_id = source.remote_id or self._resolve(source)
-        items: list[FetchedItem] = []
-        newest: str | None = None
-        token: str | None = None
-        for _page in range(MAX_PAGES if source.cursor else 1):
+        try:
+            user_id = source.remote_id or self._resolve(source)
             try:
-                payload = self._timeline_page(source, user_id, token)
+                items, newest = self._collect(
+                    source.key,
+                    lambda token: self._timeline_page(source, user_id, token),
+                    MAX_PAGES if source.cursor else 1,
+                )
             except SourceRejected as exc:
                 if source.remote_id is None or "404" not in exc.message:
                     raise
                 # The stored id went stale (account re-created): resolve the handle again.
                 user_id = self._resolve(source)
-                payload = self._timeline_page(source, user_id, token)
-            items.extend(tweet_to_item(t, payload) for t in payload.get("data") or [])
-            meta = payload.get("meta") or {}
-            newest = newest or meta.get("newest_id")
-            token = meta.get("next_token")
-            if not token:
-                break
+                items, newest = self._collect(
+                    source.key,
+                    lambda token: self._timeline_page(source, user_id, token),
+                    MAX_PAGES if source.cursor else 1,
+                )
+        except SourceError as exc:
+            exc.requests, exc.reads = self._usage()  # a failed poll still cost what it cost
+            raise
         requests_made, reads = self._usage()
         return FetchResult(
             items=tuple(items),
@@ -278,6 +282,39 @@ class XFetcher:
             requests=requests_made,
             reads=reads,
         )
+
+    def _collect(
+        self, key: str, page: Callable[[str | None], dict[str, Any]], max_pages: int
+    ) -> tuple[list[FetchedItem], str | None]:
+        """Posts of up to `max_pages` pages, newest first, and the cursor to store next.
+
+        When a later page fails, what was read is kept and the cursor stays where it was (None),
+        so the next poll reads the rest; nothing is skipped.
+        """
+        items: list[FetchedItem] = []
+        newest: str | None = None
+        token: str | None = None
+        for n in range(max_pages):
+            try:
+                payload = page(token)
+            except SourceError as exc:
+                if n == 0:
+                    raise
+                log.warning(
+                    "X page %d not read source=%s: %s; read again next poll", n + 1, key, exc
+                )
+                return items, None
+            items.extend(tweet_to_item(t, payload) for t in payload.get("data") or [])
+            meta = payload.get("meta") or {}
+            newest = newest or meta.get("newest_id")
+            token = meta.get("next_token")
+            if not token:
+                break
+        else:
+            log.warning(
+                "more than %d pages of new posts source=%s: older ones skipped", max_pages, key
+            )
+        return items, newest
 
     def _timeline_page(
         self, source: SourceForPoll, user_id: str, token: str | None
@@ -303,36 +340,36 @@ class XFetcher:
     def _fetch_batched(self, sources: list[SourceForPoll]) -> dict[str, FetchResult | SourceError]:
         out: dict[str, FetchResult | SourceError] = {}
         by_handle = {s.target.lower(): s for s in sources}
-        for batch in pack_batches(list(by_handle), self._max_query):
+        # A stable order packs the same accounts together poll after poll.
+        for batch in pack_batches(sorted(by_handle), self._max_query):
             members = [by_handle[h] for h in batch]
             cursors = [int(s.cursor) for s in members if s.cursor and s.cursor.isdigit()]
             # The oldest cursor of the batch: a member that is ahead sees a few posts again,
             # which storage recognises; none is skipped.
             since = str(min(cursors)) if len(cursors) == len(members) else None
             key = members[0].key
+            self._usage()
+            query = batch_query(batch)
             try:
-                self._usage()
-                items: list[FetchedItem] = []
-                newest: str | None = None
-                token: str | None = None
-                for _page in range(MAX_PAGES if since else 1):
-                    payload = self._search_page(key, batch_query(batch), since, token)
-                    items.extend(tweet_to_item(t, payload) for t in payload.get("data") or [])
-                    meta = payload.get("meta") or {}
-                    newest = newest or meta.get("newest_id")
-                    token = meta.get("next_token")
-                    if not token:
-                        break
+                items, newest = self._collect(
+                    key,
+                    partial(self._search_page, key, query, since),
+                    MAX_PAGES if since else 1,
+                )
             except SourceError as exc:
-                for s in members:
-                    out[s.key] = type(exc)(s.key, exc.message, **_extra(exc))
+                requests_made, reads = self._usage()
+                for n, s in enumerate(members):
+                    err = type(exc)(s.key, exc.message, **_extra(exc))
+                    if n == 0:  # the batch's cost, counted once
+                        err.requests, err.reads = requests_made, reads
+                    out[s.key] = err
                 continue
             requests_made, reads = self._usage()
             for n, s in enumerate(members):
                 mine = tuple(i for i in items if (i.author or "").lower() == s.target.lower())
                 out[s.key] = FetchResult(
                     items=mine,
-                    cursor=newest or s.cursor,
+                    cursor=newest,
                     fetched_at=self._clock(),
                     # the cost is the batch's: counted once, on its first member
                     requests=requests_made if n == 0 else 0,

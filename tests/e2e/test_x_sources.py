@@ -200,3 +200,23 @@ def _feed_entry():
     from tests.e2e.conftest import entry
 
     return entry(90, "Karabakh", "From the ministry's site.")
+
+
+async def test_budget_hold_is_no_failure_and_keeps_the_batch_together(world: World, x) -> None:
+    fake, server = x
+    async with _app(world, server, WATCHPOST_X_SEARCH_PER_15M="2") as app:
+        await run_once(app)  # the one search the budget allows now (90 % of 2)
+        fake.post("MFAofArmenia", "News on Karabakh.")
+        _due_now(app)
+        outcomes, _ = await run_once(app)
+        assert [o.error for o in outcomes if o.source_key.startswith("x:")] == [None] * 3
+        assert app.metrics.get("poll_holds") == 3
+        with app.sessions() as s:
+            rows = s.scalars(select(SourceRow).where(SourceRow.kind == "x")).all()
+            assert {r.failures for r in rows} == {0}
+            assert len({r.next_poll_at for r in rows}) == 1  # still one batch
+            assert min(r.next_poll_at for r in rows) - app.clock() > timedelta(minutes=5)
+    assert fake.requests(Endpoint.SEARCH_RECENT) == 1
+    with app.sessions() as s:
+        requests, _ = storage.month_usage(s, "x", datetime.now(UTC))
+    assert requests == 1
