@@ -215,7 +215,7 @@ class _XWiring:
     fetcher: XFetcher
     plan: PollingPlan
     intervals: dict[str, timedelta]
-    deletions: DeletionChecker
+    deletions: DeletionChecker | None
 
 
 def _x_wiring(
@@ -240,15 +240,21 @@ def _x_wiring(
     budget = BudgetGuard(Budget.start(plan, now, requests=used[0], reads=used[1]))
     fetcher = XFetcher(client, budget=budget, clock=clock, max_query_length=plan.max_query_length)
     checks = polling.deletion_checks_per_day
-    deletions = DeletionChecker(
-        sessions=sessions,
-        lookup=fetcher,
-        kind=SourceKind.X.value,
-        window=window,
-        every=timedelta(days=1) / checks if checks > 0 else timedelta(days=3650),
-        clock=clock,
-        metrics=metrics,
-    )
+    every = timedelta(days=1) / checks if checks > 0 else None
+    deletions: DeletionChecker | None = None
+    if every is None or every > window:
+        # Fewer than one check per statement's window: the budget has no reads to spare for them.
+        log.warning("X deletion checks off: the budget leaves %.3g a day", checks)
+    else:
+        deletions = DeletionChecker(
+            sessions=sessions,
+            lookup=fetcher,
+            kind=SourceKind.X.value,
+            window=window,
+            every=every,
+            clock=clock,
+            metrics=metrics,
+        )
     intervals = {a.key: a.interval for a in polling.accounts}
     return _XWiring(fetcher, polling, intervals, deletions)
 
