@@ -29,7 +29,6 @@ from storage.sources import (
     record_not_modified,
     record_poll_failure,
     record_poll_success,
-    release_source,
     source_statuses,
     sync_sources,
 )
@@ -72,7 +71,6 @@ __all__ = [
     "record_poll_success",
     "record_usage",
     "release_alert",
-    "release_source",
     "session_scope",
     "set_channel_chat",
     "source_statuses",

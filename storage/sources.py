@@ -18,7 +18,6 @@ __all__ = [
     "record_not_modified",
     "record_poll_failure",
     "record_poll_success",
-    "release_source",
     "source_statuses",
     "sync_sources",
 ]
@@ -181,13 +180,6 @@ def postpone_source(session: Session, key: str, *, next_poll_at: datetime) -> No
         update(SourceRow)
         .where(SourceRow.key == key)
         .values(next_poll_at=next_poll_at, lease_until=None, lease_owner=None)
-    )
-
-
-def release_source(session: Session, key: str) -> None:
-    """Give a claimed source back untouched (the worker is stopping)."""
-    session.execute(
-        update(SourceRow).where(SourceRow.key == key).values(lease_until=None, lease_owner=None)
     )
 
 
