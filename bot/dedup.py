@@ -33,18 +33,23 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from bot.text import LINK_FILL, blank_links, fold
 
 __all__ = [
+    "BUCKET_SCAN",
     "FINGERPRINT_VERSION",
     "MAX_DISTANCE",
     "MIN_WORDS",
     "NearDupIndex",
+    "contained",
     "distance",
     "fingerprint",
     "from_signed64",
+    "numbers",
+    "numbers_agree",
+    "numbers_within",
     "similar",
     "to_signed64",
 ]
@@ -132,6 +137,59 @@ def fingerprint(text: str) -> int | None:
     return to_signed64(value)
 
 
+def numbers(text: str) -> tuple[str, ...]:
+    """The numbers a statement states, in order, as digit strings.
+
+    Read from the same words as the fingerprint (links, mentions and hashtags left out), with
+    thousands groups joined: "1,234", "1 234" and "1234" are one number on every platform.
+    """
+    out: list[str] = []
+    joinable = False
+    for word in _words(text):
+        if not word.isdigit():
+            joinable = False
+            continue
+        if joinable and len(word) == 3 and out:
+            out[-1] += word
+        else:
+            out.append(word)
+        joinable = True
+    return tuple(out)
+
+
+def contained(short: str, long: str) -> float:
+    """The share of `short`'s 3-word shingles found in `long` (0 when `short` has none): how far
+    one text is an excerpt or an abridgement of the other."""
+    a = _shingles(_words(short))
+    if not a:
+        return 0.0
+    return len(a & _shingles(_words(long))) / len(a)
+
+
+def numbers_within(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether every number of the text with fewer numbers is among the other's (as a multiset):
+    an abridged text may drop a sentence with its numbers, but it does not change one."""
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    pool = list(long_)
+    for n in short:
+        if n not in pool:
+            return False
+        pool.remove(n)
+    return True
+
+
+def numbers_agree(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether two statements' numbers allow them to be one statement.
+
+    Casualty counts, dates, times and vehicle counts are what a report is about: "2 helicopters"
+    and "3 helicopters", "as of 28 September" and "as of 29 September" are two statements however
+    alike the rest. One text may be the other cut short (a platform's limit), so the numbers of the
+    shorter must be the first numbers of the longer.
+    """
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return tuple(long_[: len(short)]) == tuple(short)
+
+
 def distance(a: int, b: int) -> int:
     """How many of their 64 bits two fingerprints differ in (signed or not, alike)."""
     return ((a ^ b) & _M64).bit_count()
@@ -146,6 +204,8 @@ def similar(a: int, b: int) -> bool:
 _WINDOW_BITS = 12
 _WINDOW_STEP = 4
 _WINDOWS = 64 // _WINDOW_STEP
+#: the newest entries of one bucket a lookup reads (see `NearDupIndex.query`)
+BUCKET_SCAN = 64
 
 
 def _keys(value: int) -> Iterable[int]:
@@ -194,14 +254,28 @@ class NearDupIndex:
             if not bucket:
                 del self._buckets[key]
 
-    def query(self, fp: int) -> list[int]:
-        """Ids of indexed statements within `max_distance` bits of `fp`, oldest (smallest) first."""
+    def query(self, fp: int, *, limit: int | None = None) -> list[int]:
+        """Ids of indexed statements within `max_distance` bits of `fp`, closest first (oldest
+        first among equals), at most `limit` of them.
+
+        Each bucket is read from its newest entry back, at most `BUCKET_SCAN` entries: text that
+        shares one template (daily reports, "Statement K of source N: ...") fills a few buckets
+        with thousands of fingerprints close to each other, and reading them all would make every
+        lookup a scan. A cross-post is found within minutes or hours of its original, so it sits
+        among the newest entries of its buckets; an older one the cap skips costs a second
+        alert, never a merge.
+        """
         value = from_signed64(fp)
         seen: set[int] = set()
         for key in _keys(value):
             bucket = self._buckets.get(key)
             if bucket:
-                seen.update(bucket)
+                seen.update(bucket[-BUCKET_SCAN:])
         stored = self._fingerprints
-        limit = self.max_distance
-        return sorted(i for i in seen if (stored[i] ^ value).bit_count() <= limit)
+        limit_bits = self.max_distance
+        close = sorted(
+            (d, i) for i in seen if (d := (stored[i] ^ value).bit_count()) <= limit_bits
+        )
+        if limit is not None:
+            close = close[:limit]
+        return [i for _, i in close]

@@ -7,7 +7,8 @@
     ├─ SourceError(source_key)          __cause__ is the library's exception
     │  ├─ SourceUnavailable(retry_after)   429, 5xx, timeouts, resets: back off, keep state
     │  │  └─ SourceHeld                    our own budget holds the request: wait, no failure
-    │  ├─ SourceRejected                   401/403/404/410, bad URL: back off long, tell operator
+    │  ├─ SourceRejected(status)           401/403/404, bad URL: back off, tell operator
+    │  │  └─ SourceGone                    410: no longer polled, tell operator
     │  └─ FeedParseError                   hostile, oversized or garbled body
     ├─ DeliveryError(channel_id)
     │  ├─ DeliveryRetryLater(retry_after)  Telegram RetryAfter, TimedOut, NetworkError, 5xx
@@ -30,6 +31,7 @@ __all__ = [
     "DeliveryRetryLater",
     "FeedParseError",
     "SourceError",
+    "SourceGone",
     "SourceHeld",
     "SourceRejected",
     "SourceUnavailable",
@@ -91,7 +93,19 @@ class SourceHeld(SourceUnavailable):
 
 
 class SourceRejected(SourceError):
-    """The source refuses us or does not exist (401/403/404/410): the operator must look."""
+    """The source refuses us or does not exist (401/403/404): the operator must look.
+
+    `status` is the HTTP status when there was one (a 404 backs off like any failure; a 401 or
+    403 waits longer: retrying soon will not change the answer).
+    """
+
+    def __init__(self, source_key: str, message: str = "", *, status: int | None = None):
+        super().__init__(source_key, message)
+        self.status = status
+
+
+class SourceGone(SourceRejected):
+    """The source says it is gone for good (HTTP 410): it is no longer polled."""
 
 
 class FeedParseError(SourceError):

@@ -15,6 +15,7 @@ __all__ = [
     "AlertKind",
     "CachingInfo",
     "Channel",
+    "EditPolicy",
     "FetchResult",
     "FetchedItem",
     "Match",
@@ -84,6 +85,15 @@ class StatementKind(StrEnum):
 # --- the watchlist, as operators write it ---------------------------------------------------
 
 
+class EditPolicy(StrEnum):
+    """What a changed item of a source does (watchlist: ``edits:``)."""
+
+    #: a reply to the first alert shows the word diff
+    ALERT = "alert"
+    #: the new version is kept as evidence, nobody is told
+    STORE = "store"
+
+
 @dataclass(frozen=True, slots=True)
 class SourceSpec:
     """One place a speaker publishes, as configured."""
@@ -99,6 +109,7 @@ class SourceSpec:
     match: MatchMode = MatchMode.TOPICS
     #: how many existing items alert on the first poll (0: none, the rest are stored as seen)
     backfill_alerts: int = 0
+    edits: EditPolicy = EditPolicy.ALERT
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +316,8 @@ class SourceStatus:
     failures: int
     next_poll_at: datetime | None
     statements: int
+    #: when the publisher said it is gone for good (HTTP 410); no longer polled
+    gone_at: datetime | None = None
 
 
 # --- why it matters -------------------------------------------------------------------------
@@ -354,6 +367,8 @@ class StoredStatement:
     references: tuple[Reference, ...] = ()
     thread_id: str | None = None
     deleted_at: datetime | None = None
+    #: no date in the source: `published_at` is when Watchpost first saw it
+    published_estimated: bool = False
     #: set when this statement repeats an earlier one
     duplicate_of: int | None = None
 

@@ -20,10 +20,19 @@ from sqlalchemy.orm import Session, sessionmaker
 import storage
 from bot.backoff import next_poll
 from bot.dedup import NearDupIndex, fingerprint
-from bot.errors import SourceError, SourceHeld, SourceRejected, SourceUnavailable, StorageError
+from bot.errors import (
+    SourceError,
+    SourceGone,
+    SourceHeld,
+    SourceRejected,
+    SourceUnavailable,
+    StorageError,
+)
+from bot.ingest import decide, distinct_items, item_hash
 from bot.matching import Matcher
 from bot.metrics import Metrics
 from bot.model import (
+    EditPolicy,
     FetchedItem,
     FetchResult,
     MatchMode,
@@ -32,20 +41,23 @@ from bot.model import (
     SourceKind,
     SourceSpec,
     StatementToStore,
+    StoreResult,
     Watchlist,
 )
 from bot.ports import BatchFetcher, Fetcher
 from bot.routing import goes_to_digest, next_digest, route
-from bot.text import canonical_url, content_hash, fold_whitespace
+from bot.text import canonical_url
 
-__all__ = ["PollPolicy", "Poller", "statements_to_store"]
+__all__ = ["PollPolicy", "Poller", "statements_to_store", "store_statements"]
 
 log = logging.getLogger("watchpost.poll")
 
 # Shorter texts ("Press release", "Statement") prove nothing when they repeat.
 REPEAT_MIN_CHARS = 80
-# A refused source (404, 403) is retried at least this rarely: the operator must look at it.
+# A refused source (401, 403) is retried at least this rarely: the operator must look at it.
 REJECTED_MIN_WAIT = 3600.0
+# How many near-duplicate candidates of a new statement storage is asked about (closest first).
+NEAR_CANDIDATES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +97,7 @@ def statements_to_store(
     topics = {t.id: t for t in watchlist.topics}
     chosen: list[tuple[FetchedItem, tuple[str, ...], StatementToStore]] = []
     for item in ordered:
-        body = fold_whitespace(f"{item.title}\n{item.text}").casefold()
-        chash = content_hash(body)
+        chash = item_hash(item)
         if known.get(item.external_id) == chash:
             continue
         matches = matcher.match(item.title, item.text)
@@ -113,7 +124,7 @@ def statements_to_store(
                     matches=matches,
                     channels=channels,
                     digest=digest,
-                    alert_edits=spec.kind is SourceKind.X,
+                    alert_edits=spec.edits is EditPolicy.ALERT,
                     simhash=fp,
                     near=tuple(near(fp)) if near is not None and fp is not None else (),
                 ),
@@ -129,6 +140,19 @@ def statements_to_store(
         else:
             out.append(_as_seen(st))
     return out
+
+
+def store_statements(
+    session: Session, source_key: str, statements: Sequence[StatementToStore], *, now: datetime
+) -> StoreResult:
+    """Store what is new among one source's `statements`: ask storage what it knows, decide
+    (`bot.ingest`), and let storage carry the intents out, in the caller's transaction."""
+    if not statements:
+        return StoreResult()
+    source_id = storage.source_id_of(session, source_key)
+    known = storage.lookup_known(session, source_id, statements)
+    result = storage.apply_intents(session, source_id, decide(statements, known), now=now)
+    return replace(result, known=len(statements) - result.new - result.duplicates)
 
 
 def _as_seen(st: StatementToStore) -> StatementToStore:
@@ -181,6 +205,9 @@ class Poller:
         for statement_id, fp in fingerprints:
             index.add(statement_id, fp)
         self._near = index
+
+    def _near_candidates(self, fp: int) -> list[int]:
+        return self._near.query(fp, limit=NEAR_CANDIDATES)
 
     async def poll_due(self, *, due_only: bool = True) -> list[PollOutcome]:
         """Poll every source that is due (or every source), at most `batch_size` per call."""
@@ -294,19 +321,20 @@ class Poller:
             self._not_modified.append((source.key, when))
             self._metrics.inc("polls", status="not_modified")
             return PollOutcome(source.key, not_modified=True)
+        items = distinct_items(result.items)
         with storage.session_scope(self._sessions) as session:
-            known = storage.known_hashes(session, source.key, [i.external_id for i in result.items])
+            known = storage.known_hashes(session, source.key, [i.external_id for i in items])
             todo = statements_to_store(
                 spec,
                 source,
-                result.items,
+                items,
                 self._watchlist,
                 self._matcher,
                 now=now,
                 known=known,
-                near=self._near.query,
+                near=self._near_candidates,
             )
-            stored = storage.store_statements(session, source.key, todo, now=now)
+            stored = store_statements(session, source.key, todo, now=now)
             storage.record_poll_success(
                 session,
                 source.key,
@@ -374,6 +402,14 @@ class Poller:
                 message,
             )
             self._metrics.inc("poll_holds")
+        elif isinstance(exc, SourceGone):
+            log.error(
+                "source gone source=%s: %s; it is no longer polled (point the watchlist at its "
+                "new address, or remove it)",
+                source.key,
+                message,
+            )
+            self._metrics.inc("poll_errors", error=kind)
         else:
             log.error(
                 "poll failed source=%s error=%s failures=%d retry_in=%.0fs: %s",
@@ -388,6 +424,8 @@ class Poller:
             with storage.session_scope(self._sessions) as session:
                 if held:
                     storage.postpone_source(session, source.key, next_poll_at=when)
+                elif isinstance(exc, SourceGone):
+                    storage.record_source_gone(session, source.key, error=message, now=now)
                 else:
                     storage.record_poll_failure(
                         session, source.key, error=message, next_poll_at=when
@@ -414,7 +452,9 @@ class Poller:
         retry_after = exc.retry_after if isinstance(exc, SourceUnavailable) else None
         if isinstance(exc, SourceHeld):
             return now + timedelta(seconds=max(retry_after or 0.0, 1.0))
-        if isinstance(exc, SourceRejected):
+        if isinstance(exc, SourceRejected) and exc.status != 404:
+            # A 404 is often a site being redeployed: it backs off like any failure. A refusal
+            # (401, 403) will not change soon.
             retry_after = max(retry_after or 0.0, REJECTED_MIN_WAIT)
         return next_poll(
             now,

@@ -149,7 +149,10 @@ def _render(
     st = alert.statement
     title, text = _clean(st.title), _clean(st.text)
 
-    head = [_speaker_line(speaker, st.speaker_id, max_len), _time_line(st.published_at, speaker)]
+    head = [
+        _speaker_line(speaker, st.speaker_id, max_len),
+        _time_line(st.published_at, speaker, estimated=st.published_estimated),
+    ]
     if st.language:
         head[-1] += " · " + _esc_clip(_clean(st.language), 16)
     ref_line = _reference_line(context, max_len // 6)
@@ -233,8 +236,11 @@ def _when(dt: datetime) -> str:
     return f"{dt.day} {_MONTHS[dt.month - 1]} {dt.year} {dt:%H:%M}"
 
 
-def _time_line(published: datetime, speaker: Speaker | None) -> str:
+def _time_line(published: datetime, speaker: Speaker | None, *, estimated: bool = False) -> str:
     utc = (published if published.tzinfo else published.replace(tzinfo=UTC)).astimezone(UTC)
+    if estimated:
+        # No date in the source: say so, rather than pass the time we saw it as its own.
+        return f"🕒 first seen {_when(utc)} UTC, no date in the feed"
     line = f"🕒 {_when(utc)} UTC"
     zone = _zone(speaker.timezone) if speaker else None
     if zone is not None:

@@ -33,6 +33,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from bot.errors import ConfigError, ConfigProblem
 from bot.model import (
     Channel,
+    EditPolicy,
     MatchMode,
     Priority,
     SourceKind,
@@ -189,6 +190,7 @@ class _SourceIn(_Strict):
     interval: timedelta | None = None
     match: Literal["topics", "all"] = "topics"
     backfill_alerts: int = Field(default=0, ge=0)
+    edits: Literal["alert", "store"] = "alert"
 
     @field_validator("feed")
     @classmethod
@@ -660,6 +662,7 @@ def _source(source: _SourceIn, speaker_id: str) -> SourceSpec:
         interval=source.interval,
         match=MatchMode(source.match),
         backfill_alerts=source.backfill_alerts,
+        edits=EditPolicy(source.edits),
     )
 
 

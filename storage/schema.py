@@ -103,6 +103,8 @@ class SourceRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     #: the platform's id for the target (an X user id), resolved once
     remote_id: Mapped[str | None] = mapped_column(String(64))
+    #: when the publisher said the source is gone for good (HTTP 410): no longer polled
+    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StatementRow(Base):

@@ -18,6 +18,7 @@ __all__ = [
     "record_not_modified",
     "record_poll_failure",
     "record_poll_success",
+    "record_source_gone",
     "source_statuses",
     "sync_sources",
 ]
@@ -81,7 +82,7 @@ def claim_sources(
     """
     query = (
         select(SourceRow)
-        .where(SourceRow.active.is_(True))
+        .where(SourceRow.active.is_(True), SourceRow.gone_at.is_(None))
         .where(or_(SourceRow.lease_until.is_(None), SourceRow.lease_until <= now))
         .order_by(SourceRow.next_poll_at, SourceRow.id)
         .limit(limit)
@@ -174,6 +175,24 @@ def record_poll_failure(session: Session, key: str, *, error: str, next_poll_at:
     return row.failures
 
 
+def record_source_gone(session: Session, key: str, *, error: str, now: datetime) -> None:
+    """The publisher removed the source for good: keep why and when, poll it no more.
+
+    It stays gone across restarts; editing its address in the watchlist makes a new source.
+    """
+    session.execute(
+        update(SourceRow)
+        .where(SourceRow.key == key)
+        .values(
+            gone_at=now,
+            last_error=error[:2000],
+            failures=SourceRow.failures + 1,
+            lease_until=None,
+            lease_owner=None,
+        )
+    )
+
+
 def postpone_source(session: Session, key: str, *, next_poll_at: datetime) -> None:
     """Poll later without counting a failure (our own budget held the request)."""
     session.execute(
@@ -206,6 +225,7 @@ def source_statuses(session: Session) -> list[SourceStatus]:
             failures=r.failures,
             next_poll_at=r.next_poll_at,
             statements=int(counts.get(r.id, 0)),
+            gone_at=r.gone_at,
         )
         for r in rows
     ]

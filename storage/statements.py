@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.ingest import Intent, Known, NewVersion, Pending, Stored
 from bot.model import (
     AlertKind,
     Match,
@@ -24,25 +25,23 @@ from bot.model import (
 from storage.schema import AlertRow, MatchRow, SourceRow, StatementRow, VersionRow
 
 __all__ = [
-    "THREAD_WINDOW",
+    "apply_intents",
     "follow_up",
     "known_hashes",
     "load_statement",
     "load_statements",
     "load_version",
+    "lookup_known",
     "matches_from_json",
     "matches_to_json",
     "new_alert",
     "recent_fingerprints",
-    "store_statements",
+    "source_id_of",
 ]
-
-#: a reply by the same account to its own post within this time continues that post's alert
-THREAD_WINDOW = timedelta(minutes=15)
 
 
 def known_hashes(session: Session, source_key: str, external_ids: Sequence[str]) -> dict[str, str]:
-    """Which of these items the source gave before: external id → content hash of the first
+    """Which of these items the source gave before: external id → content hash of its latest
     version (a changed item compares unequal, and goes on to be kept as a new version)."""
     if not external_ids:
         return {}
@@ -63,90 +62,181 @@ def known_hashes(session: Session, source_key: str, external_ids: Sequence[str])
     return out
 
 
-def store_statements(
-    session: Session, source_key: str, statements: Sequence[StatementToStore], *, now: datetime
-) -> StoreResult:
-    """Store what is new among `statements` of one source, with matches and alerts.
+def source_id_of(session: Session, source_key: str) -> int:
+    """The row id of a configured source."""
+    return session.scalars(select(SourceRow.id).where(SourceRow.key == source_key)).one()
 
-    Runs inside the caller's transaction, with the source's poll state, so a statement is never
-    stored without its alerts nor alerted twice. For each item, in order:
 
-    - already stored from this source: nothing, unless its text changed — then the new version
-      is kept beside the first and, for sources whose edits matter, an edit alert answers the
-      first alert;
-    - a repeat (same canonical link, same long text, or a repost of a stored post): stored as
-      evidence with ``duplicate_of``, no alert;
-    - a near-duplicate of another source's statement: stored with ``duplicate_of``, and the first
-      alert is rewritten to say it was also published here;
-    - the speaker continuing their own thread within minutes: the thread's alert grows;
-    - otherwise: one new alert per routed channel.
+def lookup_known(
+    session: Session, source_id: int, statements: Sequence[StatementToStore]
+) -> Known:
+    """What storage knows that bears on these statements of one source (see `bot.ingest`).
+
+    Two queries for the statements themselves and the related ones (same link, same text, a
+    repost's target, the near-duplicate candidates, this source's thread parents and roots),
+    one for the versions of the known ones, one for which related ones have a live first alert.
     """
     if not statements:
-        return StoreResult()
-    source_id = session.scalars(select(SourceRow.id).where(SourceRow.key == source_key)).one()
+        return Known(source_id=source_id)
     ext_ids = [s.item.external_id for s in statements]
-    known = {
-        ext: (sid, chash)
-        for ext, sid, chash in session.execute(
-            select(StatementRow.external_id, StatementRow.id, StatementRow.content_hash).where(
-                StatementRow.source_id == source_id, StatementRow.external_id.in_(ext_ids)
+    mine = session.scalars(
+        select(StatementRow).where(
+            StatementRow.source_id == source_id, StatementRow.external_id.in_(ext_ids)
+        )
+    ).all()
+    hashes: dict[int, set[str]] = {r.id: {r.content_hash} for r in mine}
+    texts: dict[int, list[tuple[str, str]]] = {r.id: [(r.title, r.text)] for r in mine}
+    if hashes:
+        for sid, chash, title, text in session.execute(
+            select(
+                VersionRow.statement_id, VersionRow.content_hash, VersionRow.title, VersionRow.text
+            )
+            .where(VersionRow.statement_id.in_(list(hashes)))
+            .order_by(VersionRow.id)
+        ):
+            hashes[sid].add(chash)
+            texts[sid].append((title, text))
+    by_ext = {
+        r.external_id: _stored(r, frozenset(hashes[r.id]), versions=tuple(texts[r.id]))
+        for r in mine
+    }
+
+    urls = {s.canonical_url for s in statements if s.canonical_url}
+    chashes = {s.content_hash for s in statements}
+    reposted = {
+        r.external_id
+        for s in statements
+        if s.item.kind is StatementKind.REPOST
+        for r in s.item.references
+        if r.type == "retweeted"
+    }
+    near = {i for s in statements for i in s.near}
+    threads = {
+        e
+        for s in statements
+        if s.item.kind is StatementKind.REPLY and s.item.thread_id
+        for e in (
+            s.item.thread_id,
+            *(r.external_id for r in s.item.references if r.type == "replied_to"),
+        )
+        if e
+    }
+    conds: list[ColumnElement[bool]] = [StatementRow.content_hash.in_(chashes)]
+    if urls:
+        conds.append(StatementRow.canonical_url.in_(urls))
+    if reposted:
+        conds.append(StatementRow.external_id.in_(reposted))
+    if near:
+        conds.append(StatementRow.id.in_(near))
+    if threads:
+        conds.append(
+            and_(StatementRow.source_id == source_id, StatementRow.external_id.in_(threads))
+        )
+    related = session.scalars(
+        select(StatementRow).where(or_(*conds)).order_by(StatementRow.id)
+    ).all()
+    live = set(
+        session.scalars(
+            select(AlertRow.statement_id).where(
+                AlertRow.statement_id.in_([r.id for r in related]),
+                AlertRow.kind == AlertKind.NEW.value,
+                AlertRow.status != "failed",
             )
         )
-    }
+    ) if related else set()
+    return Known(
+        source_id=source_id,
+        by_external_id=by_ext,
+        related=tuple(_stored(r, frozenset(), live=r.id in live) for r in related),
+    )
+
+
+def _stored(
+    row: StatementRow,
+    hashes: frozenset[str],
+    *,
+    live: bool = False,
+    versions: tuple[tuple[str, str], ...] = (),
+) -> Stored:
+    return Stored(
+        id=row.id,
+        source_id=row.source_id,
+        external_id=row.external_id,
+        content_hash=row.content_hash,
+        canonical_url=row.canonical_url,
+        published_at=row.published_at,
+        published_estimated=row.published_estimated,
+        duplicate_of=row.duplicate_of,
+        alerted=row.alerted,
+        text=row.text,
+        simhash=row.simhash,
+        hashes=hashes,
+        versions=versions,
+        live_alert=live,
+        kind=StatementKind(row.kind),
+    )
+
+
+def apply_intents(
+    session: Session, source_id: int, intents: Sequence[Intent], *, now: datetime
+) -> StoreResult:
+    """Carry out what `bot.ingest.decide` decided, inside the caller's transaction (the one
+    that also moves the source's cursor), so a statement is never stored without its alerts nor
+    alerted twice."""
     counts = {"new": 0, "dups": 0, "alerts": 0, "edits": 0}
     new_ids: list[int] = []
     fingerprints: list[tuple[int, int]] = []
-    seen_now: set[str] = set()
-    for st in statements:
-        ext = st.item.external_id
-        if ext in seen_now:
+    ids: dict[int, int | None] = {}  # intent index → statement id (None: another worker won)
+
+    def resolve(ref: int | Pending | None) -> int | None:
+        return ids.get(ref.index) if isinstance(ref, Pending) else ref
+
+    for n, intent in enumerate(intents):
+        if isinstance(intent, NewVersion):
+            counts["edits"] += 1
+            version_id = _insert_version(session, intent.statement_id, intent.st, now)
+            if intent.alert:
+                counts["alerts"] += follow_up(
+                    session, intent.statement_id, AlertKind.EDIT, version_id, now
+                )
             continue
-        seen_now.add(ext)
-        if ext in known:
-            sid, chash = known[ext]
-            if chash != st.content_hash:
-                counts["alerts"] += _new_version(session, sid, st, now)
-                counts["edits"] += 1
-            continue
-        original, original_source = _find_original(session, st)
-        near = None if original is not None else _near_original(session, source_id, st)
-        stmt_id = _insert_statement(session, source_id, st, now, original or near)
+        st = intent.st
+        duplicate_of = resolve(intent.duplicate_of)
+        stmt_id = _insert_statement(session, source_id, st, now, duplicate_of, intent.alert)
+        ids[n] = stmt_id
         if stmt_id is None:  # another worker stored it between our read and our write
             continue
         for m in st.matches:
             session.add(
                 MatchRow(statement_id=stmt_id, topic_id=m.topic_id, terms=matches_to_json(m))
             )
-        first = original if original is not None else near
-        if first is not None:
+        if intent.duplicate_of is not None:
             counts["dups"] += 1
-            # Published again elsewhere (a cross-post, a repost): the first alert says so.
-            elsewhere = near is not None or original_source != source_id
-            if st.channels and elsewhere:
-                counts["alerts"] += follow_up(session, first, AlertKind.ALSO, stmt_id, now)
-            continue
-        counts["new"] += 1
-        new_ids.append(stmt_id)
-        if st.simhash is not None:
-            fingerprints.append((stmt_id, st.simhash))
-        root = _thread_root(session, source_id, st) if st.channels else None
-        if root is not None and follow_up(session, root, AlertKind.THREAD, stmt_id, now):
-            counts["alerts"] += 1
-            continue
-        for channel_id in st.channels:
-            session.add(new_alert(stmt_id, channel_id, AlertKind.NEW, stmt_id, None, now))
-            counts["alerts"] += 1
-        for channel_id, at in st.digest:
-            session.add(
-                new_alert(stmt_id, channel_id, AlertKind.DIGEST, stmt_id, None, now, due=at)
-            )
-            counts["alerts"] += 1
+        else:
+            counts["new"] += 1
+            new_ids.append(stmt_id)
+            if st.simhash is not None:
+                fingerprints.append((stmt_id, st.simhash))
+        if intent.follow_up is not None:
+            to = resolve(intent.follow_up.to)
+            if to is not None:
+                counts["alerts"] += follow_up(session, to, intent.follow_up.kind, stmt_id, now)
+        if intent.alert:
+            for channel_id in st.channels:
+                session.add(new_alert(stmt_id, channel_id, AlertKind.NEW, stmt_id, None, now))
+                counts["alerts"] += 1
+            for channel_id, at in st.digest:
+                session.add(
+                    new_alert(stmt_id, channel_id, AlertKind.DIGEST, stmt_id, None, now, due=at)
+                )
+                counts["alerts"] += 1
+        # Later intents may read this statement's alerts (a thread's root, an original).
+        session.flush()
     session.flush()
     return StoreResult(
         new=counts["new"],
         duplicates=counts["dups"],
         alerts=counts["alerts"],
-        known=len(statements) - counts["new"] - counts["dups"],
         new_ids=tuple(new_ids),
         edits=counts["edits"],
         fingerprints=tuple(fingerprints),
@@ -193,15 +283,9 @@ def follow_up(
     return len(parents)
 
 
-def _new_version(session: Session, statement_id: int, st: StatementToStore, now: datetime) -> int:
-    """Keep a changed item as a new version; returns the edit alerts enqueued."""
-    exists = session.scalars(
-        select(VersionRow.id).where(
-            VersionRow.statement_id == statement_id, VersionRow.content_hash == st.content_hash
-        )
-    ).first()
-    if exists is not None:
-        return 0
+def _insert_version(
+    session: Session, statement_id: int, st: StatementToStore, now: datetime
+) -> int:
     version = VersionRow(
         statement_id=statement_id,
         version_id=st.item.version_id,
@@ -214,73 +298,16 @@ def _new_version(session: Session, statement_id: int, st: StatementToStore, now:
     )
     session.add(version)
     session.flush()
-    if not st.alert_edits:
-        return 0
-    return follow_up(session, statement_id, AlertKind.EDIT, version.id, now)
-
-
-def _find_original(session: Session, st: StatementToStore) -> tuple[int | None, int | None]:
-    """The earliest original this item repeats, and its source."""
-    conds = []
-    if st.canonical_url:
-        conds.append(StatementRow.canonical_url == st.canonical_url)
-    if st.check_repeat:
-        conds.append(StatementRow.content_hash == st.content_hash)
-    reposted = [r.external_id for r in st.item.references if r.type == "retweeted"]
-    if st.item.kind is StatementKind.REPOST and reposted:
-        conds.append(StatementRow.external_id.in_(reposted))
-    if not conds:
-        return None, None
-    # The earliest original, never a duplicate, so chains stay one level deep.
-    row = session.execute(
-        select(StatementRow.id, StatementRow.source_id)
-        .where(or_(*conds), StatementRow.duplicate_of.is_(None))
-        .order_by(StatementRow.id)
-        .limit(1)
-    ).first()
-    return (row.id, row.source_id) if row else (None, None)
-
-
-def _near_original(session: Session, source_id: int, st: StatementToStore) -> int | None:
-    """The first of the index's candidates that is still an original from another source."""
-    if not st.near:
-        return None
-    rows = session.execute(
-        select(StatementRow.id, StatementRow.source_id, StatementRow.duplicate_of).where(
-            StatementRow.id.in_(st.near)
-        )
-    ).all()
-    ok = {sid for sid, src, dup in rows if src != source_id and dup is None}
-    return next((sid for sid in st.near if sid in ok), None)
-
-
-def _thread_root(session: Session, source_id: int, st: StatementToStore) -> int | None:
-    """The alerted first post of the thread this reply continues, if it is the speaker's own."""
-    item = st.item
-    if item.kind is not StatementKind.REPLY or not item.thread_id:
-        return None
-    replied = {r.external_id for r in item.references if r.type == "replied_to"}
-    if not replied:
-        return None
-    parent = session.execute(
-        select(StatementRow.id, StatementRow.published_at).where(
-            StatementRow.source_id == source_id, StatementRow.external_id.in_(replied)
-        )
-    ).first()
-    if parent is None or item.published_at - parent.published_at > THREAD_WINDOW:
-        return None
-    root = session.scalars(
-        select(StatementRow.id).where(
-            StatementRow.source_id == source_id,
-            StatementRow.external_id == item.thread_id,
-            StatementRow.alerted.is_(True),
-        )
-    ).first()
-    return root
+    return version.id
 
 
 def _insert_statement(
-    session: Session, source_id: int, st: StatementToStore, now: datetime, original: int | None
+    session: Session,
+    source_id: int,
+    st: StatementToStore,
+    now: datetime,
+    original: int | None,
+    alerted: bool,
 ) -> int | None:
     item = st.item
     values = {
@@ -298,7 +325,7 @@ def _insert_statement(
         "content_hash": st.content_hash,
         "raw": item.raw,
         "duplicate_of": original,
-        "alerted": bool(st.channels or st.digest) and original is None,
+        "alerted": alerted,
         "kind": item.kind.value,
         "author": item.author,
         "thread_id": item.thread_id,
@@ -376,6 +403,7 @@ def to_stored(row: StatementRow, source_key: str, matches: tuple[Match, ...]) ->
         thread_id=row.thread_id,
         deleted_at=row.deleted_at,
         duplicate_of=row.duplicate_of,
+        published_estimated=row.published_estimated,
     )
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from bot.errors import FeedParseError, SourceRejected, SourceUnavailable
+from bot.errors import FeedParseError, SourceGone, SourceRejected, SourceUnavailable
 from bot.model import CachingInfo, FetchResult, SourceForPoll
 from bot.sources.feedparse import parse_feed
 
@@ -127,11 +127,16 @@ class FeedFetcher:
                 f"HTTP {status}",
                 retry_after=parse_retry_after(resp_headers.get("retry-after"), now),
             )
+        if status == 410:
+            raise SourceGone(key, "HTTP 410 Gone: the publisher removed this feed for good")
         if status >= 400:
-            raise SourceRejected(key, f"HTTP {status}")
+            raise SourceRejected(key, f"HTTP {status}", status=status)
         if status != 200:
             raise SourceUnavailable(key, f"unexpected HTTP {status}")
-        parsed = parse_feed(
+        # In a thread: feedparser takes a while on a large feed, and the event loop must keep
+        # the other polls' timers and sockets going meanwhile (their timeouts run as it parses).
+        parsed = await asyncio.to_thread(
+            parse_feed,
             body,
             source_key=key,
             url=final_url,

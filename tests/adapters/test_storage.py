@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import storage
 from bot.model import CachingInfo, Channel
+from bot.pipeline import store_statements
 from storage.schema import AlertRow, Base, StatementRow
 from tests.builders import T0, item, spec, to_store
 
@@ -120,10 +121,10 @@ def test_statement_is_stored_once_with_its_alerts(sessions) -> None:
     key = spec().key
     batch = [to_store(item(1), channels=("main", "cf")), to_store(item(2))]
     with storage.session_scope(sessions) as s:
-        first = storage.store_statements(s, key, batch, now=T0)
+        first = store_statements(s, key, batch, now=T0)
     assert (first.new, first.alerts, first.duplicates, first.known) == (2, 3, 0, 0)
     with storage.session_scope(sessions) as s:
-        second = storage.store_statements(s, key, batch, now=T0)
+        second = store_statements(s, key, batch, now=T0)
     assert (second.new, second.alerts, second.known) == (0, 0, 2)
     with storage.session_scope(sessions) as s:
         assert s.scalar(select(func.count()).select_from(StatementRow)) == 2
@@ -132,22 +133,24 @@ def test_statement_is_stored_once_with_its_alerts(sessions) -> None:
 
 def test_same_external_id_from_another_source_is_a_different_statement(sessions) -> None:
     with storage.session_scope(sessions) as s:
-        a = storage.store_statements(s, spec().key, [to_store(item(1))], now=T0)
-        b = storage.store_statements(
+        a = store_statements(s, spec().key, [to_store(item(1))], now=T0)
+        b = store_statements(
             s, "feed:https://other.org/rss", [to_store(item(1), speaker="sp2")], now=T0
         )
     assert (a.new, b.new) == (1, 1)
 
 
 def test_repeat_by_canonical_url_is_stored_as_evidence_without_a_new_alert(sessions) -> None:
+    first = item(1)
+    same = dict(title=first.title, text=first.text)
     with storage.session_scope(sessions) as s:
-        storage.store_statements(
-            s, spec().key, [to_store(item(1), canonical="https://x.org/a")], now=T0
+        store_statements(
+            s, spec().key, [to_store(first, canonical="https://x.org/a")], now=T0
         )
-        rep = storage.store_statements(
+        rep = store_statements(
             s,
             "feed:https://other.org/rss",
-            [to_store(item(9), speaker="sp2", canonical="https://x.org/a")],
+            [to_store(item(9, **same), speaker="sp2", canonical="https://x.org/a")],
             now=T0,
         )
     assert (rep.new, rep.duplicates) == (0, 1)
@@ -159,10 +162,10 @@ def test_repeat_by_canonical_url_is_stored_as_evidence_without_a_new_alert(sessi
         assert rows[1].duplicate_of == rows[0].id
     # Seen again on the next poll: known, not counted as a new duplicate.
     with storage.session_scope(sessions) as s:
-        again = storage.store_statements(
+        again = store_statements(
             s,
             "feed:https://other.org/rss",
-            [to_store(item(9), speaker="sp2", canonical="https://x.org/a")],
+            [to_store(item(9, **same), speaker="sp2", canonical="https://x.org/a")],
             now=T0,
         )
     assert (again.duplicates, again.known) == (0, 1)
@@ -171,27 +174,27 @@ def test_repeat_by_canonical_url_is_stored_as_evidence_without_a_new_alert(sessi
 def test_repeat_by_text_only_when_asked(sessions) -> None:
     same = dict(title="Statement", text="A long enough statement about the line of contact." * 3)
     with storage.session_scope(sessions) as s:
-        storage.store_statements(
+        store_statements(
             s, spec().key, [to_store(item(1, **same), check_repeat=True)], now=T0
         )
-        rep = storage.store_statements(
+        rep = store_statements(
             s, spec().key, [to_store(item(2, **same), check_repeat=True)], now=T0
         )
-        not_checked = storage.store_statements(s, spec().key, [to_store(item(3, **same))], now=T0)
+        not_checked = store_statements(s, spec().key, [to_store(item(3, **same))], now=T0)
     assert (rep.duplicates, rep.alerts) == (1, 0)
     assert (not_checked.new, not_checked.alerts) == (1, 1)
 
 
 def test_statements_stored_as_seen_make_no_alerts(sessions) -> None:
     with storage.session_scope(sessions) as s:
-        res = storage.store_statements(s, spec().key, [to_store(item(1), channels=())], now=T0)
+        res = store_statements(s, spec().key, [to_store(item(1), channels=())], now=T0)
         assert (res.new, res.alerts) == (1, 0)
         assert s.scalars(select(StatementRow.alerted)).one() is False
 
 
 def test_outbox_claim_send_retry_fail(sessions) -> None:
     with storage.session_scope(sessions) as s:
-        storage.store_statements(
+        store_statements(
             s, spec().key, [to_store(item(1)), to_store(item(2)), to_store(item(3))], now=T0
         )
     lease = timedelta(seconds=60)
@@ -214,7 +217,7 @@ def test_outbox_claim_send_retry_fail(sessions) -> None:
 
 def test_migrated_chat_is_used_for_later_alerts(sessions) -> None:
     with storage.session_scope(sessions) as s:
-        storage.store_statements(s, spec().key, [to_store(item(1))], now=T0)
+        store_statements(s, spec().key, [to_store(item(1))], now=T0)
         storage.set_channel_chat(s, "main", "-100777")
     with storage.session_scope(sessions) as s:
         (a,) = storage.claim_alerts(s, T0, limit=10, lease=timedelta(seconds=5))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import storage
 from bot.model import Channel, FetchedItem, Reference, StatementKind
+from bot.pipeline import store_statements
 from storage.schema import AlertRow, StatementRow
 from tests.builders import T0, item, spec, to_store
 
@@ -53,12 +54,12 @@ def test_changed_text_keeps_both_versions_and_answers_the_alert_when_edits_matte
 ) -> None:
     first = to_store(item(1))
     with storage.session_scope(sessions) as s:
-        storage.store_statements(s, X, [replace(first, alert_edits=True)], now=T0)
+        store_statements(s, X, [replace(first, alert_edits=True)], now=T0)
     edited = replace(item(1, text="Edited text about Karabakh."), version_id="1002")
     st2 = replace(to_store(edited), alert_edits=True)
     with storage.session_scope(sessions) as s:
-        res = storage.store_statements(s, X, [st2], now=T0)
-        again = storage.store_statements(s, X, [st2], now=T0)  # same version seen again
+        res = store_statements(s, X, [st2], now=T0)
+        again = store_statements(s, X, [st2], now=T0)  # same version seen again
         new_id = s.scalars(select(AlertRow.id).order_by(AlertRow.id)).first()
         assert (res.edits, res.alerts, again.alerts) == (1, 1, 0)
         (stmt,) = s.scalars(select(StatementRow)).all()
@@ -72,8 +73,8 @@ def test_changed_text_keeps_both_versions_and_answers_the_alert_when_edits_matte
 
 def test_feed_rewording_is_kept_silently(sessions) -> None:
     with storage.session_scope(sessions) as s:
-        storage.store_statements(s, spec().key, [to_store(item(1))], now=T0)
-        res = storage.store_statements(
+        store_statements(s, spec().key, [to_store(item(1))], now=T0)
+        res = store_statements(
             s, spec().key, [to_store(item(1, text="Reworded on Karabakh."))], now=T0
         )
         assert (res.edits, res.alerts) == (1, 0)
@@ -83,14 +84,14 @@ def test_repost_by_another_account_is_a_duplicate_that_the_first_alert_mentions(
     sessions,
 ) -> None:
     with storage.session_scope(sessions) as s:
-        storage.store_statements(s, X, [to_store(_post(1, external_id="555"))], now=T0)
+        store_statements(s, X, [to_store(_post(1, external_id="555"))], now=T0)
         repost = _post(
             2,
             external_id="777",
             kind=StatementKind.REPOST,
             references=(Reference("retweeted", "555", "am_mfa", "", None),),
         )
-        res = storage.store_statements(s, X2, [to_store(repost, speaker="sp2")], now=T0)
+        res = store_statements(s, X2, [to_store(repost, speaker="sp2")], now=T0)
         assert (res.new, res.duplicates) == (0, 1)
         assert [k for k, _, _ in _alerts(s)] == ["new", "also"]
 
@@ -112,8 +113,8 @@ def test_own_reply_within_minutes_grows_the_thread_alert(sessions) -> None:
         references=(Reference("replied_to", "101", "am_mfa", "", None),),
     )
     with storage.session_scope(sessions) as s:
-        storage.store_statements(s, X, [to_store(root)], now=T0)
-        res = storage.store_statements(s, X, [to_store(reply), to_store(late)], now=T0)
+        store_statements(s, X, [to_store(root)], now=T0)
+        res = store_statements(s, X, [to_store(reply), to_store(late)], now=T0)
         assert res.new == 2
         kinds = [k for k, _, _ in _alerts(s)]
         assert kinds == ["new", "thread", "new"]  # the late reply is news of its own
@@ -123,21 +124,22 @@ def test_own_reply_within_minutes_grows_the_thread_alert(sessions) -> None:
 
 def test_near_duplicate_from_another_source_adds_also_published(sessions) -> None:
     with storage.session_scope(sessions) as s:
-        storage.store_statements(s, spec().key, [to_store(item(1))], now=T0)
+        store_statements(s, spec().key, [to_store(item(1))], now=T0)
         (orig,) = s.scalars(select(StatementRow.id))
-        near = replace(to_store(item(2), speaker="sp2"), near=(orig,))
-        res = storage.store_statements(s, X2, [near], now=T0)
+        cross_post = item(2, text=item(1).text + " #Karabakh")  # the index found it close
+        near = replace(to_store(cross_post, speaker="sp2"), near=(orig,))
+        res = store_statements(s, X2, [near], now=T0)
         assert (res.new, res.duplicates, res.alerts) == (0, 1, 1)
         assert [k for k, _, _ in _alerts(s)] == ["new", "also"]
         assert [a.external_id for a in storage.also_published(s, orig)] == ["id-2"]
         # the index's candidate from the same source is not a cross-post
-        same = replace(to_store(item(3)), near=(orig,))
-        assert storage.store_statements(s, spec().key, [same], now=T0).new == 1
+        same = replace(to_store(item(3, text=item(1).text + "!")), near=(orig,))
+        assert store_statements(s, spec().key, [same], now=T0).new == 1
 
 
 def test_deleted_statement_is_marked_and_answered_once(sessions) -> None:
     with storage.session_scope(sessions) as s:
-        storage.store_statements(s, X, [to_store(_post(1, external_id="900"))], now=T0)
+        store_statements(s, X, [to_store(_post(1, external_id="900"))], now=T0)
         (due,) = storage.due_for_deletion_check(s, kind="x", since=T0 - timedelta(days=2), limit=10)
         assert due.remote_ids == ("900",)
         assert storage.record_deleted(s, due.statement_id, now=T0) == 1
@@ -154,7 +156,7 @@ def test_digest_alerts_wait_without_blocking_the_channel(sessions) -> None:
     later = T0 + timedelta(hours=10)
     with storage.session_scope(sessions) as s:
         low = replace(to_store(item(1)), channels=(), digest=(("main", later),))
-        storage.store_statements(s, spec().key, [low, to_store(item(2))], now=T0)
+        store_statements(s, spec().key, [low, to_store(item(2))], now=T0)
         claimed = storage.claim_alerts(s, T0, limit=10, lease=timedelta(seconds=30))
         assert [a.statement.external_id for a in claimed] == ["id-2"]
     with storage.session_scope(sessions) as s:

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.dedup import (
+    BUCKET_SCAN,
     MAX_DISTANCE,
     MIN_WORDS,
     NearDupIndex,
@@ -149,8 +150,23 @@ def test_index_never_returns_what_similar_refuses(stored: list[int], query: int)
     for i, fp in enumerate(stored):
         index.add(i, fp)
     hits = index.query(query)
-    assert hits == sorted(hits)
+    assert hits == sorted(hits, key=lambda i: (distance(stored[i], query), i))  # closest first
     assert all(similar(stored[i], query) for i in hits)
+    assert index.query(query, limit=2) == hits[:2]
+
+
+def test_a_flooded_bucket_is_read_from_its_newest_entries() -> None:
+    """Templated text puts thousands of close fingerprints in the same buckets: a lookup reads
+    the newest `BUCKET_SCAN` of each, so it stays fast and still finds the recent cross-post."""
+    index = NearDupIndex()
+    base = 0x0123_4567_89AB_CDEF
+    rng = random.Random(3)
+    for i in range(5000):  # all within 8 bits of `base`, none identical to it
+        index.add(i, flip(base, rng.sample(range(64), 6)))
+    index.add(5000, base)  # the newest: the one a cross-post repeats
+    hits = index.query(base, limit=3)
+    assert hits[0] == 5000
+    assert len(index.query(base)) <= 16 * BUCKET_SCAN
 
 
 def test_index_discard_and_replace() -> None:

@@ -183,3 +183,13 @@ def test_text_is_cut_to_max_text_at_a_sentence() -> None:
     body = parse_tg_html(msg).text
     assert "First sentence on Karabakh." in body and "…" in body
     assert body.count("Second sentence") < 10
+
+
+def test_an_undated_statement_says_when_it_was_first_seen() -> None:
+    from dataclasses import replace
+
+    a = alert("", "Artsakh")
+    undated = replace(a, statement=replace(a.statement, published_estimated=True))
+    msg = render_plain(undated, MFA, TOPICS)
+    assert "\n🕒 first seen 27 Sep 2020 04:10 UTC, no date in the feed · en\n" in msg
+    assert "first seen" not in render_plain(a, MFA, TOPICS)

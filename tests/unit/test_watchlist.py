@@ -267,7 +267,7 @@ def test_duplicate_key_is_named_with_both_lines() -> None:
 def test_unknown_key_suggests_the_nearest_known_one() -> None:
     assert one_problem(speaker("- x: a", "  intervall: 5m")) == (
         "w.yaml:8: speakers[0].sources[0].intervall: unknown key; did you mean 'interval'? "
-        "(known: feed, x, interval, match, backfill_alerts)"
+        "(known: feed, x, interval, match, backfill_alerts, edits)"
     )
 
 
