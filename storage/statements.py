@@ -230,8 +230,7 @@ def apply_intents(
                     new_alert(stmt_id, channel_id, AlertKind.DIGEST, stmt_id, None, now, due=at)
                 )
                 counts["alerts"] += 1
-        # Later intents may read this statement's alerts (a thread's root, an original).
-        session.flush()
+    # A later intent's follow-up reads the alerts added here: the session autoflushes before it.
     session.flush()
     return StoreResult(
         new=counts["new"],

@@ -66,3 +66,23 @@ def test_once_json_then_sources_table(
     assert "outbox: 0 pending, 0 sent, 0 failed" in out
     az = next(row for row in out.splitlines() if row.startswith("feed:") and "/az.rss" in row)
     assert " 0 " in az  # no failures yet: `sources` only reads
+
+
+def test_once_json_marks_an_undated_statement(
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dataclasses import replace
+
+    config = tmp_path / "w.yaml"
+    config.write_text(WATCHLIST.replace("{feeds}", world.feeds.url), encoding="utf-8")
+    for name, value in world.env().items():
+        monkeypatch.setenv(name, value)
+    world.publish("/am.rss", entry(1, "Karabakh", "Dated."))
+    world.publish("/az.rss", replace(entry(2, "Karabakh", "No date in the feed."), published=None))
+    assert main(["--config", str(config), "once", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_text = {r["text"]: r["published_estimated"] for r in rows}
+    assert by_text == {"Dated.": False, "No date in the feed.": True}
