@@ -48,6 +48,7 @@ from bot.text import content_hash
 __all__ = [
     "EXCERPT",
     "ID_SEPARATOR",
+    "REPOST_TYPES",
     "THREAD_WINDOW",
     "FollowUp",
     "Known",
@@ -63,6 +64,9 @@ __all__ = [
 
 #: a reply by the same account to its own post within this time continues that post's alert
 THREAD_WINDOW = timedelta(minutes=15)
+#: references that name the statement a repost repeats: an X repost, a Telegram forward
+#: ("channel/number" of the original)
+REPOST_TYPES = frozenset({"retweeted", "forwarded"})
 #: the share of a shorter text's word triples that must be in the longer one for an excerpt
 EXCERPT = 0.8
 #: joins a shared guid and the hash of one item's text (an unlikely character in a guid)
@@ -324,7 +328,7 @@ def _original(
     same or nearly the same text. Never a repeat itself, so chains stay one level deep."""
     item = st.item
     reposted = (
-        {r.external_id for r in item.references if r.type == "retweeted"}
+        {r.external_id for r in item.references if r.type in REPOST_TYPES}
         if item.kind is StatementKind.REPOST
         else set()
     )

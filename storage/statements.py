@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.ingest import Intent, Known, NewVersion, Pending, Stored
+from bot.ingest import REPOST_TYPES, Intent, Known, NewVersion, Pending, Stored
 from bot.model import (
     AlertKind,
     Match,
@@ -108,7 +108,7 @@ def lookup_known(
         for s in statements
         if s.item.kind is StatementKind.REPOST
         for r in s.item.references
-        if r.type == "retweeted"
+        if r.type in REPOST_TYPES
     }
     near = {i for s in statements for i in s.near}
     threads = {
@@ -292,7 +292,14 @@ def _insert_version(
         text=st.item.text,
         content_hash=st.content_hash,
         raw=st.item.raw,
-        published_at=now if st.item.published_estimated else st.item.published_at,
+        # Only a version with its own id (an X edit) carries the time it was made; any other
+        # item keeps its original's date when edited (a feed, a Telegram post): the version is
+        # dated when it was seen.
+        published_at=(
+            st.item.published_at
+            if st.item.version_id is not None and not st.item.published_estimated
+            else now
+        ),
         fetched_at=now,
     )
     session.add(version)
