@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
@@ -185,10 +185,12 @@ def postpone_source(session: Session, key: str, *, next_poll_at: datetime) -> No
 
 def source_statuses(session: Session) -> list[SourceStatus]:
     """One line per active source for `watchpost sources`, in watchlist-independent key order."""
-    counts = {
-        source_id: n
-        for source_id, n in session.execute(
-            select(StatementRow.source_id, func.count()).group_by(StatementRow.source_id)
+    counts: dict[int, tuple[int, datetime | None]] = {
+        source_id: (n, last)
+        for source_id, n, last in session.execute(
+            select(
+                StatementRow.source_id, func.count(), func.max(StatementRow.published_at)
+            ).group_by(StatementRow.source_id)
         )
     }
     rows = session.scalars(
@@ -205,7 +207,18 @@ def source_statuses(session: Session) -> list[SourceStatus]:
             last_error=r.last_error,
             failures=r.failures,
             next_poll_at=r.next_poll_at,
-            statements=int(counts.get(r.id, 0)),
+            statements=int(counts.get(r.id, (0, None))[0]),
+            cursor=r.cursor,
+            last_published_at=_utc(counts.get(r.id, (0, None))[1]),
         )
         for r in rows
     ]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # An aggregate skips the column type: SQLite gives back naive UTC text, read as UTC here.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

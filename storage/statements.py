@@ -226,7 +226,8 @@ def _find_original(session: Session, st: StatementToStore) -> tuple[int | None, 
         conds.append(StatementRow.canonical_url == st.canonical_url)
     if st.check_repeat:
         conds.append(StatementRow.content_hash == st.content_hash)
-    reposted = [r.external_id for r in st.item.references if r.type == "retweeted"]
+    # An X repost, or a Telegram forward ("channel/number" of the original): issue 10.
+    reposted = [r.external_id for r in st.item.references if r.type in ("retweeted", "forwarded")]
     if st.item.kind is StatementKind.REPOST and reposted:
         conds.append(StatementRow.external_id.in_(reposted))
     if not conds:
