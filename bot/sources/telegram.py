@@ -316,7 +316,8 @@ class TelegramPreviewFetcher:
             fetched_at=now,
             warnings=tuple(warnings),
             requests=len(pages),
-            window=_window(contiguous),
+            # A page with a block we could not read says nothing about what was deleted.
+            window=None if any(p.problems for p in contiguous) else _window(contiguous),
         )
 
 

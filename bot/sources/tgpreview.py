@@ -438,6 +438,8 @@ def parse_preview_page(body: bytes | str) -> PreviewPage:
         if not isinstance(el.tag, str) or el.get("data-post") is None:
             continue
         if not _has(el, "tgme_widget_message"):
+            # A post under a class we do not know: its number would look deleted.
+            problems.append(f"data-post {el.get('data-post', '')[:60]!r} outside a known block")
             continue
         blocks += 1
         read = _post(el)
