@@ -68,7 +68,10 @@ def _fetcher(
     )
 
 
-def _source(cursor: str | None = None, caching: CachingInfo = CachingInfo()) -> SourceForPoll:
+NO_CACHING = CachingInfo()
+
+
+def _source(cursor: str | None = None, caching: CachingInfo = NO_CACHING) -> SourceForPoll:
     return SourceForPoll(
         key="telegram:modazerbaijan",
         kind=SourceKind.TELEGRAM,

@@ -241,13 +241,13 @@ async def test_a_backlog_over_the_page_limit_is_a_gap_read_later(world: World, t
         await run_once(app)
         for i in range(200):
             fake.post("MODAzerbaijan", f"Qarabağ {i}." if i % 10 == 0 else f"Xəbər {i}.")
-        outcomes, report = await _poll(app)
+        _, report = await _poll(app)
         with app.sessions() as s:
             cursor = s.scalars(select(SourceRow.cursor).where(SourceRow.key == AZ)).one()
         assert cursor is not None and " gap=" in cursor  # told, and kept until read
         assert report.sent < 20
         for _ in range(5):
-            outcomes, _ = await _poll(app)
+            _outcomes, _ = await _poll(app)
         with app.sessions() as s:
             cursor = s.scalars(select(SourceRow.cursor).where(SourceRow.key == AZ)).one()
     assert cursor == "200"

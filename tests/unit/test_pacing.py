@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from hypothesis import given, settings
@@ -22,7 +23,7 @@ def test_two_hundred_channels_a_minute_stay_a_few_requests_a_second() -> None:
     pacer = HostPacer(Pace(interval=0.2, jitter=0.5), random.Random(7))
     starts = [0.0 + pacer.reserve("t.me", 0.0) for _ in range(200)]  # all due at once
     assert starts[0] == 0.0  # the first goes at once
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= 0.2 and max(gaps) <= 0.3
     rate = len(starts) / (starts[-1] - starts[0])
     assert 3.0 <= rate <= 5.0  # a few a second
@@ -52,7 +53,7 @@ def test_booked_slots_never_come_closer_than_the_interval(asks: list[float]) -> 
     slots = []
     for now in sorted(asks):
         slots.append(now + pacer.reserve("h", now))
-    assert all(b - a >= 0.5 - 1e-9 for a, b in zip(slots, slots[1:], strict=False))
+    assert all(b - a >= 0.5 - 1e-9 for a, b in itertools.pairwise(slots))
 
 
 @settings(derandomize=True, deadline=None)

@@ -34,7 +34,8 @@ def fake() -> FakePreview:
 
 
 def test_text_keeps_paragraphs_links_and_hashtags(fake: FakePreview) -> None:
-    fake.post("AzMFA", "Birinci abzas.\n\nİkinci: https://mfa.gov.az/news/1 #Qarabağ", signature="L")
+    text = "Birinci abzas.\n\nİkinci: https://mfa.gov.az/news/1 #Qarabağ"
+    fake.post("AzMFA", text, signature="L")
     (post,) = parse_preview_page(_page(fake)).posts
     assert post.text == "Birinci abzas.\n\nİkinci: https://mfa.gov.az/news/1 #Qarabağ"
     assert post.signature == "L" and not post.edited
