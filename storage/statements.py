@@ -209,7 +209,14 @@ def _new_version(session: Session, statement_id: int, st: StatementToStore, now:
         text=st.item.text,
         content_hash=st.content_hash,
         raw=st.item.raw,
-        published_at=now if st.item.published_estimated else st.item.published_at,
+        # Only a version with its own id (an X edit) carries the time it was made; any other
+        # item's date is the original's (a Telegram post keeps its date when edited): the
+        # version is dated when it was seen (issue 10).
+        published_at=(
+            st.item.published_at
+            if st.item.version_id is not None and not st.item.published_estimated
+            else now
+        ),
         fetched_at=now,
     )
     session.add(version)

@@ -143,8 +143,9 @@ async def test_an_edit_is_answered_with_one_diff_reply(world: World, tg) -> None
     fake, server = tg
     async with _app(world, server) as app:
         await run_once(app)
-        n = fake.post("MODAzerbaijan", "Qarabağda atəşkəs pozulub.")
-        fake.post("MODAzerbaijan", "", poll=("Qarabağ?", ("Bəli", "Xeyr")))
+        ago = datetime.now(UTC) - timedelta(minutes=40)
+        n = fake.post("MODAzerbaijan", "Qarabağda atəşkəs pozulub.", at=ago)
+        fake.post("MODAzerbaijan", "", poll=("Qarabağ?", ("Bəli", "Xeyr")), at=ago)
         await _poll(app)
         first, _poll_alert = world.telegram.messages()
         fake.edit("MODAzerbaijan", n, "Qarabağda atəşkəs yenidən pozulub.")
@@ -155,6 +156,8 @@ async def test_an_edit_is_answered_with_one_diff_reply(world: World, tg) -> None
     assert len(messages) == 3
     edit = messages[-1]
     assert edit.reply_to == first.message_id and "Edited" in edit.text
+    # The preview tells no edit time: the edit is dated when it was seen, not when posted.
+    assert "40 minutes after publication" in edit.text
     assert {"underline"} <= {e.type for e in edit.entities}
 
 
