@@ -38,7 +38,6 @@ __all__ = [
     "PreviewPost",
     "ReplyTo",
     "layout_problem",
-    "normalize_channel",
     "parse_preview_page",
     "post_json",
     "post_to_item",
@@ -155,15 +154,6 @@ class PreviewPage:
     def numbers(self) -> frozenset[int]:
         """Every post number the page shows in any form (posts, album items, hidden, service)."""
         return frozenset(n for p in self.posts for n in (p.numbers or (p.number,)))
-
-
-def normalize_channel(value: str) -> str | None:
-    """The public username in ``@name``, ``name``, ``t.me/name``, ``https://t.me/s/name``; None
-    when it is none of those."""
-    text = value.strip()
-    m = _TME_LINK.match(text)
-    name = m.group("name") if m else text.removeprefix("@")
-    return name if _USERNAME.fullmatch(name) else None
 
 
 def _classes(el: HtmlElement) -> set[str]:

@@ -42,13 +42,25 @@ def _sources(*lines: str) -> str:
 
 @pytest.mark.parametrize(
     "written",
-    ["MODAzerbaijan", "'@MODAzerbaijan'", "https://t.me/MODAzerbaijan", "t.me/s/MODAzerbaijan"],
+    [
+        "MODAzerbaijan",
+        "'@MODAzerbaijan'",
+        "https://t.me/MODAzerbaijan",
+        "t.me/s/MODAzerbaijan",
+        "https://telegram.me/MODAzerbaijan/",
+    ],
 )
 def test_a_channel_is_written_as_a_name_or_a_link(written: str) -> None:
     wl = parse_watchlist(_sources(f"telegram: {written}"), path="w.yaml")
     (source,) = wl.sources()
     assert source.kind is SourceKind.TELEGRAM
     assert (source.key, source.target) == ("telegram:modazerbaijan", "MODAzerbaijan")
+
+
+@pytest.mark.parametrize("written", ["1abc_chan", "abc", "https://example.org/MODAzerbaijan"])
+def test_what_is_no_channel_name_is_refused(written: str) -> None:
+    with pytest.raises(ConfigError, match="is not a public Telegram channel"):
+        parse_watchlist(_sources(f"telegram: '{written}'"), path="w.yaml")
 
 
 def test_a_bad_channel_and_a_duplicate_name_file_line_and_field() -> None:

@@ -13,7 +13,6 @@ from bot.model import StatementKind
 from bot.sources.tgpreview import (
     MediaKind,
     layout_problem,
-    normalize_channel,
     parse_preview_page,
     post_to_item,
 )
@@ -173,23 +172,6 @@ def test_unreadable_blocks_are_named() -> None:
     page = parse_preview_page(html)
     assert page.posts == () and len(page.problems) == 3
     assert "chan/1" in (layout_problem(page, len(html)) or "")
-
-
-@pytest.mark.parametrize(
-    ("value", "name"),
-    [
-        ("MODAzerbaijan", "MODAzerbaijan"),
-        ("@MODAzerbaijan", "MODAzerbaijan"),
-        ("https://t.me/s/MODAzerbaijan", "MODAzerbaijan"),
-        ("t.me/MODAzerbaijan/", "MODAzerbaijan"),
-        ("https://telegram.me/MODAzerbaijan?x=1", "MODAzerbaijan"),
-        ("1abc", None),  # a letter first
-        ("ab", None),  # too short
-        ("https://example.org/MODAzerbaijan", None),
-    ],
-)
-def test_normalize_channel(value: str, name: str | None) -> None:
-    assert normalize_channel(value) == name
 
 
 @settings(derandomize=True, deadline=None, max_examples=150)
