@@ -28,6 +28,9 @@ that read them; where each structure comes from:
   ``data-post`` whose items link to their own numbers with ``?single``; the next post's number
   skips the items: a real t.me/s/mchs_bryansk page quoted in a public test (posts 4656 → 4659),
   and the measurement notes on ``js-message_grouped_wrap`` in a public Telegram scraping manual;
+- ``data-view``: base64url JSON ``{"c": -<channel id>, "p": <post>, "t": …, "h": …}`` on every
+  block of a channel page (tchan ``test_tchan.py``: ``eyJjIjotMTU5MTUzNzY3NCwicCI6MSwi…`` is
+  ``{"c":-1591537674,"p":1,…}``; the measurement notes: "identical across every message");
 - forwards ``tgme_widget_message_forwarded_from`` > ``a.tgme_widget_message_forwarded_from_name``
   (href ``https://t.me/origin/N``): any2feed ``message_media_forwarded_from.html``;
 - replies ``a.tgme_widget_message_reply`` (href of the replied-to post) >
@@ -56,9 +59,11 @@ The state is thread-safe; tests drive it with :meth:`post`, :meth:`edit`, :meth:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import itertools
+import json
 import re
 import threading
 from dataclasses import dataclass, field, replace
@@ -106,6 +111,8 @@ class FakePost:
 class _Channel:
     name: str
     title: str
+    #: the channel's numeric id, carried in every block's ``data-view``
+    chat_id: int = 0
     posts: list[FakePost] = field(default_factory=list)
     preview: bool = True
     renamed_to: str | None = None
@@ -230,6 +237,15 @@ def _reply_html(ch: _Channel, p: FakePost) -> str:
     )
 
 
+def _data_view(ch: _Channel, p: FakePost) -> str:
+    """``data-view``: base64url JSON naming the channel's numeric id (``c``) and the post."""
+    raw = json.dumps(
+        {"c": -ch.chat_id, "p": p.number, "t": int(p.date.timestamp()), "h": "0"},
+        separators=(",", ":"),
+    )
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
 def _block_html(ch: _Channel, p: FakePost, *, broken: bool) -> str:
     post_id = f"{ch.name}/{p.number}"
     # A changed layout: the same content under class names the reader does not know.
@@ -284,7 +300,7 @@ def _block_html(ch: _Channel, p: FakePost, *, broken: bool) -> str:
     return (
         '<div class="tgme_widget_message_wrap js-widget_message_wrap">'
         f'<div class="{msg_cls} text_not_supported_wrap{service} js-widget_message" '
-        f'{data}="{post_id}" data-view="eyJjIjotMTAwMSwicCI6MX0">'
+        f'{data}="{post_id}" data-view="{_data_view(ch, p)}">'
         f'<div class="tgme_widget_message_user"><a href="https://t.me/{ch.name}">'
         '<i class="tgme_widget_message_user_photo bgcolor3" data-content="M"></i></a></div>'
         '<div class="tgme_widget_message_bubble"><i class="tgme_widget_message_bubble_tail"></i>'
@@ -353,6 +369,7 @@ class FakePreview:
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
         self._clock = itertools.count()
+        self._ids = itertools.count(1_006_503_122)
         self._start = start or datetime(2020, 9, 27, 4, 0, tzinfo=UTC)
         self._fail: list[tuple[int, float | None]] = []
         self._etags = False
@@ -363,7 +380,9 @@ class FakePreview:
     def add_channel(self, name: str, title: str | None = None, *, preview: bool = True) -> None:
         """A public channel (`preview` False: it exists but shows no web preview)."""
         with self._lock:
-            self._channels[name.lower()] = _Channel(name=name, title=title or name, preview=preview)
+            self._channels[name.lower()] = _Channel(
+                name=name, title=title or name, chat_id=next(self._ids), preview=preview
+            )
 
     def post(
         self,
@@ -450,6 +469,11 @@ class FakePreview:
             ch = self._channels.pop(old.lower())
             self._channels[new.lower()] = replace(ch, name=new)
             self._channels[old.lower()] = _Channel(name=old, title=ch.title, renamed_to=new)
+
+    def take_over(self, name: str, title: str) -> None:
+        """The username passes to another channel (a new id, its own posts from number 1)."""
+        with self._lock:
+            self._channels[name.lower()] = _Channel(name=name, title=title, chat_id=next(self._ids))
 
     def break_layout(self, channel: str, broken: bool = True) -> None:
         """Serve the channel's posts under class names no reader knows (a redesign)."""

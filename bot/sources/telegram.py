@@ -207,6 +207,13 @@ class TelegramPreviewFetcher:
         problem = layout_problem(page, len(answer.body))
         if problem is not None:
             raise FeedParseError(source.key, f"t.me/s/{source.target}: {problem}")
+        if source.remote_id and page.chat_id and page.chat_id != source.remote_id:
+            # The username now names another channel: its posts are not this speaker's.
+            raise SourceRejected(
+                source.key,
+                f"t.me/s/{source.target} is now another channel (id {page.chat_id}, was "
+                f"{source.remote_id}): the username changed hands; check the watchlist",
+            )
         return page
 
     def _renamed(self, source: SourceForPoll, answer: _Answer) -> str:
@@ -318,6 +325,7 @@ class TelegramPreviewFetcher:
             requests=len(pages),
             # A page with a block we could not read says nothing about what was deleted.
             window=None if any(p.problems for p in contiguous) else _window(contiguous),
+            remote_id=next((p.chat_id for p in pages if p.chat_id), None),
         )
 
 

@@ -17,6 +17,8 @@ Nothing here raises on hostile or unknown markup: what cannot be read is left ou
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Iterator
@@ -150,6 +152,9 @@ class PreviewPage:
     has_channel_info: bool = False
     #: blocks that could not be read, one line each
     problems: tuple[str, ...] = ()
+    #: the channel's numeric id from the blocks' ``data-view`` (it stays when the username
+    #: changes hands: a different id is a different channel)
+    chat_id: str | None = None
 
     def numbers(self) -> frozenset[int]:
         """Every post number the page shows in any form (posts, album items, hidden, service)."""
@@ -424,6 +429,7 @@ def parse_preview_page(body: bytes | str) -> PreviewPage:
     posts: list[PreviewPost] = []
     problems: list[str] = []
     blocks = 0
+    chat_id: str | None = None
     for el in root.iter():
         if not isinstance(el.tag, str) or el.get("data-post") is None:
             continue
@@ -432,6 +438,7 @@ def parse_preview_page(body: bytes | str) -> PreviewPage:
             problems.append(f"data-post {el.get('data-post', '')[:60]!r} outside a known block")
             continue
         blocks += 1
+        chat_id = chat_id or _chat_id(el.get("data-view"))
         read = _post(el)
         if isinstance(read, str):
             problems.append(read)
@@ -466,7 +473,20 @@ def parse_preview_page(body: bytes | str) -> PreviewPage:
         has_history=has_history,
         has_channel_info=has_info,
         problems=tuple(problems),
+        chat_id=chat_id,
     )
+
+
+def _chat_id(data_view: str | None) -> str | None:
+    """The ``c`` of a block's ``data-view`` (base64url JSON), or None."""
+    if not data_view:
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(data_view + "=" * (-len(data_view) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    chat = decoded.get("c") if isinstance(decoded, dict) else None
+    return str(chat) if isinstance(chat, int) and not isinstance(chat, bool) else None
 
 
 def layout_problem(page: PreviewPage, size: int) -> str | None:

@@ -354,3 +354,18 @@ def test_sources_table_shows_cursor_last_post_and_failures(
     am = next(r for r in out.splitlines() if r.startswith(AM))
     assert am.split()[1:4] == ["telegram", "never", "1"]
     assert "has no public preview" in am
+
+
+async def test_a_username_taken_by_another_channel_is_refused_not_believed(
+    world: World, tg
+) -> None:
+    fake, server = tg
+    fake.post("MODAzerbaijan", "Qarabağ: köhnə.")
+    async with _app(world, server) as app:
+        await run_once(app)
+        fake.take_over("MODAzerbaijan", "Somebody else")
+        fake.post("MODAzerbaijan", "Qarabağ: not the ministry speaking.")
+        outcomes, report = await _poll(app)
+    errors = {o.source_key: o.error for o in outcomes if o.error}
+    assert "is now another channel" in (errors.get(AZ) or "")
+    assert report.sent == 0 and world.telegram.messages() == []

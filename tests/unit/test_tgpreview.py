@@ -183,3 +183,16 @@ def test_any_body_parses_without_raising(body: str | bytes) -> None:
     size = len(body)
     problem = layout_problem(page, size)
     assert problem is None or isinstance(problem, str)
+
+
+def test_the_channel_id_comes_from_data_view() -> None:
+    # data-view of t.me/s/tchantest/1 as saved in tchan's test_tchan.py
+    view = "eyJjIjotMTU5MTUzNzY3NCwicCI6MSwidCI6MTY3NzIyODczMywiaCI6ImYwZGZmMWI4YTI4ZmMwOTk4ZiJ9"
+    html = (
+        f'<div class="tgme_widget_message" data-post="tchantest/1" data-view="{view}">'
+        '<div class="tgme_widget_message_text js-message_text">Hi</div>'
+        '<time datetime="2023-02-24T07:26:49+00:00"></time></div>'
+    )
+    assert parse_preview_page(html).chat_id == "-1591537674"
+    broken = html.replace(view, "!!not-base64")
+    assert parse_preview_page(broken).chat_id is None
