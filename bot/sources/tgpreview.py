@@ -214,6 +214,12 @@ def _text_of(el: HtmlElement) -> str:
     and its target after them when the words do not show it."""
     out: list[str] = []
 
+    def line_break() -> None:
+        # A block starts or ends a line, once: after a <br> it adds no empty line.
+        last = next((part for part in reversed(out) if part.strip(" \t")), "\n")
+        if not last.endswith("\n"):
+            out.append("\n")
+
     def walk(node: HtmlElement) -> None:
         if node.text:
             out.append(node.text)
@@ -230,7 +236,7 @@ def _text_of(el: HtmlElement) -> str:
             else:
                 block = tag in _BLOCK_TAGS
                 if block:
-                    out.append("\n")
+                    line_break()
                 walk(child)
                 if tag == "a":
                     href = child.get("href") or ""
@@ -239,7 +245,7 @@ def _text_of(el: HtmlElement) -> str:
                     ):
                         out.append(f" ({href})")
                 if block:
-                    out.append("\n")
+                    line_break()
             if child.tail:
                 out.append(child.tail)
 

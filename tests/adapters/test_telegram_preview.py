@@ -208,3 +208,16 @@ def test_the_fake_pages_like_the_preview() -> None:
     fake.delete("chan_one", 10)
     posts = [p for p in fake.posts("chan_one") if not p.deleted]
     assert len(posts) == 29
+
+
+async def test_an_unreachable_host_is_a_passing_failure(client) -> None:
+    with LocalServer(FakePreview().handle) as server:
+        url = server.url  # the port is closed once the server stops
+    fetcher = TelegramPreviewFetcher(
+        client,
+        HttpLimits(user_agent=UA),
+        PreviewLimits(base_url=url),
+        HostPacer(Pace(interval=0.0, jitter=0.0)),
+    )
+    with pytest.raises(SourceUnavailable, match="ConnectError"):
+        await fetcher.fetch(_source("1"))

@@ -196,3 +196,24 @@ def test_the_channel_id_comes_from_data_view() -> None:
     assert parse_preview_page(html).chat_id == "-1591537674"
     broken = html.replace(view, "!!not-base64")
     assert parse_preview_page(broken).chat_id is None
+
+
+def test_entities_emoji_and_nested_blocks_read_as_text(fake: FakePreview) -> None:
+    # Shaped like the real markup: <b>, <i>, <u>, <code>, <tg-emoji><i class="emoji"><b>…</b></i>,
+    # a text link, a hashtag link and a quote block inside the text.
+    fake.post(
+        "AzMFA",
+        html_text=(
+            '<tg-emoji emoji-id="5447545246172850059"><i class="emoji" '
+            "style=\"background-image:url('//telegram.org/img/emoji/40/F09F938D.png')\">"
+            "<b>📍</b></i></tg-emoji><b>Bəyanat</b> <i>rəsmi</i> <u>mətn</u> <code>№12</code>"
+            '<br/><blockquote>Sitat</blockquote><a href="?q=%23Qarabağ">#Qarabağ</a>&nbsp;'
+            '<a href="https://mfa.gov.az/az/news/1" target="_blank" rel="noopener" '
+            "onclick=\"return confirm('Open this link?\\n\\n'+this.href);\">ətraflı</a>"
+        ),
+    )
+    (post,) = parse_preview_page(_page(fake)).posts
+    assert post.text == (
+        "📍Bəyanat rəsmi mətn №12\nSitat\n#Qarabağ ətraflı (https://mfa.gov.az/az/news/1)"
+    )
+    assert "<b>Bəyanat</b>" in post.text_html
