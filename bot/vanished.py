@@ -19,7 +19,7 @@ __all__ = ["post_number", "vanished"]
 def post_number(external_id: str) -> int | None:
     """The post number of a Telegram statement's external id ("channel/123"), else None."""
     _, _, number = external_id.rpartition("/")
-    return int(number) if number.isdigit() else None
+    return int(number) if number.isascii() and number.isdigit() else None
 
 
 def vanished(known: Iterable[tuple[int, str]], window: PostWindow) -> list[int]:

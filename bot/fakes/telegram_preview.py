@@ -501,11 +501,11 @@ class FakePreview:
         """Answer one request; use with :class:`bot.fakes.http.LocalServer`."""
         with self._lock:
             response = self._respond(request)
-            before = request.query_one("before")
+            before = request.query_one("before") or ""
             self._log.append(
                 PreviewRequest(
                     path=request.path,
-                    before=int(before) if before and before.isdigit() else None,
+                    before=int(before) if before.isascii() and before.isdigit() else None,
                     status=response.status,
                     user_agent=request.headers.get("User-Agent"),
                     if_none_match=request.headers.get("If-None-Match"),
@@ -545,7 +545,7 @@ class FakePreview:
             # channel's card, indistinguishably.
             return Response.empty(302, [("Location", f"http://{host}/{name}")])
         before_q = request.query_one("before")
-        before = int(before_q) if before_q and before_q.isdigit() else None
+        before = int(before_q) if before_q and before_q.isascii() and before_q.isdigit() else None
         live = [p for p in ch.posts if not p.deleted]
         older = [p for p in live if before is None or p.number < before]
         page = older[-PAGE_SIZE:]

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 __all__ = ["Gap", "PreviewCursor"]
 
-_CURSOR = re.compile(r"\s*(?P<high>\d{1,18})(?:\s+gap=(?P<lo>\d{1,18})-(?P<hi>\d{1,18}))?\s*")
+_CURSOR = re.compile(
+    r"\s*(?P<high>[0-9]{1,18})(?:\s+gap=(?P<lo>[0-9]{1,18})-(?P<hi>[0-9]{1,18}))?\s*"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ _TME_LINK = re.compile(
 )
 #: a post's own address: t.me/<channel>/<number>
 _POST_LINK = re.compile(
-    r"^https?://(?:t\.me|telegram\.me)/(?:s/)?(?P<name>[A-Za-z0-9_]+)/(?P<n>\d+)"
+    r"^https?://(?:t\.me|telegram\.me)/(?:s/)?(?P<name>[A-Za-z0-9_]+)/(?P<n>[0-9]{1,18})"
 )
 _SPACE = re.compile(r"[ \t\r\n\f\v\u00a0]+")
 _BLOCK_TAGS = frozenset({"div", "p", "blockquote", "pre", "li", "ul", "ol"})
@@ -159,6 +159,11 @@ class PreviewPage:
     def numbers(self) -> frozenset[int]:
         """Every post number the page shows in any form (posts, album items, hidden, service)."""
         return frozenset(n for p in self.posts for n in (p.numbers or (p.number,)))
+
+
+def _is_number(text: str) -> bool:
+    # "²".isdigit() is True, and int("²") raises: only ASCII digits are numbers here.
+    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 def _classes(el: HtmlElement) -> set[str]:
@@ -378,7 +383,7 @@ def _post(el: HtmlElement) -> PreviewPost | str:
     """One message block, or a line saying why it cannot be read."""
     data_post = (el.get("data-post") or "").strip()
     channel, _, num = data_post.rpartition("/")
-    if not channel or not num.isdigit():
+    if not channel or not _is_number(num):
         return f"data-post {data_post[:60]!r} is not channel/number"
     number = int(num)
     service = _has(el, "service_message")
@@ -454,9 +459,9 @@ def parse_preview_page(body: bytes | str) -> PreviewPage:
     for el in root.iter():
         if isinstance(el.tag, str) and _has(el, "tme_messages_more"):
             value = el.get("data-before") or ""
-            if not value.isdigit():
+            if not _is_number(value):
                 value = parse_qs(urlsplit(el.get("href") or "").query).get("before", [""])[0]
-            if value.isdigit():
+            if _is_number(value):
                 before = int(value)
                 break
     title_el = next(

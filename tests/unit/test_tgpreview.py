@@ -178,6 +178,8 @@ def test_unreadable_blocks_are_named() -> None:
 @given(st.text(max_size=400) | st.binary(max_size=400))
 @example('<div class="tgme_widget_message" data-post="a/1"><time datetime="x"></time></div>')
 @example(b"\x00\xff<html")
+@example('<div class="tgme_widget_message" data-post="a/\u00b2"></div>')
+@example('<a class="tme_messages_more" data-before="\u00b2"></a>')
 def test_any_body_parses_without_raising(body: str | bytes) -> None:
     page = parse_preview_page(body)
     size = len(body)

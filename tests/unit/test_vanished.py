@@ -49,6 +49,7 @@ def test_a_hidden_post_is_shown_so_not_deleted() -> None:
 def test_ids_that_are_not_post_numbers_are_never_judged() -> None:
     assert vanished([(1, "https://example.org/x"), (2, "chan/abc")], window(1, 5)) == []
     assert post_number("chan/42") == 42 and post_number("42x") is None
+    assert post_number("chan/\u00b2") is None  # a superscript is a digit to isdigit(), not to int()
 
 
 @settings(derandomize=True, deadline=None)
