@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
@@ -209,16 +209,8 @@ def source_statuses(session: Session) -> list[SourceStatus]:
             next_poll_at=r.next_poll_at,
             statements=int(counts.get(r.id, (0, None))[0]),
             cursor=r.cursor,
-            last_published_at=_utc(counts.get(r.id, (0, None))[1]),
+            last_published_at=counts.get(r.id, (0, None))[1],
         )
         for r in rows
     ]
 
-
-def _utc(value: datetime | None) -> datetime | None:
-    # An aggregate skips the column type: SQLite gives back naive UTC text, read as UTC here.
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
