@@ -315,7 +315,7 @@ async def test_a_renamed_channel_is_followed_and_said(world: World, tg, caplog) 
     assert any("renamed" in r.getMessage() for r in caplog.records)
 
 
-async def test_requests_say_who_we_are_and_are_paced(world: World, tg) -> None:
+async def test_requests_say_who_we_are(world: World, tg) -> None:
     fake, server = tg
     async with _app(world, server) as app:
         await run_once(app)
