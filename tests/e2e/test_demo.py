@@ -34,5 +34,5 @@ async def test_demo_delivers_the_scenario() -> None:
     assert "↩️ In reply to @AzerbaijanMFA" in text
     assert "📢 Also published by Ministry of Foreign Affairs of Azerbaijan on Telegram" in text
     assert "{+ağır artilleriyadan+}" in text
-    assert "🗑 Deleted by Ministry of Foreign Affairs of Azerbaijan about 20 minutes" in text
+    assert "🗑 Deleted by Ministry of Foreign Affairs of Azerbaijan about 30 minutes" in text
     assert "✏️ Edited by Ministry of Foreign Affairs of Azerbaijan, 35 minutes after" in text
