@@ -32,6 +32,8 @@ from bot.scheduler import Ticker
 from bot.senders import ConsoleSender, TelegramSender
 from bot.settings import Settings
 from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
+from bot.sources.pacing import HostPacer, Pace
+from bot.sources.telegram import PreviewLimits, TelegramPreviewFetcher
 from bot.sources.x import BudgetGuard, XFetcher, make_x_client
 from bot.xbudget import Budget, PollingPlan, XAccount, XPlan, plan_polling, plan_preset
 
@@ -137,7 +139,7 @@ async def open_app(
             if settings.x_strategy == "batched":
                 batch_fetchers[SourceKind.X] = x.fetcher
             deletions, x_plan = x.deletions, x.plan
-        fetchable = {SourceKind.FEED, *fetchers}
+        fetchable = {SourceKind.FEED, SourceKind.TELEGRAM, *fetchers}
         specs = [s for s in watchlist.sources() if s.kind in fetchable]
         skipped: dict[str, int] = {}
         for s in watchlist.sources():
@@ -154,6 +156,7 @@ async def open_app(
         limits = _http_limits(settings)
         client = http_client or make_http_client(limits)
         fetchers[SourceKind.FEED] = FeedFetcher(client, limits, clock=clock)
+        fetchers[SourceKind.TELEGRAM] = _telegram_fetcher(settings, client, limits, clock)
         if sender is None:
             token = settings.telegram_bot_token
             if token is None:
@@ -208,6 +211,24 @@ async def open_app(
         if client is not None and http_client is None:
             await client.aclose()
         engine.dispose()
+
+
+def _telegram_fetcher(
+    s: Settings, client: httpx.AsyncClient, limits: HttpLimits, clock: Callable[[], datetime]
+) -> TelegramPreviewFetcher:
+    """Channel previews through the shared HTTP client, paced per host (issue 10)."""
+    pace = Pace(interval=s.telegram_preview_interval_seconds, jitter=s.telegram_preview_jitter)
+    return TelegramPreviewFetcher(
+        client,
+        limits,
+        PreviewLimits(
+            base_url=s.telegram_preview_base_url,
+            max_pages=s.telegram_preview_max_pages,
+            max_wait=s.telegram_preview_max_wait_seconds,
+        ),
+        HostPacer(pace),
+        clock=clock,
+    )
 
 
 @dataclass(frozen=True)

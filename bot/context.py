@@ -15,6 +15,8 @@ __all__ = ["AlertContext", "Mention", "build_context", "other_side"]
 OTHER_SIDE_WINDOW = timedelta(hours=6)
 #: at most this many "other side" lines
 OTHER_SIDE_MAX = 3
+#: where a statement was also published, by the kind in its source key
+_WHERE = {"x": "on X", "telegram": "on Telegram"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,7 @@ def build_context(
     for st in also:
         sp = watchlist.speaker(st.speaker_id)
         name = sp.name if sp else st.speaker_id
-        where = "on X" if st.source_key.startswith("x:") else "on its website"
+        where = _WHERE.get(st.source_key.partition(":")[0], "on its website")
         label = f"{name} {where}"
         if label not in [n for n, _ in also_lines]:
             also_lines.append((label, st.url))

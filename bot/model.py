@@ -22,6 +22,7 @@ __all__ = [
     "MatchMode",
     "MatchedTerm",
     "PollOutcome",
+    "PostWindow",
     "Priority",
     "Reference",
     "SourceForPoll",
@@ -45,6 +46,7 @@ class SourceKind(StrEnum):
 
     FEED = "feed"  #: RSS 0.9x/1.0/2.0, Atom or JSON Feed over HTTP
     X = "x"  #: an X (Twitter) account
+    TELEGRAM = "telegram"  #: a public Telegram channel, read from its web preview
 
 
 class MatchMode(StrEnum):
@@ -212,7 +214,8 @@ class Watchlist:
 class Reference:
     """Another statement this one answers, quotes or reposts."""
 
-    #: "replied_to", "quoted" or "retweeted" (the X API's words)
+    #: "replied_to", "quoted" or "retweeted" (the X API's words); "forwarded" (a Telegram
+    #: forward: `external_id` is "channel/number" of the original when the preview names it)
     type: str
     external_id: str
     author: str | None = None
@@ -255,6 +258,19 @@ class CachingInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PostWindow:
+    """The run of numbered posts a fetch saw, for telling deletions apart (Telegram previews)."""
+
+    #: the lowest and highest post numbers shown
+    low: int
+    high: int
+    #: every number shown in any form (posts, album items, service messages, hidden posts)
+    present: frozenset[int]
+    #: the publication time of the oldest post shown: nothing older is in the window
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class FetchResult:
     """What one fetch of one source returned, from an adapter."""
 
@@ -272,6 +288,8 @@ class FetchResult:
     #: what the fetch cost on a metered API: requests made and posts read
     requests: int = 0
     reads: int = 0
+    #: the posts this fetch saw in full, when the source numbers its posts (Telegram)
+    window: PostWindow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +334,10 @@ class SourceStatus:
     failures: int
     next_poll_at: datetime | None
     statements: int
+    #: the adapter's position (a Telegram channel's highest post number)
+    cursor: str | None = None
+    #: when the newest stored statement was published
+    last_published_at: datetime | None = None
     #: when the publisher said it is gone for good (HTTP 410); no longer polled
     gone_at: datetime | None = None
 

@@ -47,6 +47,7 @@ from bot.model import (
 from bot.ports import BatchFetcher, Fetcher
 from bot.routing import goes_to_digest, next_digest, route
 from bot.text import canonical_url
+from bot.vanished import vanished
 
 __all__ = ["PollPolicy", "Poller", "statements_to_store", "store_statements"]
 
@@ -335,6 +336,7 @@ class Poller:
                 near=self._near_candidates,
             )
             stored = store_statements(session, source.key, todo, now=now)
+            deleted = self._vanished(session, source.key, result, now)
             storage.record_poll_success(
                 session,
                 source.key,
@@ -355,7 +357,7 @@ class Poller:
         self._metrics.inc("polls", status=status)
         self._metrics.inc("statements_new", stored.new)
         self._metrics.inc("duplicates_suppressed", stored.duplicates)
-        self._metrics.inc("alerts_enqueued", stored.alerts)
+        self._metrics.inc("alerts_enqueued", stored.alerts + deleted)
         for w in result.warnings:
             log.warning("feed warning source=%s: %s", source.key, w)
         if stored.new or stored.duplicates:
@@ -379,6 +381,24 @@ class Poller:
             not_modified=result.not_modified,
             statement_ids=stored.new_ids,
         )
+
+    def _vanished(self, session: Session, key: str, result: FetchResult, now: datetime) -> int:
+        """Mark the stored posts the fetch's window shows deleted (issue 10); returns the
+        follow-up alerts enqueued. Runs in the poll's transaction."""
+        if result.window is None:
+            return 0
+        known = storage.posts_since(session, key, since=result.window.since)
+        gone = vanished(known, result.window)
+        alerts = sum(storage.record_deleted(session, sid, now=now) for sid in gone)
+        if gone:
+            self._metrics.inc("deletions_found", len(gone))
+            log.info(
+                "deleted at the source source=%s statements=%s alerts=%d",
+                key,
+                ",".join(str(s) for s in gone),
+                alerts,
+            )
+        return alerts
 
     def _failed(
         self,

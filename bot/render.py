@@ -84,7 +84,10 @@ _KIND_WORDS = {
     "replied_to": ("↩️", "In reply to"),
     "quoted": ("💬", "Quoting"),
     "retweeted": ("🔁", "Reposting"),
+    "forwarded": ("📨", "Forwarded from"),
 }
+# A handle is shown as "@name"; a display name (a forward from a person) as written.
+_HANDLE = re.compile(r"[A-Za-z0-9_]{1,32}")
 
 
 def _reference_line(ctx: AlertContext | None, limit: int) -> str:
@@ -92,7 +95,10 @@ def _reference_line(ctx: AlertContext | None, limit: int) -> str:
         return ""
     ref = ctx.reference
     icon, words = _KIND_WORDS.get(ref.type, ("↪️", "About"))
-    who = f"@{_clean(ref.author)}" if ref.author else "a post"
+    if ref.author and _HANDLE.fullmatch(ref.author):
+        who = f"@{ref.author}"
+    else:
+        who = _clean(ref.author) if ref.author else "a post"
     excerpt = _esc_clip(_clean(ref.text), max(limit - 60, 20)) if ref.text else ""
     line = f"{icon} {words} {_esc_clip(who, 40)}"
     if excerpt:

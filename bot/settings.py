@@ -188,6 +188,30 @@ class Settings(BaseSettings):
         validation_alias=_env("user_agent"),
     )
 
+    # --- Telegram channels (public web preview) ------------------------------------------------
+    #: where channel previews are read: the page of a channel is {base}/s/{channel}
+    telegram_preview_base_url: str = Field(
+        default="https://t.me", validation_alias=_env("telegram_preview_base_url")
+    )
+    #: older pages (20 posts each) one poll reads after downtime; a longer backlog is read on
+    #: the following polls, and the gap is shown to the operator meanwhile
+    telegram_preview_max_pages: int = Field(
+        default=50, ge=1, le=1000, validation_alias=_env("telegram_preview_max_pages")
+    )
+    #: the shortest gap between two requests to the preview's host (5 a second at most)
+    telegram_preview_interval_seconds: float = Field(
+        default=0.2, ge=0, le=60, validation_alias=_env("telegram_preview_interval_seconds")
+    )
+    #: each gap is longer by up to this fraction, at random
+    telegram_preview_jitter: float = Field(
+        default=0.5, ge=0, le=5, validation_alias=_env("telegram_preview_jitter")
+    )
+    #: a poll waits at most this long for its turn at the host; longer (after a 429), it is
+    #: put off without counting a failure
+    telegram_preview_max_wait_seconds: float = Field(
+        default=30, ge=0, le=3600, validation_alias=_env("telegram_preview_max_wait_seconds")
+    )
+
     # --- failing sources -----------------------------------------------------------------------
     backoff_base_seconds: float = Field(
         default=30, gt=0, le=7 * _DAY, validation_alias=_env("backoff_base_seconds")
@@ -262,7 +286,7 @@ class Settings(BaseSettings):
             )
         return value.strip()
 
-    @field_validator("telegram_api_base_url", "x_api_base_url")
+    @field_validator("telegram_api_base_url", "x_api_base_url", "telegram_preview_base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
         url = value.strip()

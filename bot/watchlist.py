@@ -65,6 +65,12 @@ _INTERVAL_PARTS = re.compile(
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _LANG = re.compile(r"[a-z]{2,3}(?:-[a-zA-Z0-9]{2,8})*")
 _X_HANDLE = re.compile(r"@?[A-Za-z0-9_]{1,15}")
+# Public channel usernames: a letter first, then letters, digits, '_' (4 to 32 in all).
+_TELEGRAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+_TELEGRAM_LINK = re.compile(
+    r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/(?:s/)?(?P<name>[^/?#\s]+)/?",
+    re.IGNORECASE,
+)
 # Telegram public usernames: 5-32 characters, a letter first.
 _CHAT_NAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{4,31}")
 _CHAT_ID = re.compile(r"-?[0-9]{1,20}")
@@ -187,6 +193,8 @@ class _Strict(BaseModel):
 class _SourceIn(_Strict):
     feed: str | None = None
     x: str | None = None
+    #: a public Telegram channel: "name", "@name" or a t.me link (issue 10)
+    telegram: str | None = None
     interval: timedelta | None = None
     match: Literal["topics", "all"] = "topics"
     backfill_alerts: int = Field(default=0, ge=0)
@@ -222,6 +230,20 @@ class _SourceIn(_Strict):
             )
         return handle.removeprefix("@")
 
+    @field_validator("telegram")
+    @classmethod
+    def _check_telegram(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = _telegram_channel(value)
+        if name is None:
+            raise _fail(
+                f"{value!r} is not a public Telegram channel: write its username ('name', "
+                "'@name') or its link ('https://t.me/name'); a username is 4 to 32 letters, "
+                "digits or '_', starting with a letter"
+            )
+        return name
+
     @field_validator("interval", mode="before")
     @classmethod
     def _check_interval(cls, value: Any) -> timedelta | None:
@@ -236,9 +258,12 @@ class _SourceIn(_Strict):
 
     @model_validator(mode="after")
     def _one_place(self) -> _SourceIn:
-        if (self.feed is None) == (self.x is None):
-            said = "both" if self.feed is not None else "neither"
-            raise _fail(f"a source needs exactly one of 'feed:' or 'x:', this one has {said}")
+        given = sum(v is not None for v in (self.feed, self.x, self.telegram))
+        if given != 1:
+            said = "more than one" if given else "none"
+            raise _fail(
+                f"a source needs exactly one of 'feed:', 'x:' or 'telegram:', this one has {said}"
+            )
         return self
 
 
@@ -583,12 +608,23 @@ def _items(data: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _source_key(source: dict[str, Any]) -> str | None:
-    feed, x = source.get("feed"), source.get("x")
-    if isinstance(feed, str) and x is None:
+    feed, x, tg = source.get("feed"), source.get("x"), source.get("telegram")
+    given = sum(v is not None for v in (feed, x, tg))
+    if isinstance(feed, str) and given == 1:
         return "feed:" + feed.strip()
-    if isinstance(x, str) and feed is None:
+    if isinstance(x, str) and given == 1:
         return "x:" + x.strip().removeprefix("@").lower()
+    if isinstance(tg, str) and given == 1:
+        name = _telegram_channel(tg)
+        return "telegram:" + name.lower() if name else None
     return None
+
+
+def _telegram_channel(value: str) -> str | None:
+    """The username of a public channel written as "name", "@name" or a t.me link."""
+    m = _TELEGRAM_LINK.match(value.strip())
+    name = m.group("name") if m else value.strip().removeprefix("@")
+    return name if _TELEGRAM_NAME.fullmatch(name) else None
 
 
 def _cross_checks(data: Any, reader: _Reader) -> None:
@@ -651,6 +687,9 @@ def _terms(per_language: dict[str, list[str]]) -> tuple[Term, ...]:
 def _source(source: _SourceIn, speaker_id: str) -> SourceSpec:
     if source.feed is not None:
         kind, target, key = SourceKind.FEED, source.feed, "feed:" + source.feed
+    elif source.telegram is not None:
+        kind, target = SourceKind.TELEGRAM, source.telegram
+        key = "telegram:" + source.telegram.lower()
     else:
         assert source.x is not None  # _one_place guarantees exactly one
         kind, target, key = SourceKind.X, source.x, "x:" + source.x.lower()

@@ -4,7 +4,13 @@ Repository functions take a `Session` first and return `bot.model` values, never
 """
 
 from storage.db import make_engine, make_sessions, migrate, session_scope, wrap_errors
-from storage.deletions import ToCheck, due_for_deletion_check, record_checked, record_deleted
+from storage.deletions import (
+    ToCheck,
+    due_for_deletion_check,
+    posts_since,
+    record_checked,
+    record_deleted,
+)
 from storage.outbox import (
     alert_state,
     claim_alerts,
@@ -67,6 +73,7 @@ __all__ = [
     "month_usage",
     "outbox_counts",
     "postpone_source",
+    "posts_since",
     "recent_fingerprints",
     "recent_on_topics",
     "record_checked",

@@ -13,7 +13,13 @@ from bot.model import AlertKind
 from storage.schema import SourceRow, StatementRow, VersionRow
 from storage.statements import follow_up
 
-__all__ = ["ToCheck", "due_for_deletion_check", "record_checked", "record_deleted"]
+__all__ = [
+    "ToCheck",
+    "due_for_deletion_check",
+    "posts_since",
+    "record_checked",
+    "record_deleted",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +87,18 @@ def record_deleted(session: Session, statement_id: int, *, now: datetime) -> int
     if not getattr(changed, "rowcount", 0):
         return 0
     return follow_up(session, statement_id, AlertKind.DELETE, statement_id, now)
+
+
+def posts_since(session: Session, source_key: str, *, since: datetime) -> list[tuple[int, str]]:
+    """(statement id, external id) of the source's statements published since `since` and not
+    known to be deleted: what a Telegram poll's window may show gone."""
+    rows = session.execute(
+        select(StatementRow.id, StatementRow.external_id)
+        .join(SourceRow, SourceRow.id == StatementRow.source_id)
+        .where(
+            SourceRow.key == source_key,
+            StatementRow.published_at >= since,
+            StatementRow.deleted_at.is_(None),
+        )
+    ).all()
+    return [(sid, ext) for sid, ext in rows]

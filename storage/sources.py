@@ -204,10 +204,12 @@ def postpone_source(session: Session, key: str, *, next_poll_at: datetime) -> No
 
 def source_statuses(session: Session) -> list[SourceStatus]:
     """One line per active source for `watchpost sources`, in watchlist-independent key order."""
-    counts = {
-        source_id: n
-        for source_id, n in session.execute(
-            select(StatementRow.source_id, func.count()).group_by(StatementRow.source_id)
+    counts: dict[int, tuple[int, datetime | None]] = {
+        source_id: (n, last)
+        for source_id, n, last in session.execute(
+            select(
+                StatementRow.source_id, func.count(), func.max(StatementRow.published_at)
+            ).group_by(StatementRow.source_id)
         )
     }
     rows = session.scalars(
@@ -224,8 +226,11 @@ def source_statuses(session: Session) -> list[SourceStatus]:
             last_error=r.last_error,
             failures=r.failures,
             next_poll_at=r.next_poll_at,
-            statements=int(counts.get(r.id, 0)),
+            statements=int(counts.get(r.id, (0, None))[0]),
+            cursor=r.cursor,
+            last_published_at=counts.get(r.id, (0, None))[1],
             gone_at=r.gone_at,
         )
         for r in rows
     ]
+

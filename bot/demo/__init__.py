@@ -27,6 +27,7 @@ from bot.fakes.feed_server import FeedServer
 from bot.fakes.feedgen import FeedEntry, render_feed
 from bot.fakes.http import LocalServer
 from bot.fakes.telegram_api import FakeTelegram
+from bot.fakes.telegram_preview import FakePreview
 from bot.fakes.x_api import FakeX
 from bot.log import setup_logging
 from bot.settings import load_settings
@@ -163,6 +164,47 @@ class XPlayer:
             self.deleted += 1
 
 
+def load_telegram_events(text: str | None = None) -> tuple[str, str, tuple[XEvent, ...]]:
+    """The scenario's Telegram channel (name, title) and its events; "before" releases are 0."""
+    doc: dict[str, Any] = yaml.safe_load(text if text is not None else _data("scenario.yaml"))
+    channel = doc.get("telegram_channel") or {"name": "", "title": ""}
+    events = []
+    for ev in doc.get("telegram") or []:
+        (action,) = [k for k in ("post", "edit", "delete") if k in ev]
+        release = -1.0 if ev["release"] == "before" else float(ev["release"])
+        events.append(XEvent(release, action, dict(ev[action])))
+    return channel["name"], channel["title"], tuple(sorted(events, key=lambda e: e.release))
+
+
+class TelegramPlayer:
+    """Plays a channel's events on the fake preview, remembering post numbers by `ref`."""
+
+    def __init__(self, fake: FakePreview, channel: str) -> None:
+        self.fake = fake
+        self.channel = channel
+        self.numbers: dict[str, int] = {}
+        self.deleted = 0
+
+    def play(self, ev: XEvent) -> None:
+        f = ev.fields
+        if ev.action == "post":
+            forwarded = f.get("forwarded")
+            number = self.fake.post(
+                self.channel,
+                str(f.get("text", "")),
+                at=_utc(f.get("published")),
+                media="photo" if f.get("photo") else None,
+                forwarded=(str(forwarded[0]), str(forwarded[1])) if forwarded else None,
+                reply_to=self.numbers.get(str(f.get("reply_to", ""))),
+            )
+            self.numbers[str(f["ref"])] = number
+        elif ev.action == "edit":
+            self.fake.edit(self.channel, self.numbers[str(f["ref"])], str(f["text"]))
+        else:
+            self.fake.delete(self.channel, self.numbers[str(f["ref"])])
+            self.deleted += 1
+
+
 def _utc(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -176,9 +218,13 @@ def _publish(server: FeedServer, feeds: tuple[DemoFeed, ...], elapsed: float | N
         server.set_feed(f.path, body, content_type=content_type)
 
 
-def demo_env(db_path: Path, telegram_url: str, x_url: str) -> Mapping[str, str]:
+def demo_env(
+    db_path: Path, telegram_url: str, x_url: str, preview_url: str = "http://127.0.0.1:9"
+) -> Mapping[str, str]:
     """The settings the demo runs with: fast ticks, a local database, the fake APIs."""
     return {
+        "WATCHPOST_TELEGRAM_PREVIEW_BASE_URL": preview_url,
+        "WATCHPOST_TELEGRAM_PREVIEW_INTERVAL_SECONDS": "0.05",
         "WATCHPOST_DATABASE_URL": f"sqlite:///{db_path}",
         "TELEGRAM_BOT_TOKEN": DEMO_TOKEN,
         "TELEGRAM_API_BASE_URL": telegram_url,
@@ -205,25 +251,39 @@ async def run_demo(*, speed: float = 1.0, out: TextIO | None = None) -> int:
     for handle in sorted({str(e.fields["account"]) for e in x_events if "account" in e.fields}):
         fake_x.add_user(handle, name=handle)
     player = XPlayer(fake_x)
+    tg_name, tg_title, tg_events_all = load_telegram_events()
+    preview = FakePreview()
+    if tg_name:
+        preview.add_channel(tg_name, tg_title)
+    tg_player = TelegramPlayer(preview, tg_name)
+    tg_events = [e for e in tg_events_all if e.release >= 0]
+    for ev in tg_events_all:
+        if ev.release < 0:
+            tg_player.play(ev)
     _publish(feed_state, feeds, None)
     releases = sorted(
         {i.release for f in feeds for i in f.items if i.release is not None}
         | {e.release for e in x_events}
+        | {e.release for e in tg_events}
     )
     with (
         LocalServer(feed_state.handle) as feed_srv,
         LocalServer(telegram.handle) as tg_srv,
         LocalServer(fake_x.handle) as x_srv,
+        LocalServer(preview.handle) as preview_srv,
         tempfile.TemporaryDirectory(prefix="watchpost-demo-") as tmp,
     ):
-        settings = load_settings(demo_env(Path(tmp) / "demo.sqlite", tg_srv.url, x_srv.url))
+        settings = load_settings(
+            demo_env(Path(tmp) / "demo.sqlite", tg_srv.url, x_srv.url, preview_srv.url)
+        )
         setup_logging(settings.log_level, settings.log_format, [DEMO_TOKEN])
         watchlist = parse_watchlist(
             _data("watchlist.yaml").replace("{feeds}", feed_srv.url), path="bot/demo/watchlist.yaml"
         )
         out.write(
             f"demo: {len(watchlist.speakers)} speakers, {len(feeds)} feeds on {feed_srv.url}, "
-            f"fake X API on {x_srv.url}, fake Telegram Bot API on {tg_srv.url}\n"
+            f"fake X API on {x_srv.url}, fake t.me channel previews on {preview_srv.url}, "
+            f"fake Telegram Bot API on {tg_srv.url}\n"
             "demo: replaying the morning of 27 September 2020…\n"
         )
         # The worker lives on the scenario's morning too, so that times read as they would have.
@@ -244,12 +304,14 @@ async def run_demo(*, speed: float = 1.0, out: TextIO | None = None) -> int:
                     _publish(feed_state, feeds, elapsed)
                     while x_events and elapsed >= x_events[0].release:
                         player.play(x_events.pop(0))
+                    while tg_events and elapsed >= tg_events[0].release:
+                        tg_player.play(tg_events.pop(0))
                     last_release_at = time.monotonic()
                 printer.show()
                 settled = (
                     not releases
                     and last_release_at is not None
-                    and app.metrics.get("deletions_found") >= player.deleted
+                    and app.metrics.get("deletions_found") >= player.deleted + tg_player.deleted
                     and _settled(app, last_release_at)
                 )
                 if settled:

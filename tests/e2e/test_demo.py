@@ -28,3 +28,11 @@ async def test_demo_delivers_the_scenario() -> None:
     assert "⚖️ On the other side:" in text
     for script in ("Արցախ", "Qarabağda", "Карабахе", "Karabağ"):
         assert script in text
+    # The ministry's Telegram channel (issue 10): a photo, a reply, a forward, an edit, a deletion.
+    assert "🔗 https://t.me/AzerbaijanMFA/" in text
+    assert "Photo\n\nTərtər rayonunda" in text
+    assert "↩️ In reply to @AzerbaijanMFA" in text
+    assert "📢 Also published by Ministry of Foreign Affairs of Azerbaijan on Telegram" in text
+    assert "{+ağır artilleriyadan+}" in text
+    assert "🗑 Deleted by Ministry of Foreign Affairs of Azerbaijan about 30 minutes" in text
+    assert "✏️ Edited by Ministry of Foreign Affairs of Azerbaijan, 35 minutes after" in text

@@ -267,7 +267,7 @@ def test_duplicate_key_is_named_with_both_lines() -> None:
 def test_unknown_key_suggests_the_nearest_known_one() -> None:
     assert one_problem(speaker("- x: a", "  intervall: 5m")) == (
         "w.yaml:8: speakers[0].sources[0].intervall: unknown key; did you mean 'interval'? "
-        "(known: feed, x, interval, match, backfill_alerts, edits)"
+        "(known: feed, x, telegram, interval, match, backfill_alerts, edits)"
     )
 
 
@@ -420,12 +420,16 @@ def test_bare_number_interval_is_seconds() -> None:
 
 @pytest.mark.parametrize(
     ("lines", "has"),
-    [(("- interval: 5m",), "neither"), (("- x: a", "  feed: https://example.org/rss"), "both")],
+    [
+        (("- interval: 5m",), "none"),
+        (("- x: a", "  feed: https://example.org/rss"), "more than one"),
+        (("- x: a", "  telegram: azmfa_official"), "more than one"),
+    ],
 )
 def test_source_needs_exactly_one_place(lines: tuple[str, ...], has: str) -> None:
     assert one_problem(speaker(*lines)) == (
-        f"w.yaml:7: speakers[0].sources[0]: a source needs exactly one of 'feed:' or 'x:', "
-        f"this one has {has}"
+        "w.yaml:7: speakers[0].sources[0]: a source needs exactly one of 'feed:', 'x:' or "
+        f"'telegram:', this one has {has}"
     )
 
 
