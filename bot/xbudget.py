@@ -59,6 +59,8 @@ LOOKUP_BATCH = 100
 _WINDOW = 900.0  # seconds in one rate-limit window
 _WINDOWS_PER_DAY = 86400.0 / _WINDOW
 _HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
+#: what may follow ``from:``: a handle, or a numeric user id (issue 8: ids cannot be re-registered)
+_FROM = re.compile(r"[A-Za-z0-9_]{1,15}|[0-9]{1,19}")
 
 
 class Endpoint(StrEnum):
@@ -358,8 +360,8 @@ def pack_batches(
     current: list[str] = []
     seen: set[str] = set()
     for h in handles:
-        if not _HANDLE.fullmatch(h):
-            raise ValueError(f"not an X handle: {h!r}")
+        if not _FROM.fullmatch(h):
+            raise ValueError(f"not an X handle or user id: {h!r}")
         if h.lower() in seen:
             continue
         seen.add(h.lower())
@@ -763,6 +765,8 @@ class BudgetState:
     reads: int = 0
     requests: int = 0
     windows: tuple[EndpointWindow, ...] = ()
+    #: X said the monthly cap is used up (UsageCapExceeded): nothing is sent before this
+    capped_until: datetime | None = None
 
     def window(self, endpoint: Endpoint) -> EndpointWindow:
         """The window of `endpoint` (empty if it has seen no request)."""
@@ -800,6 +804,15 @@ class Budget:
         if now >= _next_period(self.state.period_start):
             return BudgetState(_period_start(now, self.plan.reset_day), 0, 0, self.state.windows)
         return self.state
+
+    def cap_reached(self, now: datetime) -> Budget:
+        """X answered UsageCapExceeded: hold every request until the plan's next billing day.
+
+        The cap resets on the plan's billing day (`XPlan.reset_day`), not on the 1st (issue 8).
+        """
+        state = self._current(now)
+        until = _next_period(state.period_start)
+        return Budget(self.plan, replace(state, capped_until=until))
 
     def _with_window(self, state: BudgetState, window: EndpointWindow) -> BudgetState:
         others = tuple(w for w in state.windows if w.endpoint is not window.endpoint)
@@ -875,6 +888,8 @@ class Budget:
         period_end = _next_period(state.period_start)
         to_period_end = (period_end - now).total_seconds()
         wait = 0.0
+        if state.capped_until is not None and now < state.capped_until:
+            wait = (state.capped_until - now).total_seconds()
         posts = (
             0
             if endpoint is Endpoint.USERS

@@ -58,6 +58,7 @@ class Endpoint(StrEnum):
     """The endpoints the fake serves, named as X's docs name them."""
 
     USERS_BY = "GET /2/users/by"
+    USERS = "GET /2/users"
     USER_BY_USERNAME = "GET /2/users/by/username/:username"
     USER_TWEETS = "GET /2/users/:id/tweets"
     SEARCH_RECENT = "GET /2/tweets/search/recent"
@@ -70,6 +71,7 @@ class Endpoint(StrEnum):
 #: post lookups 300. They match X's documented app-auth limits for those endpoints.
 DEFAULT_RATE_LIMITS: Mapping[Endpoint, int] = {
     Endpoint.USERS_BY: 300,
+    Endpoint.USERS: 300,
     Endpoint.USER_BY_USERNAME: 300,
     Endpoint.USER_TWEETS: 1500,
     Endpoint.SEARCH_RECENT: 450,
@@ -149,6 +151,7 @@ _TWEET_PARAMS = frozenset(
 )
 _ALLOWED: Mapping[Endpoint, frozenset[str]] = {
     Endpoint.USERS_BY: frozenset({"usernames", "expansions", "tweet.fields", "user.fields"}),
+    Endpoint.USERS: frozenset({"ids", "expansions", "tweet.fields", "user.fields"}),
     Endpoint.USER_BY_USERNAME: frozenset({"expansions", "tweet.fields", "user.fields"}),
     Endpoint.USER_TWEETS: _TWEET_PARAMS
     | _names("max_results pagination_token start_time end_time since_id until_id exclude"),
@@ -200,6 +203,8 @@ class _User:
     description: str
     verified: bool
     suspended: bool = False
+    protected: bool = False
+    deactivated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +232,8 @@ class _Tweet:
     given_urls: tuple[str, ...]
     links: tuple[_Link, ...]
     note_text: str | None
+    #: seconds after `created_at` before recent search finds it (X indexes in ~30 s)
+    index_delay: float = 0.0
 
 
 @dataclass(slots=True)
@@ -424,7 +431,7 @@ def _term(token: str) -> _Term:
         return _Term("word", token.casefold())
     name = name.lower()
     if name == "from":
-        if _USERNAME.fullmatch(value) is None:
+        if _USERNAME.fullmatch(value) is None and _ID.fullmatch(value) is None:
             raise _QueryError(f"Invalid value for operator 'from:' '{value}'")
         return _Term("from", value.casefold())
     if name == "is" and value.lower() in ("retweet", "reply", "quote"):
@@ -470,6 +477,10 @@ class FakeX:
         query_length: the longest recent-search query accepted.
         read_cap: posts that may be read (returned in ``data``) per calendar month (UTC) before
             every post-reading request answers 429 usage-capped; None for no cap.
+        index_delay: seconds between a post's creation and recent search finding it.
+        page_cap: at most this many posts per page of search and timelines, with a
+            ``next_token`` when more match: X's pages are often shorter than ``max_results``
+            and only a missing ``next_token`` means the end (docs.x.com, "Pagination").
     """
 
     def __init__(
@@ -480,7 +491,10 @@ class FakeX:
         rate_limits: Mapping[Endpoint, int] | None = None,
         query_length: int = DEFAULT_QUERY_LENGTH,
         read_cap: int | None = None,
+        index_delay: float = 0.0,
+        page_cap: int | None = None,
     ) -> None:
+        self._index_delay = index_delay
         self._tokens = frozenset(tokens)
         self._clock = clock
         self._limits: dict[Endpoint, int] = {**DEFAULT_RATE_LIMITS, **(rate_limits or {})}
@@ -488,6 +502,7 @@ class FakeX:
         self._read_cap = read_cap
         self._lock = threading.RLock()
         self._users: dict[str, _User] = {}
+        self._page_cap = page_cap
         self._by_name: dict[str, str] = {}
         self._tweets: dict[int, _Tweet] = {}
         self._chains: dict[int, list[int]] = {}
@@ -545,6 +560,45 @@ class FakeX:
         with self._lock:
             self._user(username).suspended = suspended
 
+    def rename(self, username: str, new_username: str) -> None:
+        """Change an account's handle; the old handle is free for anyone to register.
+
+        On X a renamed account keeps its numeric id and posts, and the freed handle can be taken
+        by a new account at once (help.x.com, "How to change your username"): `from:old` then
+        finds the newcomer's posts, never the renamed account's (issue 8).
+        """
+        if _USERNAME.fullmatch(new_username) is None:
+            raise ValueError(f"invalid X username {new_username!r}")
+        with self._lock:
+            user = self._user(username)
+            if new_username.casefold() in self._by_name:
+                raise ValueError(f"user {new_username!r} exists")
+            del self._by_name[user.username.casefold()]
+            user.username = new_username
+            self._by_name[new_username.casefold()] = user.id
+
+    def deactivate(self, username: str) -> None:
+        """Close an account: its id and posts are gone (``resource-not-found``), its handle is free.
+
+        X frees a deactivated account's handle after 30 days (help.x.com, "How to deactivate");
+        the fake frees it at once so a test can re-register it.
+        """
+        with self._lock:
+            user = self._user(username)
+            del self._by_name[user.username.casefold()]
+            user.deactivated = True
+
+    def protect(self, username: str, protected: bool = True) -> None:
+        """Make an account's posts protected (followers only), or public again.
+
+        An app-only token then meets, in a 200, ``not-authorized-for-resource`` "Sorry, you are
+        not authorized to see the user with id: [...]" on the timeline (tweepy issue 2070,
+        redouane59/twittered issue 157); its posts leave search, lookups by id answer the same
+        problem for each post; a users lookup still returns the account, with ``protected``.
+        """
+        with self._lock:
+            self._user(username).protected = protected
+
     def post(
         self,
         username: str,
@@ -557,6 +611,7 @@ class FakeX:
         repost_of: str | None = None,
         urls: Sequence[str] = (),
         note_text: str | None = None,
+        index_delay: float | None = None,
     ) -> str:
         """Publish a post as `username`; returns its id.
 
@@ -573,6 +628,9 @@ class FakeX:
             repost_of: the id of the post this reposts (a retweet).
             urls: expanded URLs the post links to.
             note_text: the full text of a long post (``note_tweet.text``).
+            index_delay: seconds before recent search finds it; default the fake's
+                ``index_delay``. X's search answers up to ~30 s behind (its ``end_time``
+                defaults to 30 s before the request), and not strictly in id order.
 
         Raises:
             KeyError: unknown user or referenced post.
@@ -620,6 +678,7 @@ class FakeX:
                 given_urls=tuple(urls),
                 links=links,
                 note_text=note_text,
+                index_delay=self._index_delay if index_delay is None else index_delay,
             )
             self._store(tweet)
             return str(tweet_id)
@@ -884,7 +943,10 @@ class FakeX:
 
     def _exists(self, tweet: _Tweet) -> bool:
         """Findable by id: not deleted, author not suspended, reposted post still there."""
-        if tweet.root in self._deleted or self._users[tweet.author].suspended:
+        author = self._users[tweet.author]
+        if tweet.root in self._deleted or author.suspended or author.protected:
+            return False
+        if author.deactivated:
             return False
         for kind, ref in tweet.refs:
             if kind == "retweeted":
@@ -1001,7 +1063,7 @@ class FakeX:
         if "description" in fields:
             out["description"] = user.description
         if "protected" in fields:
-            out["protected"] = False
+            out["protected"] = user.protected
         if "verified" in fields:
             out["verified"] = user.verified
         if "verified_type" in fields:
@@ -1054,7 +1116,7 @@ class FakeX:
         def add_user(user_id: str | None) -> None:
             if user_id is not None and user_id in self._users:
                 user = self._users[user_id]
-                if not user.suspended:
+                if not user.suspended and not user.deactivated:
                     inc_users.setdefault(user_id, user)
 
         if data is not None:
@@ -1126,6 +1188,21 @@ class FakeX:
                 found.append(self._users[user_id])
         return self._envelope(None, params, errors, users=found), 0
 
+    def _users_by_ids(self, params: _Params, _arg: str, _now: float) -> tuple[dict[str, Any], int]:
+        """``GET /2/users?ids=``: accounts by numeric id, whatever their handle is now."""
+        ids = params.id_list("ids", _ID, _ID_PATTERN)
+        found: list[_User] = []
+        errors: list[dict[str, Any]] = []
+        for user_id in ids:
+            user = self._users.get(user_id)
+            if user is None or user.deactivated:
+                errors.append(_not_found("user", "ids", user_id))
+            elif user.suspended:
+                errors.append(_suspended("ids", user_id))
+            else:
+                found.append(user)
+        return self._envelope(None, params, errors, users=found), 0
+
     def _user_by_username(
         self, params: _Params, name: str, _now: float
     ) -> tuple[dict[str, Any], int]:
@@ -1161,10 +1238,12 @@ class FakeX:
         exclude = params.fields("exclude")
         token = params.get("pagination_token")
         user = self._users.get(user_id)
-        if user is None:
+        if user is None or user.deactivated:
             return {"errors": [_not_found("user", "id", user_id)]}, 0
         if user.suspended:
             return {"errors": [_suspended("id", user_id)]}, 0
+        if user.protected:
+            return {"errors": [_not_authorized("user", "id", user_id)]}, 0
         reachable = list(self._visible_timeline(user_id))[:TIMELINE_DEPTH]
 
         def keep(tweet: _Tweet) -> bool:
@@ -1177,7 +1256,7 @@ class FakeX:
 
         matching = [t for t in reachable if keep(t)]
         page, meta = _paginate(
-            matching, max_results, token, Endpoint.USER_TWEETS, "pagination_token"
+            matching, self._size(max_results), token, Endpoint.USER_TWEETS, "pagination_token"
         )
         body = self._envelope(page, params, [])
         body["meta"] = meta
@@ -1232,7 +1311,7 @@ class FakeX:
         if authors is None:
             pool = self._all_ids
         else:
-            ids = [self._by_name.get(a) for a in authors]
+            ids = [a if a in self._users else self._by_name.get(a) for a in authors]
             pool = sorted(i for uid in ids if uid is not None for i in self._timelines[uid])
         start_at = bisect.bisect_right(pool, since_id) if since_id is not None else 0
         matching = []
@@ -1240,13 +1319,20 @@ class FakeX:
             tweet = self._tweets[tweet_id]
             if tweet.created_at < oldest_allowed or not self._current(tweet):
                 continue
+            if tweet.created_at + tweet.index_delay > now:
+                continue  # not indexed yet
             if _in_range(tweet, since_id, until_id, start, end) and self._matches(tree, tweet):
                 matching.append(tweet)
-        page, meta = _paginate(matching, max_results, token, Endpoint.SEARCH_RECENT, "next_token")
+        page, meta = _paginate(
+            matching, self._size(max_results), token, Endpoint.SEARCH_RECENT, "next_token"
+        )
         meta.pop("previous_token", None)
         body = self._envelope(page, params, [])
         body["meta"] = meta
         return body, len(page)
+
+    def _size(self, max_results: int) -> int:
+        return max_results if self._page_cap is None else min(max_results, self._page_cap)
 
     def _matches(self, node: _Node, tweet: _Tweet) -> bool:
         if isinstance(node, _Or):
@@ -1257,7 +1343,9 @@ class FakeX:
             return not self._matches(node.inner, tweet)
         kinds = {k for k, _ in tweet.refs}
         if node.kind == "from":
-            return self._users[tweet.author].username.casefold() == node.value
+            # X takes a handle or a numeric user id after from: (docs.x.com, "Build a query").
+            author = self._users[tweet.author]
+            return node.value in (author.username.casefold(), author.id)
         if node.kind == "is":
             wanted = {"retweet": "retweeted", "reply": "replied_to", "quote": "quoted"}[node.value]
             return wanted in kinds
@@ -1273,7 +1361,11 @@ class FakeX:
         errors: list[dict[str, Any]] = []
         for tweet_id in ids:
             tweet = self._tweets.get(int(tweet_id))
-            if tweet is None or not self._exists(tweet):
+            if tweet is not None and tweet.root not in self._deleted and (
+                self._users[tweet.author].protected
+            ):
+                errors.append(_not_authorized("Tweet", "ids", tweet_id))
+            elif tweet is None or not self._exists(tweet):
                 errors.append(_not_found("tweet", "ids", tweet_id))
             else:
                 found.append(tweet)
@@ -1299,6 +1391,7 @@ class FakeX:
         Endpoint, Callable[[FakeX, _Params, str, float], tuple[dict[str, Any], int]]
     ] = {
         Endpoint.USERS_BY: _users_by,
+        Endpoint.USERS: _users_by_ids,
         Endpoint.USER_BY_USERNAME: _user_by_username,
         Endpoint.USER_TWEETS: _user_tweets,
         Endpoint.SEARCH_RECENT: _search_recent,
@@ -1316,6 +1409,21 @@ def _suspended(parameter: str, value: str) -> dict[str, Any]:
         "parameter": parameter,
         "resource_id": value,
         "type": _PROBLEMS + "resource-not-found",
+    }
+
+
+def _not_authorized(kind: str, parameter: str, value: str) -> dict[str, Any]:
+    # The body X sends for a protected account to an app-only token (tweepy issue 2070).
+    noun = "user with id" if kind == "user" else "Tweet with ids"
+    return {
+        "value": value,
+        "detail": f"Sorry, you are not authorized to see the {noun}: [{value}].",
+        "title": "Authorization Error",
+        "resource_type": kind.lower() if kind == "user" else "tweet",
+        "parameter": parameter,
+        "resource_id": value,
+        "section": "data",
+        "type": _PROBLEMS + "not-authorized-for-resource",
     }
 
 
@@ -1338,6 +1446,8 @@ def _route(method: str, path: str) -> tuple[Endpoint | None, str]:
     match rest:
         case ["users", "by"]:
             return Endpoint.USERS_BY, ""
+        case ["users"]:
+            return Endpoint.USERS, ""
         case ["users", "by", "username", name]:
             return Endpoint.USER_BY_USERNAME, unquote(name)
         case ["users", user_id, "tweets"]:

@@ -15,14 +15,21 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import requests
 import tweepy
 
-from bot.errors import SourceError, SourceHeld, SourceRejected, SourceUnavailable
+from bot.errors import (
+    SourceError,
+    SourceHeld,
+    SourceProblem,
+    SourceRejected,
+    SourceUnavailable,
+)
 from bot.model import FetchedItem, FetchResult, Reference, SourceForPoll, StatementKind
 from bot.sources.x_session import make_x_session
 from bot.xbudget import Budget, Endpoint, batch_query, pack_batches
@@ -45,8 +52,9 @@ EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_
 USER_FIELDS = ["username", "name"]
 #: posts asked for on a source's first poll: enough to know where "now" is, cheap in reads
 FIRST_POLL_RESULTS = 10
-#: pages followed in one poll after a long pause (each page costs a request)
-MAX_PAGES = 5
+#: pages followed in one poll at most (each page costs a request): past them the cursor stays
+MAX_PAGES = 50
+_TWEPOCH_MS = 1288834974657
 _KINDS = {
     "replied_to": StatementKind.REPLY,
     "quoted": StatementKind.QUOTE,
@@ -81,6 +89,12 @@ class BudgetGuard:
         """Seconds to wait before one request to `endpoint` (0: go)."""
         with self._lock:
             return min(self._budget.may_request(endpoint, now, max_reads=max_reads), self.MAX_WAIT)
+
+    def cap_reached(self, now: datetime) -> datetime | None:
+        """X said the monthly cap is used up: hold every request until the billing day; when."""
+        with self._lock:
+            self._budget = self._budget.cap_reached(now)
+            return self._budget.state.capped_until
 
     def record(
         self, endpoint: Endpoint, now: datetime, *, requests: int, reads: int, headers: Any
@@ -174,6 +188,8 @@ class XFetcher:
         self._clock = clock
         self._max_query = max_query_length
         self._local = threading.local()
+        #: (source key, new handle) renames already told to the operator
+        self._renames: set[tuple[str, str]] = set()
         client.session.hooks["response"].append(self._observe)
 
     def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -195,6 +211,10 @@ class XFetcher:
         """Which of these post ids still exist (at most 100); returns (present, reads)."""
         return await asyncio.to_thread(self._lookup, list(ids))
 
+    async def visible_authors(self, user_ids: Sequence[str]) -> set[str]:
+        """Which of these accounts show their posts (not suspended, protected or gone)."""
+        return await asyncio.to_thread(self._visible, list(user_ids))
+
     # --- in the worker thread ---------------------------------------------------------------
 
     def _call(self, key: str, endpoint: Endpoint, fn: Callable[[], Any]) -> Any:
@@ -207,20 +227,54 @@ class XFetcher:
         try:
             payload = fn()
         except tweepy.TooManyRequests as exc:
+            capped = _problem_type(exc) == "usage-capped" or _title(exc) == "UsageCapExceeded"
+            headers = None if capped else exc.response.headers
+            self._record(endpoint, now, requests=1, reads=0, headers=headers)
+            if capped:
+                # issue 8: the monthly cap is no rate limit (its rate headers still show plenty
+                # left): every X request waits for the plan's billing day.
+                until = self._budget.cap_reached(now) if self._budget is not None else None
+                wait = (until - now).total_seconds() if until is not None else 86400.0
+                shown = until.date().isoformat() if until is not None else "the next billing day"
+                raise SourceUnavailable(
+                    key,
+                    f"X monthly usage cap reached: X polling paused until {shown}",
+                    retry_after=max(wait, 1.0),
+                    problem=SourceProblem.USAGE_CAP,
+                ) from exc
             reset = exc.response.headers.get("x-rate-limit-reset")
             wait = max(1.0, float(reset) - now.timestamp()) if reset and reset.isdigit() else 900.0
-            self._record(endpoint, now, requests=1, reads=0, headers=exc.response.headers)
-            raise SourceUnavailable(key, f"X 429 on {endpoint.value}", retry_after=wait) from exc
+            raise SourceUnavailable(
+                key,
+                f"X 429 on {endpoint.value}",
+                retry_after=wait,
+                problem=SourceProblem.RATE_LIMITED,
+            ) from exc
         except tweepy.Unauthorized as exc:
-            raise SourceRejected(key, "X refused X_BEARER_TOKEN (401)") from exc
+            raise SourceRejected(
+                key, "X refused X_BEARER_TOKEN (401)", problem=SourceProblem.AUTH
+            ) from exc
         except tweepy.Forbidden as exc:
-            raise SourceRejected(key, f"X forbids this ({_detail(exc)})") from exc
+            raise SourceRejected(
+                key, f"X forbids this ({_detail(exc)})", problem=SourceProblem.FORBIDDEN
+            ) from exc
         except tweepy.TwitterServerError as exc:
-            raise SourceUnavailable(key, f"X server error {exc.response.status_code}") from exc
+            raise SourceUnavailable(
+                key, f"X server error {exc.response.status_code}", problem=SourceProblem.SERVER
+            ) from exc
         except tweepy.HTTPException as exc:
-            raise SourceRejected(key, f"X {exc.response.status_code}: {_detail(exc)}") from exc
+            problem = SourceProblem.BAD_REQUEST
+            if exc.response.status_code == 400 and _bad_parameter(exc) == "since_id":
+                problem = SourceProblem.SINCE_ID_TOO_OLD
+            elif exc.response.status_code in (404, 410):
+                problem = SourceProblem.NOT_FOUND
+            raise SourceRejected(
+                key, f"X {exc.response.status_code}: {_detail(exc)}", problem=problem
+            ) from exc
         except (requests.RequestException, tweepy.TweepyException) as exc:
-            raise SourceUnavailable(key, f"X unreachable: {type(exc).__name__}") from exc
+            raise SourceUnavailable(
+                key, f"X unreachable: {type(exc).__name__}", problem=SourceProblem.UNREACHABLE
+            ) from exc
         # A users lookup returns accounts, not posts: X bills it as no post read.
         reads = 0 if endpoint is Endpoint.USERS else len((payload or {}).get("data") or [])
         self._record(endpoint, now, requests=1, reads=reads, headers=self._local.headers)
@@ -239,60 +293,203 @@ class XFetcher:
         self._local.requests = self._local.reads = 0
         return out
 
+    def _failed(self, exc: SourceError) -> SourceError:
+        exc.requests, exc.reads = self._usage()  # a failed poll still cost what it cost
+        return exc
+
+    # --- who is who: handles to ids, and the account's state ---------------------------------
+
+    def _resolve_handles(self, key: str, handles: Sequence[str]) -> dict[str, str | SourceError]:
+        """Handle (lowercase) to user id, 100 handles a request (``GET /2/users/by``).
+
+        A handle is resolved once, when a source is first polled; from then on the account is
+        watched by its id, which a rename does not change and nobody can re-register (issue 8).
+        """
+        out: dict[str, str | SourceError] = {}
+        for i in range(0, len(handles), USERS_PER_REQUEST):
+            chunk = list(handles[i : i + USERS_PER_REQUEST])
+            payload = (
+                self._call(
+                    key,
+                    Endpoint.USERS,
+                    partial(self._client.get_users, usernames=chunk, user_fields=USER_FIELDS),
+                )
+                or {}
+            )
+            for user in payload.get("data") or []:
+                out[str(user.get("username", "")).lower()] = str(user["id"])
+            for err in payload.get("errors") or []:
+                handle = str(err.get("value") or err.get("resource_id") or "").lower()
+                if handle in out or not handle:
+                    continue
+                problem = _account_problem(err)
+                out[handle] = SourceRejected(
+                    key, _account_message(problem, f"@{handle}"), problem=problem
+                )
+            for h in chunk:
+                out.setdefault(
+                    h.lower(),
+                    SourceRejected(key, f"no X account @{h}", problem=SourceProblem.NOT_FOUND),
+                )
+        return out
+
     def _resolve(self, source: SourceForPoll) -> str:
-        payload = self._call(
-            source.key,
-            Endpoint.USERS,
-            lambda: self._client.get_users(usernames=[source.target], user_fields=USER_FIELDS),
-        )
-        for user in (payload or {}).get("data") or []:
-            if user.get("username", "").lower() == source.target.lower():
-                return str(user["id"])
-        raise SourceRejected(source.key, f"no X account @{source.target}")
+        found = self._resolve_handles(source.key, [source.target])[source.target.lower()]
+        if isinstance(found, SourceError):
+            raise type(found)(
+                source.key,
+                found.message
+                if found.problem is not SourceProblem.NOT_FOUND
+                else f"no X account @{source.target}",
+                problem=found.problem,
+            )
+        return found
+
+    def _accounts_by_id(self, key: str, ids: Sequence[str]) -> dict[str, SourceProblem | None]:
+        """Each user id's state (``GET /2/users?ids=``): None when its posts are visible."""
+        out: dict[str, SourceProblem | None] = {}
+        for i in range(0, len(ids), USERS_PER_REQUEST):
+            chunk = list(ids[i : i + USERS_PER_REQUEST])
+            payload = (
+                self._call(
+                    key,
+                    Endpoint.USERS,
+                    partial(
+                        self._client.get_users, ids=chunk, user_fields=[*USER_FIELDS, "protected"]
+                    ),
+                )
+                or {}
+            )
+            for user in payload.get("data") or []:
+                out[str(user["id"])] = SourceProblem.PROTECTED if user.get("protected") else None
+            for err in payload.get("errors") or []:
+                uid = str(err.get("value") or err.get("resource_id") or "")
+                if uid and uid not in out:
+                    out[uid] = _account_problem(err)
+            for uid in chunk:
+                out.setdefault(uid, SourceProblem.NOT_FOUND)
+        return out
+
+    def _check_account(
+        self, source: SourceForPoll, user_id: str, payload: Mapping[str, Any]
+    ) -> None:
+        """Raise when a 200 answer carries only errors about the watched account itself.
+
+        X answers a suspended, protected or vanished account with a 200 whose body holds only
+        ``errors`` (``resource-not-found`` "User has been suspended", ``not-authorized-for-
+        resource``, ``resource-not-found``): read as "no posts", it would be silence forever.
+        """
+        if payload.get("data") or payload.get("meta"):
+            return
+        for err in payload.get("errors") or []:
+            if str(err.get("resource_id") or err.get("value") or "") != user_id:
+                continue
+            problem = _account_problem(err)
+            if problem is SourceProblem.NOT_FOUND:
+                # issue 8: resolve again by id, never by handle (a freed handle may be anyone's).
+                state = self._accounts_by_id(source.key, [user_id]).get(user_id)
+                if state is None:
+                    raise SourceUnavailable(
+                        source.key,
+                        f"X said account id {user_id} was not found, then found it: retry",
+                        problem=SourceProblem.NOT_FOUND,
+                    )
+                problem = state
+            raise SourceRejected(
+                source.key,
+                _account_message(problem, f"@{source.target} (id {user_id})"),
+                problem=problem,
+            )
+
+    def _note_rename(self, source: SourceForPoll, user_id: str, payload: Mapping[str, Any]) -> None:
+        """Tell the operator once when the watched id now shows another handle."""
+        shown = _users_by_id(payload).get(user_id)
+        if shown and shown.lower() != source.target.lower():
+            seen = (source.key, shown.lower())
+            if seen not in self._renames:
+                self._renames.add(seen)
+                log.warning(
+                    "X account renamed source=%s id=%s: @%s is now @%s; still watched by its "
+                    "id, alerts show the new handle; update the watchlist",
+                    source.key,
+                    user_id,
+                    source.target,
+                    shown,
+                )
+
+    def _own_items(
+        self, source: SourceForPoll, user_id: str, pages: Sequence[Mapping[str, Any]]
+    ) -> list[FetchedItem]:
+        """The posts of `pages` whose author is the watched id; others are dropped and logged."""
+        items: list[FetchedItem] = []
+        for payload in pages:
+            self._note_rename(source, user_id, payload)
+            for tweet in payload.get("data") or []:
+                author = str(tweet.get("author_id") or "")
+                if author == user_id:
+                    items.append(tweet_to_item(tweet, payload))
+        return items
+
+    # --- per account: timelines ----------------------------------------------------------------
 
     def _fetch_timeline(self, source: SourceForPoll) -> FetchResult:
         self._usage()
+        started = self._clock()
         try:
             user_id = source.remote_id or self._resolve(source)
-            try:
-                items, newest = self._collect(
-                    source.key,
-                    lambda token: self._timeline_page(source, user_id, token),
-                    MAX_PAGES if source.cursor else 1,
-                )
-            except SourceRejected as exc:
-                if source.remote_id is None or "404" not in exc.message:
-                    raise
-                # The stored id went stale (account re-created): resolve the handle again.
-                user_id = self._resolve(source)
-                items, newest = self._collect(
-                    source.key,
-                    lambda token: self._timeline_page(source, user_id, token),
-                    MAX_PAGES if source.cursor else 1,
-                )
+            pages, complete = self._timeline_pages(source, user_id, source.cursor)
         except SourceError as exc:
-            exc.requests, exc.reads = self._usage()  # a failed poll still cost what it cost
-            raise
+            raise self._failed(exc) from exc.__cause__
+        self._drop_strangers(source, user_id, pages)
+        items = self._own_items(source, user_id, pages)
         requests_made, reads = self._usage()
         return FetchResult(
             items=tuple(items),
-            cursor=newest,
+            cursor=_safe_cursor(pages, source.cursor, started) if complete else None,
             fetched_at=self._clock(),
             remote_id=user_id if user_id != source.remote_id else None,
             requests=requests_made,
             reads=reads,
         )
 
-    def _collect(
-        self, key: str, page: Callable[[str | None], dict[str, Any]], max_pages: int
-    ) -> tuple[list[FetchedItem], str | None]:
-        """Posts of up to `max_pages` pages, newest first, and the cursor to store next.
+    def _timeline_pages(
+        self, source: SourceForPoll, user_id: str, since: str | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Every page of the timeline since `since` (one short page on a first poll);
+        and whether all were read."""
 
-        When a later page fails, what was read is kept and the cursor stays where it was (None),
-        so the next poll reads the rest; nothing is skipped.
+        def page(token: str | None) -> dict[str, Any]:
+            payload: dict[str, Any] = (
+                self._call(
+                    source.key,
+                    Endpoint.TIMELINE,
+                    lambda: self._client.get_users_tweets(
+                        user_id,
+                        since_id=since,
+                        max_results=100 if since else FIRST_POLL_RESULTS,
+                        pagination_token=token,
+                        tweet_fields=TWEET_FIELDS,
+                        expansions=EXPANSIONS,
+                        user_fields=USER_FIELDS,
+                    ),
+                )
+                or {}
+            )
+            self._check_account(source, user_id, payload)
+            return payload
+
+        return self._pages(source.key, page, MAX_PAGES if since else 1)
+
+    def _pages(
+        self, key: str, page: Callable[[str | None], dict[str, Any]], max_pages: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Pages until X gives no ``next_token`` (short pages with a token are normal on X);
+        and whether every page was read.
+
+        When a later page fails or the budget holds it, what was read is kept and the caller
+        leaves the cursor where it was, so the next poll reads the rest: nothing is skipped.
         """
-        items: list[FetchedItem] = []
-        newest: str | None = None
+        pages: list[dict[str, Any]] = []
         token: str | None = None
         for n in range(max_pages):
             try:
@@ -301,80 +498,151 @@ class XFetcher:
                 if n == 0:
                     raise
                 log.warning(
-                    "X page %d not read source=%s: %s; read again next poll", n + 1, key, exc
+                    "X backlog cut after %d pages source=%s: %s; the cursor stays, the rest is "
+                    "read next poll",
+                    n,
+                    key,
+                    exc,
                 )
-                return items, None
-            items.extend(tweet_to_item(t, payload) for t in payload.get("data") or [])
-            meta = payload.get("meta") or {}
-            newest = newest or meta.get("newest_id")
-            token = meta.get("next_token")
+                return pages, False
+            pages.append(payload)
+            token = (payload.get("meta") or {}).get("next_token")
             if not token:
-                break
-        else:
+                return pages, True
+        if max_pages > 1:
             log.warning(
-                "more than %d pages of new posts source=%s: older ones skipped", max_pages, key
+                "X backlog longer than %d pages source=%s: the cursor stays, the rest is read "
+                "next poll",
+                max_pages,
+                key,
             )
-        return items, newest
+            return pages, False
+        return pages, True  # a first poll reads one page on purpose
 
-    def _timeline_page(
-        self, source: SourceForPoll, user_id: str, token: str | None
-    ) -> dict[str, Any]:
-        payload: dict[str, Any] = (
-            self._call(
-                source.key,
-                Endpoint.TIMELINE,
-                lambda: self._client.get_users_tweets(
-                    user_id,
-                    since_id=source.cursor,
-                    max_results=100 if source.cursor else FIRST_POLL_RESULTS,
-                    pagination_token=token,
-                    tweet_fields=TWEET_FIELDS,
-                    expansions=EXPANSIONS,
-                    user_fields=USER_FIELDS,
-                ),
-            )
-            or {}
-        )
-        return payload
+    def _drop_strangers(
+        self, source: SourceForPoll, user_id: str, pages: Sequence[Mapping[str, Any]]
+    ) -> None:
+        for payload in pages:
+            users = _users_by_id(payload)
+            for tweet in payload.get("data") or []:
+                author = str(tweet.get("author_id") or "")
+                if author != user_id:
+                    log.warning(
+                        "X post dropped: not by the watched account source=%s watched_id=%s "
+                        "author_id=%s author=@%s post=%s",
+                        source.key,
+                        user_id,
+                        author or "?",
+                        users.get(author, "?"),
+                        tweet.get("id"),
+                    )
+
+    # --- batched: recent search by id ------------------------------------------------------------
 
     def _fetch_batched(self, sources: list[SourceForPoll]) -> dict[str, FetchResult | SourceError]:
         out: dict[str, FetchResult | SourceError] = {}
-        by_handle = {s.target.lower(): s for s in sources}
-        # A stable order packs the same accounts together poll after poll.
-        for batch in pack_batches(sorted(by_handle), self._max_query):
-            members = [by_handle[h] for h in batch]
-            cursors = [int(s.cursor) for s in members if s.cursor and s.cursor.isdigit()]
-            # The oldest cursor of the batch: a member that is ahead sees a few posts again,
-            # which storage recognises; none is skipped.
-            since = str(min(cursors)) if len(cursors) == len(members) else None
-            key = members[0].key
-            self._usage()
-            query = batch_query(batch)
+        ids: dict[str, str] = {s.key: s.remote_id for s in sources if s.remote_id}
+        new = [s for s in sources if not s.remote_id]
+        self._usage()
+        if new:
+            found: dict[str, str | SourceError] = {}
             try:
-                items, newest = self._collect(
-                    key,
-                    partial(self._search_page, key, query, since),
-                    MAX_PAGES if since else 1,
-                )
+                found = self._resolve_handles(new[0].key, [s.target for s in new])
             except SourceError as exc:
-                requests_made, reads = self._usage()
-                for n, s in enumerate(members):
-                    err = type(exc)(s.key, exc.message, **_extra(exc))
-                    if n == 0:  # the batch's cost, counted once
-                        err.requests, err.reads = requests_made, reads
-                    out[s.key] = err
-                continue
+                found = {s.target.lower(): exc for s in new}
+            for s in new:
+                got = found[s.target.lower()]
+                if isinstance(got, str):
+                    ids[s.key] = got
+                else:
+                    out[s.key] = _copy(got, s.key)
+        by_id = {ids[s.key]: s for s in sources if s.key in ids}
+        # The cost so far (handle lookups) goes with the first result, whatever it is.
+        outcomes: list[dict[str, FetchResult | SourceError]] = [out]
+        # A stable order packs the same accounts together poll after poll.
+        for batch in pack_batches(sorted(by_id), self._max_query):
+            outcomes.append(self._poll_batch([by_id[i] for i in batch], ids))
             requests_made, reads = self._usage()
-            for n, s in enumerate(members):
-                mine = tuple(i for i in items if (i.author or "").lower() == s.target.lower())
-                out[s.key] = FetchResult(
-                    items=mine,
-                    cursor=newest,
-                    fetched_at=self._clock(),
-                    # the cost is the batch's: counted once, on its first member
-                    requests=requests_made if n == 0 else 0,
-                    reads=reads if n == 0 else 0,
-                )
+            _charge(outcomes, requests_made, reads)
+        _charge(outcomes, *self._usage())
+        return {k: v for o in outcomes for k, v in o.items()}
+
+    def _poll_batch(
+        self, members: list[SourceForPoll], ids: Mapping[str, str]
+    ) -> dict[str, FetchResult | SourceError]:
+        key = members[0].key
+        now = self._clock()
+        cursors = [int(s.cursor) for s in members if s.cursor and s.cursor.isdigit()]
+        # The oldest cursor of the batch: a member that is ahead sees a few posts again, which
+        # storage recognises; a member that joins without a cursor is read from there too
+        # (issue 8: dropping since_id for the whole batch lost posts of the others).
+        since = str(min(cursors)) if cursors else None
+        query = batch_query([ids[s.key] for s in members])
+        try:
+            pages, complete = self._pages(
+                key, partial(self._search_page, key, query, since), MAX_PAGES if since else 1
+            )
+        except SourceRejected as exc:
+            if exc.problem is not SourceProblem.SINCE_ID_TOO_OLD:
+                return {s.key: _copy(exc, s.key) for s in members}
+            return self._catch_up(members, ids, now)
+        except SourceError as exc:
+            return {s.key: _copy(exc, s.key) for s in members}
+        mine = {ids[s.key] for s in members}
+        for payload in pages:
+            users = _users_by_id(payload)
+            for tweet in payload.get("data") or []:
+                author = str(tweet.get("author_id") or "")
+                if author not in mine:
+                    log.warning(
+                        "X post dropped: not by a watched account batch=%s author_id=%s "
+                        "author=@%s post=%s",
+                        key,
+                        author or "?",
+                        users.get(author, "?"),
+                        tweet.get("id"),
+                    )
+        cursor = _safe_cursor(pages, since, now) if complete else None
+        out: dict[str, FetchResult | SourceError] = {}
+        for s in members:
+            out[s.key] = FetchResult(
+                items=tuple(self._own_items(s, ids[s.key], pages)),
+                cursor=cursor,
+                fetched_at=self._clock(),
+                remote_id=ids[s.key] if ids[s.key] != s.remote_id else None,
+            )
+        return out
+
+    def _catch_up(
+        self, members: list[SourceForPoll], ids: Mapping[str, str], now: datetime
+    ) -> dict[str, FetchResult | SourceError]:
+        """Recent search refused a since_id older than 7 days: read each member's timeline
+        (which reaches further back) for the gap, then batched search goes on from there."""
+        out: dict[str, FetchResult | SourceError] = {}
+        for s in members:
+            user_id = ids[s.key]
+            try:
+                pages, complete = self._timeline_pages(s, user_id, s.cursor)
+            except SourceError as exc:
+                out[s.key] = _copy(exc, s.key)
+                continue
+            self._drop_strangers(s, user_id, pages)
+            items = self._own_items(s, user_id, pages)
+            gap = now - _id_time(s.cursor) if s.cursor and s.cursor.isdigit() else None
+            log.warning(
+                "X catch-up source=%s: search reaches back 7 days, the gap was %s; %d posts "
+                "recovered from the timeline%s",
+                s.key,
+                _duration(gap) if gap is not None else "unknown",
+                len(items),
+                "" if complete else " (backlog cut: the rest next poll)",
+            )
+            out[s.key] = FetchResult(
+                items=tuple(items),
+                cursor=_safe_cursor(pages, s.cursor, now) if complete else None,
+                fetched_at=self._clock(),
+                remote_id=user_id if user_id != s.remote_id else None,
+            )
         return out
 
     def _search_page(
@@ -398,6 +666,8 @@ class XFetcher:
         )
         return payload
 
+    # --- deletion checks -----------------------------------------------------------------------
+
     def _lookup(self, ids: list[str]) -> tuple[set[str], int]:
         self._usage()
         payload = (
@@ -414,9 +684,121 @@ class XFetcher:
         _, reads = self._usage()
         return present, reads
 
+    def _visible(self, user_ids: list[str]) -> set[str]:
+        self._usage()
+        states = self._accounts_by_id("x:lookup", user_ids)
+        self._usage()
+        return {uid for uid, state in states.items() if state is None}
+
+
+#: usernames or ids one users lookup takes (``GET /2/users/by``, ``GET /2/users``)
+USERS_PER_REQUEST = 100
+#: posts younger than this may still be missing from search (X indexes in ~30 s, not in id
+#: order): the batch cursor never moves past them, they are read again next poll (issue 8)
+INDEX_LAG = timedelta(seconds=120)
+
+
+def _charge(
+    outcomes: list[dict[str, FetchResult | SourceError]], requests_made: int, reads: int
+) -> None:
+    """Add a cost to the last group's first result (counted once, not per member)."""
+    if not (requests_made or reads):
+        return
+    for group in reversed(outcomes):
+        for key, res in group.items():
+            if isinstance(res, FetchResult):
+                group[key] = replace(
+                    res, requests=res.requests + requests_made, reads=res.reads + reads
+                )
+            else:
+                res.requests += requests_made
+                res.reads += reads
+            return
+
+
+def _copy(exc: SourceError, key: str) -> SourceError:
+    return type(exc)(key, exc.message, problem=exc.problem, **_extra(exc))
+
+
+def _id_time(tweet_id: str) -> datetime:
+    # X ids are snowflakes: milliseconds since X's epoch in the high bits.
+    return datetime.fromtimestamp(((int(tweet_id) >> 22) + _TWEPOCH_MS) / 1000, UTC)
+
+
+def _time_id(moment: datetime) -> int:
+    # The smallest id X could give a post created at `moment`. X takes such an id as since_id
+    # (node-twitter-api-v2 PR 228 turns start_time into one the same way).
+    return max(int(moment.timestamp() * 1000) - _TWEPOCH_MS, 0) << 22
+
+
+def _safe_cursor(pages: Sequence[Mapping[str, Any]], since: str | None, now: datetime) -> str:
+    """Where the next poll starts after every page since `since` was read at `now`.
+
+    Every post created before ``now - INDEX_LAG`` has been indexed and was read; younger ones
+    may still be missing, so the cursor stops there (they are read again next poll, and
+    storage recognises them). A quiet account gets a cursor too, so it never falls back to a
+    first poll.
+    """
+    settled = [
+        int(t["id"])
+        for p in pages
+        for t in p.get("data") or []
+        if _id_time(str(t["id"])) <= now - INDEX_LAG
+    ]
+    floor = [int(since)] if since else []
+    return str(max([*settled, *floor, _time_id(now - INDEX_LAG)]))
+
+
+def _duration(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24}d {hours % 24}h"
+
+
+def _account_problem(err: Mapping[str, Any]) -> SourceProblem:
+    kind = str(err.get("type") or "")
+    detail = str(err.get("detail") or "")
+    if kind.endswith("/not-authorized-for-resource"):
+        return SourceProblem.PROTECTED
+    if detail.startswith("User has been suspended"):
+        return SourceProblem.SUSPENDED
+    return SourceProblem.NOT_FOUND
+
+
+def _account_message(problem: SourceProblem, who: str) -> str:
+    return {
+        SourceProblem.SUSPENDED: f"X account {who} is suspended: paused, checked again hourly",
+        SourceProblem.PROTECTED: (
+            f"X account {who} is protected (followers only): paused, checked again hourly"
+        ),
+        SourceProblem.NOT_FOUND: f"X account {who} no longer exists (not re-resolved by handle)",
+    }.get(problem, f"X account {who}: {problem.value}")
+
 
 def _extra(exc: SourceError) -> dict[str, Any]:
     return {"retry_after": exc.retry_after} if isinstance(exc, SourceUnavailable) else {}
+
+
+def _body(exc: tweepy.HTTPException) -> Mapping[str, Any]:
+    try:
+        body = exc.response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _problem_type(exc: tweepy.HTTPException) -> str:
+    return str(_body(exc).get("type") or "").rsplit("/", 1)[-1]
+
+
+def _title(exc: tweepy.HTTPException) -> str:
+    return str(_body(exc).get("title") or "")
+
+
+def _bad_parameter(exc: tweepy.HTTPException) -> str | None:
+    for err in _body(exc).get("errors") or []:
+        for name in (err.get("parameters") or {}) if isinstance(err, dict) else ():
+            return str(name)
+    return None
 
 
 def _detail(exc: tweepy.HTTPException) -> str:

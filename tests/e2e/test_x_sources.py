@@ -217,6 +217,7 @@ async def test_budget_hold_is_no_failure_and_keeps_the_batch_together(world: Wor
             assert len({r.next_poll_at for r in rows}) == 1  # still one batch
             assert min(r.next_poll_at for r in rows) - app.clock() > timedelta(minutes=5)
     assert fake.requests(Endpoint.SEARCH_RECENT) == 1
+    assert fake.requests(Endpoint.USERS_BY) == 1  # the three handles resolved in one request
     with app.sessions() as s:
         requests, _ = storage.month_usage(s, "x", datetime.now(UTC))
-    assert requests == 1
+    assert requests == 2
