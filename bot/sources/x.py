@@ -211,8 +211,9 @@ class XFetcher:
         """Which of these post ids still exist (at most 100); returns (present, reads)."""
         return await asyncio.to_thread(self._lookup, list(ids))
 
-    async def visible_authors(self, user_ids: Sequence[str]) -> set[str]:
-        """Which of these accounts show their posts (not suspended, protected or gone)."""
+    async def visible_authors(self, user_ids: Sequence[str]) -> tuple[set[str], int]:
+        """Which of these accounts show their posts (not suspended, protected or gone), and the
+        requests it took (users lookups bill user reads, not post reads)."""
         return await asyncio.to_thread(self._visible, list(user_ids))
 
     # --- in the worker thread ---------------------------------------------------------------
@@ -684,11 +685,11 @@ class XFetcher:
         _, reads = self._usage()
         return present, reads
 
-    def _visible(self, user_ids: list[str]) -> set[str]:
+    def _visible(self, user_ids: list[str]) -> tuple[set[str], int]:
         self._usage()
         states = self._accounts_by_id("x:lookup", user_ids)
-        self._usage()
-        return {uid for uid, state in states.items() if state is None}
+        requests_made, _ = self._usage()
+        return {uid for uid, state in states.items() if state is None}, requests_made
 
 
 #: usernames or ids one users lookup takes (``GET /2/users/by``, ``GET /2/users``)

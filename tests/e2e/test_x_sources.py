@@ -221,3 +221,38 @@ async def test_budget_hold_is_no_failure_and_keeps_the_batch_together(world: Wor
     with app.sessions() as s:
         requests, _ = storage.month_usage(s, "x", datetime.now(UTC))
     assert requests == 2
+
+
+@pytest.mark.parametrize(
+    "hide", [lambda fake: fake.suspend("MFAofArmenia"), lambda fake: fake.protect("MFAofArmenia")]
+)
+@pytest.mark.parametrize("strategy", ["batched", "per_account"])
+async def test_posts_of_a_suspended_or_protected_account_are_not_announced_deleted(
+    world: World, x, strategy: str, hide
+) -> None:
+    """Issue 8: every recent post of such an account is missing; none was deleted."""
+    fake, server = x
+    async with _app(world, server, strategy) as app:
+        await run_once(app)
+        kept = fake.post("MFAofArmenia", "Shelling of Stepanakert continued overnight.")
+        gone = fake.post("MFAofArmenia", "Talks on Karabakh resume in Geneva.")
+        _due_now(app)
+        await run_once(app)
+        assert len(world.telegram.messages()) == 2
+        fake.delete(gone)
+        hide(fake)
+        _due_now(app)
+        with app.sessions.begin() as s:
+            s.execute(update(storage.schema.StatementRow).values(checked_at=None))
+        await run_once(app)
+        assert not any("Deleted" in m.text for m in world.telegram.messages())
+        # once the account is visible again, the post that was really deleted is announced
+        fake.suspend("MFAofArmenia", False)
+        fake.protect("MFAofArmenia", False)
+        _due_now(app)
+        with app.sessions.begin() as s:
+            s.execute(update(storage.schema.StatementRow).values(checked_at=None))
+        await run_once(app)
+    deleted = [m.text for m in world.telegram.messages() if "Deleted" in m.text]
+    assert len(deleted) == 1 and "Geneva" in deleted[0]
+    assert kept not in deleted[0] and "continued overnight" not in deleted[0]
