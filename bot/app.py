@@ -239,6 +239,7 @@ def _x_wiring(
     )
     budget = BudgetGuard(Budget.start(plan, now, requests=used[0], reads=used[1]))
     fetcher = XFetcher(client, budget=budget, clock=clock, max_query_length=plan.max_query_length)
+    fetcher.expect([s.target for s in specs])
     checks = polling.deletion_checks_per_day
     every = timedelta(days=1) / checks if checks > 0 else None
     deletions: DeletionChecker | None = None
@@ -266,6 +267,8 @@ def x_polling_plan(settings: Settings, specs: Sequence[SourceSpec]) -> tuple[XPl
         plan = replace(plan, monthly_read_cap=settings.x_monthly_read_cap or None)
     if settings.x_price_per_read is not None:
         plan = replace(plan, price_per_read=settings.x_price_per_read)
+    if settings.x_billing_day is not None:
+        plan = replace(plan, reset_day=settings.x_billing_day)
     plan = replace(
         plan,
         timeline_per_15m=_or(settings.x_timeline_per_15m, plan.timeline_per_15m),

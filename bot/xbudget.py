@@ -46,6 +46,7 @@ __all__ = [
     "XAccount",
     "XPlan",
     "batch_query",
+    "ids_per_batch",
     "pack_batches",
     "plan_polling",
     "plan_preset",
@@ -55,6 +56,11 @@ Strategy = Literal["per_account", "batched"]
 
 #: ids one ``GET /2/tweets?ids=`` request may carry
 LOOKUP_BATCH = 100
+#: usernames (or ids) one ``GET /2/users/by?usernames=`` (``GET /2/users?ids=``) request carries
+USERS_BATCH = 100
+#: a user id's longest decimal form: batches are packed for ids this long, as they are sent
+#: (issue 8: accounts are searched as ``from:<id>``, which a rename cannot hand to someone else)
+MAX_ID_DIGITS = 19
 
 _WINDOW = 900.0  # seconds in one rate-limit window
 _WINDOWS_PER_DAY = 86400.0 / _WINDOW
@@ -103,8 +109,10 @@ class XPlan:
     monthly_spend_cap: float | None = None
     #: X bills a post returned several times in one (UTC) day once
     daily_dedup: bool = False
-    #: day of the month the read cap resets (1-28, UTC midnight)
+    #: day of the month the read cap resets (1-28, UTC midnight): the plan's billing day
     reset_day: int = 1
+    #: price of one user read (a handle lookup returns users, not posts); None: not billed
+    price_per_user_read: float | None = None
 
     def __post_init__(self) -> None:
         """Reject figures that cannot describe a plan."""
@@ -117,7 +125,13 @@ class XPlan:
             raise ValueError("margin must be in (0, 1]")
         if not 1 <= self.reset_day <= 28:
             raise ValueError("reset_day must be 1-28")
-        money = ("price_per_read", "price_per_request", "monthly_fee", "monthly_spend_cap")
+        money = (
+            "price_per_read",
+            "price_per_request",
+            "monthly_fee",
+            "monthly_spend_cap",
+            "price_per_user_read",
+        )
         for field in ("monthly_read_cap", *money):
             value = getattr(self, field)
             if value is not None and value < 0:
@@ -145,16 +159,16 @@ class XPlan:
         return None if self.monthly_spend_cap is None else self.monthly_spend_cap * self.margin
 
 
-#: Pay-per-use (credits). Figures from docs.x.com (pricing, usage and rate-limit pages, 2026):
-#: $0.005 per post read, reads deduplicated per day, per-app limits per 15 min: user timeline
-#: 10,000, recent search 450 (512-character queries), post lookup 3,500; users lookup 300 is the
-#: older Pro figure. X's pages give the monthly read cap as 2 million in one place and 3 million in
-#: another: the lower is used. Check every figure against the operator's contract and Developer
-#: Console; X changes them.
+#: Pay-per-use (credits), the only plan for new developers since February 2026 (issue 8):
+#: $0.005 per post read and $0.010 per user read, a post billed once per UTC day, a cap of
+#: 3,000,000 post reads a month since August 2026; per-app limits per 15 min: user timeline
+#: 10,000, recent search 450 (512-character queries), post lookup 3,500, users lookup 300.
+#: Check every figure against the operator's contract and Developer Console; X changes them.
 PAY_PER_USE = XPlan(
     name="pay-per-use",
-    monthly_read_cap=2_000_000,
+    monthly_read_cap=3_000_000,
     price_per_read=0.005,
+    price_per_user_read=0.010,
     timeline_per_15m=10_000,
     search_per_15m=450,
     lookup_per_15m=3_500,
@@ -180,8 +194,10 @@ BASIC = XPlan(
     daily_dedup=True,
 )
 
-#: Legacy Pro ($5,000 a month): 1,000,000 post reads a month, per-app limits per 15 min: user
-#: timeline 1,500, recent search 450 (1,024-character queries), post lookup 450, users lookup 300.
+#: Legacy Pro ($5,000 a month), for existing subscribers: 1,000,000 post reads a month, per-app
+#: limits per 15 min: user timeline 1,500, recent search 450, post lookup 450, users lookup 300.
+#: Recent search takes 512-character queries on Basic and Pro (1,024 is full-archive search on
+#: Pro; issue 8: with 1,024 every batch from the 26th account on answered 400).
 #: Check every figure against the operator's contract; X changes them.
 PRO = XPlan(
     name="pro",
@@ -191,7 +207,7 @@ PRO = XPlan(
     search_per_15m=450,
     lookup_per_15m=450,
     users_per_15m=300,
-    max_query_length=1024,
+    max_query_length=512,
     monthly_fee=5000.0,
     daily_dedup=True,
 )
@@ -342,6 +358,21 @@ def batch_query(handles: Sequence[str], suffix: str = "") -> str:
     if not suffix.strip():
         return core
     return f"({core}) {suffix.strip()}"
+
+
+def ids_per_batch(max_query_length: int, suffix: str = "") -> int:
+    """How many accounts one query names when each is ``from:<id>`` with the longest id.
+
+    Raises:
+        ValueError: not even one fits.
+    """
+    one = "9" * MAX_ID_DIGITS
+    n = 0
+    while len(batch_query([one] * (n + 1), suffix)) <= max_query_length:
+        n += 1
+    if n == 0:
+        raise ValueError(f"no from:<id> fits in {max_query_length} characters")
+    return n
 
 
 def pack_batches(
@@ -505,13 +536,16 @@ def plan_polling(
         units = [_Unit(endpoint, (a,), None) for a in ordered]
     else:
         endpoint = Endpoint.SEARCH
-        by_handle = {a.handle.lower(): a for a in ordered}
-        batches = pack_batches(
-            [a.handle for a in ordered], plan.max_query_length, suffix=query_suffix
-        )
+        # Queries name accounts by id: pack for the longest id, so every real batch fits.
+        placeholder = "9" * MAX_ID_DIGITS
+        size = ids_per_batch(plan.max_query_length, query_suffix)
         units = [
-            _Unit(endpoint, tuple(by_handle[h.lower()] for h in b), batch_query(b, query_suffix))
-            for b in batches
+            _Unit(
+                endpoint,
+                tuple(ordered[i : i + size]),
+                batch_query([placeholder] * len(ordered[i : i + size]), query_suffix),
+            )
+            for i in range(0, len(ordered), size)
         ]
 
     # 1. The endpoint's request limit: a floor under the fastest intervals.
@@ -563,12 +597,17 @@ def plan_polling(
     def poll_requests(fl: float) -> float:
         return _poll_rate(units, fl, plan.max_results) * _WINDOWS_PER_DAY * days_in_month
 
-    user_lookups = math.ceil(len(units) / LOOKUP_BATCH) if strategy == "per_account" else 0
+    # Handles are resolved to ids once, 100 a request, in both strategies.
+    user_lookups = math.ceil(len(accounts) / USERS_BATCH)
 
     def usage_cost(c: float, fl: float) -> float:
         reads = reads_new + reads_first + deletion_reads(c)
         requests = poll_requests(fl) + deletion_requests(c) + user_lookups
-        return reads * (plan.price_per_read or 0.0) + requests * (plan.price_per_request or 0.0)
+        return (
+            reads * (plan.price_per_read or 0.0)
+            + requests * (plan.price_per_request or 0.0)
+            + len(accounts) * (plan.price_per_user_read or 0.0)
+        )
 
     # 3. The monthly read cap: deletion re-checks are the only reads that can be cut.
     within_caps = True
@@ -679,7 +718,7 @@ def plan_polling(
         cost = (plan.monthly_fee or 0.0) + usage_cost(checks, floor)
     if plan.users_per_15m and user_lookups > plan.usable_per_15m(Endpoint.USERS):
         warnings.append(
-            f"resolving {len(units)} handles takes {user_lookups} users requests at start, more "
+            f"resolving {len(accounts)} handles takes {user_lookups} users requests at start, more "
             f"than the {plan.usable_per_15m(Endpoint.USERS)} one window allows: start is spread out"
         )
 
@@ -691,12 +730,13 @@ def plan_polling(
             share = a.expected_posts_per_day / posts_day if posts_day > 0 else 0.0
             reads = own_posts + (reads_del * share) + first / len(u.accounts)
             requests = unit_requests / len(u.accounts) + deletion_requests(checks) * share
-            if strategy == "per_account":
-                requests += user_lookups / len(units)
+            requests += user_lookups / len(accounts)
             row_cost = None
             if plan.price_per_read is not None or plan.price_per_request is not None:
-                row_cost = reads * (plan.price_per_read or 0.0) + requests * (
-                    plan.price_per_request or 0.0
+                row_cost = (
+                    reads * (plan.price_per_read or 0.0)
+                    + requests * (plan.price_per_request or 0.0)
+                    + (plan.price_per_user_read or 0.0)
                 )
             rows.append(AccountPlan(a.key, a.handle, a.freshness, pu.interval, i, reads, row_cost))
 

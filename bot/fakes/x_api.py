@@ -1361,8 +1361,10 @@ class FakeX:
         errors: list[dict[str, Any]] = []
         for tweet_id in ids:
             tweet = self._tweets.get(int(tweet_id))
-            if tweet is not None and tweet.root not in self._deleted and (
-                self._users[tweet.author].protected
+            if (
+                tweet is not None
+                and tweet.root not in self._deleted
+                and (self._users[tweet.author].protected)
             ):
                 errors.append(_not_authorized("Tweet", "ids", tweet_id))
             elif tweet is None or not self._exists(tweet):

@@ -19,6 +19,7 @@ from bot.fakes.x_api import Endpoint, FakeX
 from bot.model import CachingInfo, FetchResult, SourceForPoll, SourceKind
 from bot.sources.x import BudgetGuard, XFetcher, make_x_client
 from bot.xbudget import PAY_PER_USE, Budget
+from bot.xbudget import Endpoint as Endpoint_
 
 TOKEN = "x-adapter-token"
 START = datetime(2026, 5, 10, 12, 0, tzinfo=UTC).timestamp()
@@ -314,3 +315,46 @@ async def test_usage_cap_exceeded_pauses_every_x_request_until_the_billing_day(
         held = await rig.fetcher.fetch_many(list(rig.state.values()))
         assert isinstance(held["x:ministerfa"], SourceHeld)
         assert fake.requests() == sent  # nothing more was sent
+
+
+# --- the budget at run time --------------------------------------------------------------------
+
+
+def test_concurrent_reservations_never_exceed_the_window() -> None:
+    """25 threads asking at once get exactly the 9 requests 90 % of a limit of 10 allows."""
+    import threading
+
+    plan = replace(PAY_PER_USE, timeline_per_15m=10)
+    now = datetime.fromtimestamp(START, UTC)
+    guard = BudgetGuard(Budget.start(plan, now))
+    barrier = threading.Barrier(25)
+    granted: list[bool] = []
+    lock = threading.Lock()
+
+    def ask() -> None:
+        barrier.wait()
+        ok = guard.reserve(Endpoint_.TIMELINE, now) == 0.0
+        with lock:
+            granted.append(ok)
+
+    threads = [threading.Thread(target=ask) for _ in range(25)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert granted.count(True) == 9
+
+
+async def test_first_polls_of_many_accounts_resolve_their_handles_in_one_request(
+    rig: Rig,
+) -> None:
+    import asyncio
+
+    handles = [f"Ministry{i:02d}" for i in range(25)]
+    for h in handles:
+        rig.fake.add_user(h)
+    rig.watch(*handles)
+    rig.fetcher.expect(handles)
+    await asyncio.gather(*(rig.one(h) for h in handles))
+    assert rig.fake.requests(Endpoint.USERS_BY) == 1
+    assert all(s.remote_id for s in rig.state.values())

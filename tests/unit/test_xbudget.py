@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.settings import Settings
 from bot.xbudget import (
     BASIC,
     PAY_PER_USE,
@@ -102,8 +103,9 @@ def test_batched_needs_fifteen_times_fewer_requests_than_timelines() -> None:
     per_hour_search = batched.requests_per_15m.search * 4
     assert per_hour_timelines >= 6000
     assert per_hour_timelines >= 15 * per_hour_search
-    # 100 handles of 15 characters fill 5 queries of at most 512
-    assert len(batched.units) == 5
+    # 100 accounts searched as from:<id> (ids up to 19 digits) fill 6 queries of at most 512
+    assert len(batched.units) == 6
+    assert {len(u.keys) for u in batched.units} == {18, 10}
     assert all(u.query is not None and len(u.query) <= 512 for u in batched.units)
 
 
@@ -196,7 +198,19 @@ def test_daily_dedup_makes_more_than_one_check_a_day_free() -> None:
 def test_presets_by_name() -> None:
     assert plan_preset("Basic") is BASIC
     assert set(PRESETS) == {"pay-per-use", "basic", "pro"}
-    assert PRO.max_query_length == 1024 and BASIC.max_query_length == 512
+    # issue 8: recent search takes 512 characters on Basic and Pro (1,024 is full-archive's)
+    assert PRO.max_query_length == BASIC.max_query_length == PAY_PER_USE.max_query_length == 512
+    # issue 8: pay-per-use as X bills it since 2026
+    assert PAY_PER_USE.monthly_read_cap == 3_000_000
+    assert (PAY_PER_USE.price_per_read, PAY_PER_USE.price_per_user_read) == (0.005, 0.010)
+    assert Settings().x_plan == "pay-per-use"
+
+
+def test_handles_are_resolved_a_hundred_a_request_in_both_strategies() -> None:
+    accounts = [account(i) for i in range(250)]
+    for strategy in ("batched", "per_account"):
+        p = plan_polling(accounts, BASIC, strategy=strategy)  # type: ignore[arg-type]
+        assert p.user_lookups == 3
     with pytest.raises(ValueError, match="known"):
         plan_preset("enterprise")
 
