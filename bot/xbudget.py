@@ -807,6 +807,10 @@ class BudgetState:
     windows: tuple[EndpointWindow, ...] = ()
     #: X said the monthly cap is used up (UsageCapExceeded): nothing is sent before this
     capped_until: datetime | None = None
+    #: the UTC day (ISO) of `billed_today`
+    billed_day: str = ""
+    #: post ids already billed that day: on a daily-dedup plan a re-read is free
+    billed_today: frozenset[str] = frozenset()
 
     def window(self, endpoint: Endpoint) -> EndpointWindow:
         """The window of `endpoint` (empty if it has seen no request)."""
@@ -858,15 +862,31 @@ class Budget:
         others = tuple(w for w in state.windows if w.endpoint is not window.endpoint)
         return replace(state, windows=(*others, window))
 
-    def record(self, endpoint: Endpoint, requests: int, reads: int, now: datetime) -> Budget:
+    def record(
+        self,
+        endpoint: Endpoint,
+        requests: int,
+        reads: int,
+        now: datetime,
+        *,
+        post_ids: Sequence[str] | None = None,
+    ) -> Budget:
         """Count `requests` made to `endpoint` at `now`, which returned `reads` posts.
 
-        On a plan with daily dedup the caller may count only posts not yet returned this UTC day;
-        counting every post returned is safe (the guard stops early, never late).
+        Given `post_ids` (the posts returned), a daily-dedup plan counts only those not yet
+        billed this UTC day, as X bills them and as `plan_polling` projects deletion re-reads
+        (issue 8: counting every re-read, a Pro-like month counted 89,904 reads against 36,300
+        planned and stopped polling a day early). Without them every post counts: safe, early.
         """
         if requests < 0 or reads < 0:
             raise ValueError("requests and reads must not be negative")
         state = self._current(now)
+        if post_ids is not None and self.plan.daily_dedup:
+            day = now.astimezone(UTC).date().isoformat()
+            seen = state.billed_today if state.billed_day == day else frozenset()
+            new = frozenset(post_ids) - seen
+            reads = len(new)
+            state = replace(state, billed_day=day, billed_today=seen | new)
         w = state.window(endpoint)
         cutoff = now - timedelta(seconds=_WINDOW)
         recent = tuple(e for e in w.recent if e[0] > cutoff)

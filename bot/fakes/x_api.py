@@ -478,6 +478,9 @@ class FakeX:
         read_cap: posts that may be read (returned in ``data``) per calendar month (UTC) before
             every post-reading request answers 429 usage-capped; None for no cap.
         index_delay: seconds between a post's creation and recent search finding it.
+        daily_dedup: bill a post returned several times in one UTC day once, as X bills
+            pay-per-use reads (issue 8); the read cap counts billed reads.
+        reset_day: the day of the month the read cap resets (the plan's billing day).
         page_cap: at most this many posts per page of search and timelines, with a
             ``next_token`` when more match: X's pages are often shorter than ``max_results``
             and only a missing ``next_token`` means the end (docs.x.com, "Pagination").
@@ -493,7 +496,13 @@ class FakeX:
         read_cap: int | None = None,
         index_delay: float = 0.0,
         page_cap: int | None = None,
+        daily_dedup: bool = False,
+        reset_day: int = 1,
     ) -> None:
+        self._daily_dedup = daily_dedup
+        self._reset_day = reset_day
+        self._bill_day: tuple[int, int, int] | None = None
+        self._billed_today: set[str] = set()
         self._index_delay = index_delay
         self._tokens = frozenset(tokens)
         self._clock = clock
@@ -781,6 +790,11 @@ class FakeX:
         with self._lock:
             return self._posts_read
 
+    def billed_reads(self) -> int:
+        """Post reads billed in the current billing month (what the read cap counts)."""
+        with self._lock:
+            return self._month_reads
+
     def calls(self, endpoint: Endpoint | None = None) -> list[XCall]:
         """Every request answered, oldest first."""
         with self._lock:
@@ -851,8 +865,22 @@ class FakeX:
             body, posts = self._ENDPOINTS[endpoint](self, params, path_arg, now)
         except _Answer as answer:
             return answer.status, answer.body, headers, 0
-        self._month_reads += posts
+        self._month_reads += self._billed(body, now)
         return 200, body, headers, posts
+
+    def _billed(self, body: Mapping[str, Any], now: float) -> int:
+        data = body.get("data")
+        items = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+        ids = [str(t["id"]) for t in items if "text" in t]  # posts, not users
+        if not self._daily_dedup:
+            return len(ids)
+        moment = datetime.fromtimestamp(now, UTC)
+        day = (moment.year, moment.month, moment.day)
+        if day != self._bill_day:
+            self._bill_day, self._billed_today = day, set()
+        new = [i for i in ids if i not in self._billed_today]
+        self._billed_today.update(new)
+        return len(new)
 
     def _window(self, token: str, endpoint: Endpoint, now: float) -> _Window:
         key = (token, endpoint)
@@ -874,7 +902,8 @@ class FakeX:
 
     def _capped(self, now: float) -> bool:
         moment = datetime.fromtimestamp(now, UTC)
-        month = (moment.year, moment.month)
+        # the billing month starts on the reset day
+        month = (moment.year, moment.month - (moment.day < self._reset_day))
         if month != self._month:
             self._month, self._month_reads = month, 0
         return self._read_cap is not None and self._month_reads >= self._read_cap

@@ -111,16 +111,34 @@ class BudgetGuard:
             return self._budget.state.capped_until
 
     def record(
-        self, endpoint: Endpoint, now: datetime, *, requests: int, reads: int, headers: Any
+        self,
+        endpoint: Endpoint,
+        now: datetime,
+        *,
+        requests: int,
+        reads: int,
+        headers: Any,
+        post_ids: Sequence[str] | None = None,
     ) -> None:
         """Count a response and take the server's rate-limit headers when it sent them."""
         with self._lock:
-            b = self._budget.record(endpoint, requests=requests, reads=reads, now=now)
+            b = self._budget.record(
+                endpoint, requests=requests, reads=reads, now=now, post_ids=post_ids
+            )
             if headers is not None:
                 remaining = headers.get("x-rate-limit-remaining")
                 reset = headers.get("x-rate-limit-reset")
+                limit = headers.get("x-rate-limit-limit")
                 if remaining and reset and remaining.isdigit() and reset.isdigit():
-                    b = b.observe_limits(endpoint, int(remaining), float(reset), now)
+                    # The server's own limit: the reserve kept below it is a share of that,
+                    # not of the plan's figure (which may be larger than this app's limit).
+                    b = b.observe_limits(
+                        endpoint,
+                        int(remaining),
+                        float(reset),
+                        now,
+                        limit=int(limit) if limit and limit.isdigit() else None,
+                    )
             self._budget = b
 
 
@@ -298,14 +316,25 @@ class XFetcher:
             ) from exc
         # A users lookup returns accounts, not posts: X bills it as no post read.
         reads = 0 if endpoint is Endpoint.USERS else len((payload or {}).get("data") or [])
-        self._record(endpoint, now, reads=reads, headers=self._local.headers)
+        ids = [str(t["id"]) for t in (payload or {}).get("data") or [] if "text" in t]
+        self._record(endpoint, now, reads=reads, headers=self._local.headers, post_ids=ids)
         return payload
 
-    def _record(self, endpoint: Endpoint, now: datetime, *, reads: int, headers: Any) -> None:
+    def _record(
+        self,
+        endpoint: Endpoint,
+        now: datetime,
+        *,
+        reads: int,
+        headers: Any,
+        post_ids: Sequence[str] | None = None,
+    ) -> None:
         """Add an answer's posts (its request was counted when it was reserved)."""
         self._local.reads = getattr(self._local, "reads", 0) + reads
         if self._budget is not None:
-            self._budget.record(endpoint, now, requests=0, reads=reads, headers=headers)
+            self._budget.record(
+                endpoint, now, requests=0, reads=reads, headers=headers, post_ids=post_ids
+            )
 
     def _usage(self) -> tuple[int, int]:
         out = (getattr(self._local, "requests", 0), getattr(self._local, "reads", 0))

@@ -358,3 +358,27 @@ async def test_first_polls_of_many_accounts_resolve_their_handles_in_one_request
     await asyncio.gather(*(rig.one(h) for h in handles))
     assert rig.fake.requests(Endpoint.USERS_BY) == 1
     assert all(s.remote_id for s in rig.state.values())
+
+
+async def test_the_guard_counts_deletion_re_reads_as_x_bills_them(clock: Clock) -> None:
+    """Pay-per-use bills a post once per UTC day: the guard and the fake agree, poll after poll."""
+    fake = FakeX(tokens={TOKEN}, clock=clock, daily_dedup=True)
+    guard = BudgetGuard(Budget.start(PAY_PER_USE, clock.dt()))
+    with LocalServer(fake.handle) as server:
+        rig = _rig(fake, clock, server, guard)
+        fake.add_user("MinisterFA")
+        rig.watch("MinisterFA")
+        await rig.one("MinisterFA")
+        clock.now += 60
+        ids = [fake.post("MinisterFA", f"post {n}") for n in range(30)]
+        clock.now += 300
+        await rig.one("MinisterFA")
+        for _ in range(24):  # a check every hour: the same 30 posts
+            clock.now += 600
+            present, _ = await rig.fetcher.lookup(ids)
+            assert len(present) == 30
+        clock.now += 86400
+        await rig.fetcher.lookup(ids)
+    assert fake.billed_reads() == 60  # 30 posts on two UTC days
+    assert guard.budget.state.reads == fake.billed_reads()
+    assert fake.posts_read() == 30 * 26  # what was returned, all told
