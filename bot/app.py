@@ -33,7 +33,15 @@ from bot.senders import ConsoleSender, TelegramSender
 from bot.settings import Settings
 from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
 from bot.sources.x import BudgetGuard, XFetcher, make_x_client
-from bot.xbudget import Budget, PollingPlan, XAccount, XPlan, plan_polling, plan_preset
+from bot.xbudget import (
+    Budget,
+    BudgetState,
+    PollingPlan,
+    XAccount,
+    XPlan,
+    plan_polling,
+    plan_preset,
+)
 
 __all__ = ["App", "open_app", "run_once", "run_worker", "x_polling_plan"]
 
@@ -131,7 +139,8 @@ async def open_app(
         elif x_specs:
             with storage.session_scope(sessions) as session:
                 used = storage.month_usage(session, SourceKind.X.value, now)
-            x = _x_wiring(settings, x_specs, now, used, sessions, clock, metrics)
+                stored = storage.load_budget_state(session, SourceKind.X.value)
+            x = _x_wiring(settings, x_specs, now, (used, stored), sessions, clock, metrics)
             watchlist = _with_intervals(watchlist, x.intervals)
             fetchers[SourceKind.X] = x.fetcher
             if settings.x_strategy == "batched":
@@ -222,12 +231,17 @@ def _x_wiring(
     settings: Settings,
     specs: list[SourceSpec],
     now: datetime,
-    used: tuple[int, int],
+    spent: tuple[tuple[int, int], str | None],
     sessions: sessionmaker[Session],
     clock: Callable[[], datetime],
     metrics: Metrics,
 ) -> _XWiring:
-    """The X client, its budget and the polling plan that keeps within it."""
+    """The X client, its budget and the polling plan that keeps within it.
+
+    `spent` is this month's (requests, reads) and the guard's stored state: the state goes on
+    where it was (rate windows, a cap pause, reads as billed); without one, the month's counts.
+    """
+    used, stored = spent
     plan, polling = x_polling_plan(settings, specs)
     for warning in polling.warnings:
         log.warning("X budget: %s", warning)
@@ -237,7 +251,18 @@ def _x_wiring(
     client = make_x_client(
         token.get_secret_value(), base_url=settings.x_api_base_url, timeout=settings.x_timeout
     )
-    budget = BudgetGuard(Budget.start(plan, now, requests=used[0], reads=used[1]))
+    start = Budget.start(plan, now, requests=used[0], reads=used[1])
+    if stored is not None:
+        try:
+            start = Budget.resume(plan, BudgetState.from_json(stored), now)
+        except ValueError as exc:
+            log.warning("X budget state not readable, counting from this month's usage: %s", exc)
+
+    def persist(state: BudgetState) -> None:
+        with storage.session_scope(sessions) as session:
+            storage.save_budget_state(session, SourceKind.X.value, state.to_json(), now=clock())
+
+    budget = BudgetGuard(start, persist=persist)
     fetcher = XFetcher(client, budget=budget, clock=clock, max_query_length=plan.max_query_length)
     fetcher.expect([s.target for s in specs])
     checks = polling.deletion_checks_per_day

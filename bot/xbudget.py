@@ -19,6 +19,7 @@ limit.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -819,6 +820,75 @@ class BudgetState:
                 return w
         return EndpointWindow(endpoint)
 
+    def to_json(self) -> str:
+        """This state as JSON text, to store (issue 8: a restart must not forget the windows)."""
+
+        def when(moment: datetime | None) -> str | None:
+            return None if moment is None else moment.astimezone(UTC).isoformat()
+
+        return json.dumps(
+            {
+                "period_start": when(self.period_start),
+                "reads": self.reads,
+                "requests": self.requests,
+                "capped_until": when(self.capped_until),
+                "billed_day": self.billed_day,
+                "billed_today": sorted(self.billed_today),
+                "windows": [
+                    {
+                        "endpoint": w.endpoint.value,
+                        "recent": [[when(t), n] for t, n in w.recent],
+                        "server_remaining": w.server_remaining,
+                        "server_reset_at": when(w.server_reset_at),
+                        "server_limit": w.server_limit,
+                        "since_observed": w.since_observed,
+                    }
+                    for w in self.windows
+                ],
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> BudgetState:
+        """A state stored by `to_json`.
+
+        Raises:
+            ValueError: the text is not such a state.
+        """
+
+        def when(value: object) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(str(value))
+
+        try:
+            raw = json.loads(text)
+            start = when(raw["period_start"])
+            if start is None:
+                raise ValueError("no period_start")
+            return cls(
+                period_start=start,
+                reads=int(raw["reads"]),
+                requests=int(raw["requests"]),
+                capped_until=when(raw.get("capped_until")),
+                billed_day=str(raw.get("billed_day") or ""),
+                billed_today=frozenset(str(i) for i in raw.get("billed_today") or ()),
+                windows=tuple(
+                    EndpointWindow(
+                        endpoint=Endpoint(w["endpoint"]),
+                        recent=tuple(
+                            (datetime.fromisoformat(str(t)), int(n)) for t, n in w["recent"]
+                        ),
+                        server_remaining=w.get("server_remaining"),
+                        server_reset_at=when(w.get("server_reset_at")),
+                        server_limit=w.get("server_limit"),
+                        since_observed=int(w.get("since_observed") or 0),
+                    )
+                    for w in raw.get("windows") or ()
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a stored X budget state: {exc}") from exc
+
 
 @dataclass(frozen=True, slots=True)
 class Budget:
@@ -832,6 +902,14 @@ class Budget:
 
     plan: XPlan
     state: BudgetState
+
+    @classmethod
+    def resume(cls, plan: XPlan, state: BudgetState, now: datetime) -> Budget:
+        """A budget that goes on from a stored state (a new billing month starts from zero)."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        budget = cls(plan, state)
+        return cls(plan, budget._current(now))
 
     @classmethod
     def start(cls, plan: XPlan, now: datetime, *, reads: int = 0, requests: int = 0) -> Budget:

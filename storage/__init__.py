@@ -40,7 +40,7 @@ from storage.statements import (
     recent_fingerprints,
     store_statements,
 )
-from storage.usage import month_usage, record_usage
+from storage.usage import load_budget_state, month_usage, record_usage, save_budget_state
 
 __all__ = [
     "ToCheck",
@@ -50,6 +50,7 @@ __all__ = [
     "claim_sources",
     "due_for_deletion_check",
     "known_hashes",
+    "load_budget_state",
     "load_statement",
     "load_statements",
     "load_version",
@@ -71,6 +72,7 @@ __all__ = [
     "record_poll_success",
     "record_usage",
     "release_alert",
+    "save_budget_state",
     "session_scope",
     "set_channel_chat",
     "source_statuses",

@@ -32,7 +32,7 @@ from bot.errors import (
 )
 from bot.model import FetchedItem, FetchResult, Reference, SourceForPoll, StatementKind
 from bot.sources.x_session import make_x_session
-from bot.xbudget import Budget, Endpoint, batch_query, pack_batches
+from bot.xbudget import Budget, BudgetState, Endpoint, batch_query, pack_batches
 
 __all__ = ["BudgetGuard", "XFetcher", "make_x_client", "tweet_to_item"]
 
@@ -75,9 +75,38 @@ class BudgetGuard:
     #: a wait the plan cannot end within (no such request allowed) is retried this much later
     MAX_WAIT = 86400.0
 
-    def __init__(self, budget: Budget) -> None:
+    def __init__(
+        self,
+        budget: Budget,
+        *,
+        persist: Callable[[BudgetState], None] | None = None,
+        persist_every: timedelta = timedelta(seconds=10),
+    ) -> None:
+        """Args:
+        budget: where to start (`Budget.resume` from the stored state after a restart).
+        persist: stores a state (issue 8: a restart must not forget the counts, the rate
+            windows or a cap pause); called from the worker thread, at most every
+            `persist_every`, and at once on a cap pause. Its failures are logged, never raised.
+        """
         self._budget = budget
         self._lock = threading.Lock()
+        self._persist = persist
+        self._persist_every = persist_every
+        self._saved_at: datetime | None = None
+
+    def _save(self, now: datetime, *, force: bool = False) -> None:
+        if self._persist is None:
+            return
+        with self._lock:
+            due = self._saved_at is None or now - self._saved_at >= self._persist_every
+            if not (due or force):
+                return
+            self._saved_at = now
+            state = self._budget.state
+        try:
+            self._persist(state)
+        except Exception:  # the count in memory goes on; the next save may work
+            log.exception("X budget state not stored")
 
     @property
     def budget(self) -> Budget:
@@ -102,13 +131,16 @@ class BudgetGuard:
             if wait > 0:
                 return min(wait, self.MAX_WAIT)
             self._budget = self._budget.record(endpoint, requests=1, reads=0, now=now)
-            return 0.0
+        self._save(now)
+        return 0.0
 
     def cap_reached(self, now: datetime) -> datetime | None:
         """X said the monthly cap is used up: hold every request until the billing day; when."""
         with self._lock:
             self._budget = self._budget.cap_reached(now)
-            return self._budget.state.capped_until
+            until = self._budget.state.capped_until
+        self._save(now, force=True)
+        return until
 
     def record(
         self,
@@ -140,6 +172,7 @@ class BudgetGuard:
                         limit=int(limit) if limit and limit.isdigit() else None,
                     )
             self._budget = b
+        self._save(now)
 
 
 def _expand_urls(text: str, entities: Mapping[str, Any] | None) -> str:

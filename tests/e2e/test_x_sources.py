@@ -256,3 +256,24 @@ async def test_posts_of_a_suspended_or_protected_account_are_not_announced_delet
     deleted = [m.text for m in world.telegram.messages() if "Deleted" in m.text]
     assert len(deleted) == 1 and "Geneva" in deleted[0]
     assert kept not in deleted[0] and "continued overnight" not in deleted[0]
+
+
+async def test_a_restart_remembers_the_cap_pause(world: World, x) -> None:
+    """Issue 8: the guard's state is stored; a restart does not forget a cap pause."""
+    fake, server = x
+    async with _app(world, server, WATCHPOST_X_SEARCH_PER_15M="20") as app:
+        await run_once(app)
+        fake.set_read_cap(0)
+        _due_now(app)
+        outcomes, _ = await run_once(app)
+        x_errors = [o.error or "" for o in outcomes if o.source_key.startswith("x:")]
+        assert len(x_errors) == 3 and all("monthly usage cap" in e for e in x_errors)
+        with app.sessions() as s:
+            row = s.scalars(select(SourceRow).where(SourceRow.key == "x:mfa_russia")).one()
+            assert "paused until" in (row.last_error or "")  # `watchpost sources` shows it
+    sent = fake.requests()
+    async with _app(world, server, WATCHPOST_X_SEARCH_PER_15M="20") as app:
+        _due_now(app)
+        outcomes, _ = await run_once(app)
+        assert app.metrics.get("poll_holds") == 3
+    assert fake.requests() == sent  # nothing was sent after the restart

@@ -16,6 +16,7 @@ from bot.xbudget import (
     PRESETS,
     PRO,
     Budget,
+    BudgetState,
     Endpoint,
     XAccount,
     XPlan,
@@ -407,3 +408,18 @@ def test_a_storm_never_overruns_a_window_or_the_cap(
         for i, t in enumerate(times):
             in_window = [u for u in times[: i + 1] if u > t - timedelta(minutes=15)]
             assert len(in_window) <= p.usable_per_15m(e)
+
+
+def test_the_guard_state_survives_a_round_trip_through_storage_text() -> None:
+    b = Budget.start(PAY_PER_USE, T0)
+    for n in range(5):
+        b = b.record(Endpoint.SEARCH, 1, 0, T0 + timedelta(seconds=n), post_ids=[str(n), "7"])
+    b = b.observe_limits(Endpoint.SEARCH, 440, (T0 + timedelta(minutes=15)).timestamp(), T0)
+    b = b.cap_reached(T0 + timedelta(seconds=9))
+    again = BudgetState.from_json(b.state.to_json())
+    assert again == b.state
+    resumed = Budget.resume(PAY_PER_USE, again, T0 + timedelta(seconds=10))
+    assert resumed.may_request(Endpoint.SEARCH, T0 + timedelta(seconds=10)) > 86400
+    assert resumed.state.reads == 6  # "7" billed once that day
+    with pytest.raises(ValueError, match="not a stored"):
+        BudgetState.from_json('{"reads": 1}')
