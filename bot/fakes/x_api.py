@@ -481,6 +481,10 @@ class FakeX:
         daily_dedup: bill a post returned several times in one UTC day once, as X bills
             pay-per-use reads (issue 8); the read cap counts billed reads.
         reset_day: the day of the month the read cap resets (the plan's billing day).
+        search_reposts: whether recent search returns reposts; X's does not today (issue 8),
+            timelines do.
+        edit_window: seconds after posting during which a post may be edited (30 minutes as
+            issue 8 states for X today); `edit` refuses later edits.
         page_cap: at most this many posts per page of search and timelines, with a
             ``next_token`` when more match: X's pages are often shorter than ``max_results``
             and only a missing ``next_token`` means the end (docs.x.com, "Pagination").
@@ -498,7 +502,11 @@ class FakeX:
         page_cap: int | None = None,
         daily_dedup: bool = False,
         reset_day: int = 1,
+        search_reposts: bool = False,
+        edit_window: float = 1800.0,
     ) -> None:
+        self._search_reposts = search_reposts
+        self._edit_window = edit_window
         self._daily_dedup = daily_dedup
         self._reset_day = reset_day
         self._bill_day: tuple[int, int, int] | None = None
@@ -715,6 +723,8 @@ class FakeX:
             if chain[-1] != old.id:
                 raise ValueError(f"post {tweet_id} is not the latest version")
             when = self._epoch(created_at)
+            if when - self._tweets[old.root].created_at > self._edit_window:
+                raise ValueError(f"post {tweet_id} is past its edit window")
             new_id = self._new_id(when)
             full_text, links = self._linkify(new_text, old.given_urls)
             self._store(
@@ -1029,7 +1039,7 @@ class FakeX:
             out["edit_controls"] = {
                 "edits_remaining": max(0, 5 - (len(chain) - 1)),
                 "is_edit_eligible": not retweet,
-                "editable_until": _iso(first.created_at + 3600),
+                "editable_until": _iso(first.created_at + self._edit_window),
             }
         if "public_metrics" in fields:
             out["public_metrics"] = self._metrics(tweet)
@@ -1350,6 +1360,8 @@ class FakeX:
                 continue
             if tweet.created_at + tweet.index_delay > now:
                 continue  # not indexed yet
+            if not self._search_reposts and any(k == "retweeted" for k, _ in tweet.refs):
+                continue
             if _in_range(tweet, since_id, until_id, start, end) and self._matches(tree, tweet):
                 matching.append(tweet)
         page, meta = _paginate(
