@@ -382,3 +382,24 @@ async def test_the_guard_counts_deletion_re_reads_as_x_bills_them(clock: Clock) 
     assert fake.billed_reads() == 60  # 30 posts on two UTC days
     assert guard.budget.state.reads == fake.billed_reads()
     assert fake.posts_read() == 30 * 26  # what was returned, all told
+
+
+async def test_the_pro_preset_never_sends_a_query_longer_than_recent_search_takes(
+    fake: FakeX, clock: Clock
+) -> None:
+    """Issue 8: with 1,024 characters, every batch from the 26th account on answered 400."""
+    from bot.xbudget import PRO
+
+    with LocalServer(fake.handle) as server:
+        client = make_x_client(TOKEN, base_url=server.url, timeout=5)
+        rig = Rig(
+            fake, clock, XFetcher(client, clock=clock.dt, max_query_length=PRO.max_query_length), {}
+        )
+        handles = [f"Office{i:02d}" for i in range(60)]
+        for h in handles:
+            fake.add_user(h)
+        rig.watch(*handles)
+        out = await rig.batched()
+    assert all(isinstance(r, FetchResult) for r in out.values()), out
+    assert all(len(c.target) < 2000 for c in fake.calls(Endpoint.SEARCH_RECENT))
+    assert fake.requests(Endpoint.SEARCH_RECENT) >= 3
