@@ -557,6 +557,8 @@ class XFetcher:
         """Every page of the timeline since `since` (one short page on a first poll);
         and whether all were read."""
 
+        first = since is None and not source.primed
+
         def page(token: str | None) -> dict[str, Any]:
             payload: dict[str, Any] = (
                 self._call(
@@ -565,7 +567,7 @@ class XFetcher:
                     lambda: self._client.get_users_tweets(
                         user_id,
                         since_id=since,
-                        max_results=100 if since else FIRST_POLL_RESULTS,
+                        max_results=FIRST_POLL_RESULTS if first else 100,
                         pagination_token=token,
                         tweet_fields=TWEET_FIELDS,
                         expansions=EXPANSIONS,
@@ -577,7 +579,7 @@ class XFetcher:
             self._check_account(source, user_id, payload)
             return payload
 
-        return self._pages(source.key, page, MAX_PAGES if since else 1)
+        return self._pages(source.key, page, 1 if first else MAX_PAGES)
 
     def _pages(
         self, key: str, page: Callable[[str | None], dict[str, Any]], max_pages: int
@@ -677,14 +679,17 @@ class XFetcher:
         # (issue 8: dropping since_id for the whole batch lost posts of the others).
         since = str(min(cursors)) if cursors else None
         query = batch_query([ids[s.key] for s in members])
+        # Only a batch of first polls reads one page (what is there is stored as seen); a
+        # member polled before without a cursor yet (nothing old enough read) reads them all.
+        pages_max = MAX_PAGES if since or any(s.primed for s in members) else 1
         try:
             pages, complete = self._pages(
-                key, partial(self._search_page, key, query, since), MAX_PAGES if since else 1
+                key, partial(self._search_page, key, query, since), pages_max
             )
         except SourceRejected as exc:
             if exc.problem is not SourceProblem.SINCE_ID_TOO_OLD:
                 return {s.key: _copy(exc, s.key) for s in members}
-            return self._catch_up(members, ids, now)
+            return self._catch_up(members, ids, now, since)
         except SourceError as exc:
             return {s.key: _copy(exc, s.key) for s in members}
         mine = {ids[s.key] for s in members}
@@ -713,21 +718,26 @@ class XFetcher:
         return out
 
     def _catch_up(
-        self, members: list[SourceForPoll], ids: Mapping[str, str], now: datetime
+        self,
+        members: list[SourceForPoll],
+        ids: Mapping[str, str],
+        now: datetime,
+        since: str | None,
     ) -> dict[str, FetchResult | SourceError]:
         """Recent search refused a since_id older than 7 days: read each member's timeline
         (which reaches further back) for the gap, then batched search goes on from there."""
         out: dict[str, FetchResult | SourceError] = {}
         for s in members:
             user_id = ids[s.key]
+            start = s.cursor or since  # a member without its own cursor starts at the batch's
             try:
-                pages, complete = self._timeline_pages(s, user_id, s.cursor)
+                pages, complete = self._timeline_pages(s, user_id, start)
             except SourceError as exc:
                 out[s.key] = _copy(exc, s.key)
                 continue
             self._drop_strangers(s, user_id, pages)
             items = self._own_items(s, user_id, pages)
-            gap = now - _id_time(s.cursor) if s.cursor and s.cursor.isdigit() else None
+            gap = now - _id_time(start) if start and start.isdigit() else None
             log.warning(
                 "X catch-up source=%s: search reaches back 7 days, the gap was %s; %d posts "
                 "recovered from the timeline%s",
@@ -738,7 +748,7 @@ class XFetcher:
             )
             out[s.key] = FetchResult(
                 items=tuple(items),
-                cursor=_safe_cursor(pages, s.cursor, now) if complete else None,
+                cursor=_safe_cursor(pages, start, now) if complete else None,
                 fetched_at=self._clock(),
                 remote_id=user_id if user_id != s.remote_id else None,
             )
@@ -824,19 +834,15 @@ def _id_time(tweet_id: str) -> datetime:
     return datetime.fromtimestamp(((int(tweet_id) >> 22) + _TWEPOCH_MS) / 1000, UTC)
 
 
-def _time_id(moment: datetime) -> int:
-    # The smallest id X could give a post created at `moment`. X takes such an id as since_id
-    # (node-twitter-api-v2 PR 228 turns start_time into one the same way).
-    return max(int(moment.timestamp() * 1000) - _TWEPOCH_MS, 0) << 22
-
-
-def _safe_cursor(pages: Sequence[Mapping[str, Any]], since: str | None, now: datetime) -> str:
+def _safe_cursor(
+    pages: Sequence[Mapping[str, Any]], since: str | None, now: datetime
+) -> str | None:
     """Where the next poll starts after every page since `since` was read at `now`.
 
     Every post created before ``now - INDEX_LAG`` has been indexed and was read; younger ones
-    may still be missing, so the cursor stops there (they are read again next poll, and
-    storage recognises them). A quiet account gets a cursor too, so it never falls back to a
-    first poll.
+    may still be missing, so the cursor stops at the newest older post (the younger ones are read
+    again next poll, and storage recognises them). None: no post old enough yet, and no cursor
+    before; the next poll then reads every page (not a first poll's one), so nothing is lost.
     """
     settled = [
         int(t["id"])
@@ -845,7 +851,8 @@ def _safe_cursor(pages: Sequence[Mapping[str, Any]], since: str | None, now: dat
         if _id_time(str(t["id"])) <= now - INDEX_LAG
     ]
     floor = [int(since)] if since else []
-    return str(max([*settled, *floor, _time_id(now - INDEX_LAG)]))
+    best = max([*settled, *floor], default=None)
+    return None if best is None else str(best)
 
 
 def _duration(delta: timedelta) -> str:

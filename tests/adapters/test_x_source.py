@@ -286,7 +286,9 @@ async def test_after_nine_days_down_the_gap_is_read_from_timelines(
     rig.later(300)
     before = rig.fake.requests(Endpoint.USER_TWEETS)
     out = await rig.batched()
-    assert _texts(out["x:other_mfa"]) == ["back to normal"]
+    # (a member ahead of the batch's oldest cursor may see a post again; storage knows it)
+    assert "back to normal" in _texts(out["x:other_mfa"])
+    assert not any(t.startswith("day") for t in _texts(out["x:ministerfa"]))
     assert rig.fake.requests(Endpoint.USER_TWEETS) == before
 
 
