@@ -41,8 +41,9 @@ from bot.fakes.http import LocalServer
 from bot.fakes.x_api import Endpoint as FakeEndpoint
 from bot.fakes.x_api import FakeX
 from bot.model import CachingInfo, FetchResult, SourceForPoll, SourceKind
-from bot.sources.x import BudgetGuard, XFetcher, make_x_client
-from bot.xbudget import Budget, XAccount, XPlan, plan_polling
+from bot.x.budget import Budget
+from bot.x.plan import XAccount, XPlan, plan_polling
+from bot.x.source import BudgetGuard, XFetcher, make_x_client
 
 DAY = 86400.0
 TOKEN = "bench-x-month"

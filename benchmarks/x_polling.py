@@ -79,7 +79,7 @@ from bot.fakes.x_api import FakeX, XCall  # noqa: E402
 from bot.senders import ConsoleSender  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.watchlist import parse_watchlist  # noqa: E402
-from bot.xbudget import BASIC, PAY_PER_USE, PRO, XPlan, plan_preset  # noqa: E402
+from bot.x.plan import BASIC, PAY_PER_USE, PRO, XPlan, plan_preset  # noqa: E402
 from storage.schema import SourceRow, StatementRow  # noqa: E402
 
 TOKEN = "bench-x-bearer"

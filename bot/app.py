@@ -32,16 +32,9 @@ from bot.scheduler import Ticker
 from bot.senders import ConsoleSender, TelegramSender
 from bot.settings import Settings
 from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
-from bot.sources.x import BudgetGuard, XFetcher, make_x_client
-from bot.xbudget import (
-    Budget,
-    BudgetState,
-    PollingPlan,
-    XAccount,
-    XPlan,
-    plan_polling,
-    plan_preset,
-)
+from bot.x.budget import Budget, BudgetState
+from bot.x.plan import PollingPlan, XAccount, XPlan, plan_polling, plan_preset
+from bot.x.source import BudgetGuard, XFetcher, make_x_client
 
 __all__ = ["App", "open_app", "run_once", "run_worker", "x_polling_plan"]
 

@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     x_strategy: Literal["batched", "per_account"] = Field(
         default="batched", validation_alias=_env("x_strategy")
     )
-    #: the operator's X API plan: "pay-per-use", "basic" or "pro" (figures in bot/xbudget.py)
+    #: the operator's X API plan: "pay-per-use", "basic" or "pro" (figures in bot/x/plan.py)
     x_plan: str = Field(default="pay-per-use", min_length=1, validation_alias=_env("x_plan"))
     #: the day of the month the plan's usage cap resets (its billing day, not the 1st)
     x_billing_day: int | None = Field(

@@ -246,6 +246,6 @@ class BudgetStateRow(Base):
     __tablename__ = "budget_state"
 
     api: Mapped[str] = mapped_column(String(32), primary_key=True)
-    #: the guard's state as JSON (`bot.xbudget.BudgetState.to_json`)
+    #: the guard's state as JSON (`bot.x.budget.BudgetState.to_json`)
     state: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from bot.fakes.http import Headers, LocalServer, Request
 from bot.fakes.x_api import DEFAULT_RATE_LIMITS, Endpoint, FakeX
-from bot.sources.x_session import OFFICIAL_API_URL, make_x_session
+from bot.x.session import OFFICIAL_API_URL, make_x_session
 
 TOKEN = "test-bearer-token"
 START = datetime(2025, 3, 10, 12, 0, tzinfo=UTC).timestamp()

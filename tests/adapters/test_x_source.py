@@ -17,9 +17,10 @@ from bot.errors import SourceError, SourceHeld, SourceProblem, SourceRejected, S
 from bot.fakes.http import LocalServer
 from bot.fakes.x_api import Endpoint, FakeX
 from bot.model import CachingInfo, FetchResult, SourceForPoll, SourceKind
-from bot.sources.x import BudgetGuard, XFetcher, make_x_client
-from bot.xbudget import PAY_PER_USE, Budget
-from bot.xbudget import Endpoint as Endpoint_
+from bot.x.budget import Budget
+from bot.x.plan import PAY_PER_USE
+from bot.x.plan import Endpoint as Endpoint_
+from bot.x.source import BudgetGuard, XFetcher, make_x_client
 
 TOKEN = "x-adapter-token"
 START = datetime(2026, 5, 10, 12, 0, tzinfo=UTC).timestamp()
@@ -390,7 +391,7 @@ async def test_the_pro_preset_never_sends_a_query_longer_than_recent_search_take
     fake: FakeX, clock: Clock
 ) -> None:
     """Issue 8: with 1,024 characters, every batch from the 26th account on answered 400."""
-    from bot.xbudget import PRO
+    from bot.x.plan import PRO
 
     with LocalServer(fake.handle) as server:
         client = make_x_client(TOKEN, base_url=server.url, timeout=5)

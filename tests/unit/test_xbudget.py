@@ -10,21 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.settings import Settings
-from bot.xbudget import (
+from bot.x.budget import Budget, BudgetState
+from bot.x.plan import (
     BASIC,
     PAY_PER_USE,
     PRESETS,
     PRO,
-    Budget,
-    BudgetState,
     Endpoint,
     XAccount,
     XPlan,
-    batch_query,
-    pack_batches,
     plan_polling,
     plan_preset,
 )
+from bot.x.query import batch_query, pack_batches
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 ENDPOINTS = tuple(Endpoint)

@@ -31,8 +31,10 @@ from bot.errors import (
     SourceUnavailable,
 )
 from bot.model import FetchedItem, FetchResult, Reference, SourceForPoll, StatementKind
-from bot.sources.x_session import make_x_session
-from bot.xbudget import Budget, BudgetState, Endpoint, batch_query, pack_batches
+from bot.x.budget import Budget, BudgetState
+from bot.x.plan import Endpoint
+from bot.x.query import batch_query, pack_batches
+from bot.x.session import make_x_session
 
 __all__ = ["BudgetGuard", "XFetcher", "make_x_client", "tweet_to_item"]
 
