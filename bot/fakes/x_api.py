@@ -23,6 +23,16 @@ What a request meets, in order: the bearer token (401), the route (404), :meth:`
 usage-capped), the endpoint's 15-minute rate limit (429), parameter checks (400), the answer.
 Every authenticated answer carries ``x-rate-limit-limit``, ``-remaining`` and ``-reset``.
 
+Beside it: ``x_query`` (the search query language) and ``x_problems`` (the problem bodies).
+
+As X behaves today (issue 8): an account keeps its id when renamed (:meth:`FakeX.rename`) and its
+freed handle may be registered by someone else; ``from:`` takes a handle or a numeric id;
+``GET /2/users?ids=`` finds accounts by id; suspended, protected (:meth:`FakeX.protect`) and
+deactivated (:meth:`FakeX.deactivate`) accounts answer a 200 holding only ``errors``; search finds
+a post ``index_delay`` seconds after it is posted and shows no reposts; pages may be shorter than
+``max_results`` and still carry ``next_token`` (``page_cap``); posts may be edited for 30 minutes;
+a post is billed once per UTC day (``daily_dedup``) against a cap that resets on ``reset_day``.
+
 Known gaps, on purpose: search understands ``from:``, ``is:retweet``/``is:reply``/``is:quote``,
 ``lang:``, keywords and quoted phrases with ``OR``, ``-`` and parentheses (other operators answer
 400); relevancy order is recency order; media, polls and places are never produced; the wording of
@@ -44,6 +54,16 @@ from typing import Any
 from urllib.parse import unquote
 
 from bot.fakes.http import Request, Response
+from bot.fakes.x_problems import (
+    PROBLEMS,
+    Answer,
+    blank_problem,
+    invalid,
+    not_authorized,
+    not_found,
+    suspended,
+)
+from bot.fakes.x_query import And, Node, Not, Or, QueryError, candidate_authors, parse_query
 
 __all__ = [
     "DEFAULT_QUERY_LENGTH",
@@ -90,7 +110,6 @@ _POST_READING = frozenset(
     {Endpoint.USER_TWEETS, Endpoint.SEARCH_RECENT, Endpoint.TWEETS, Endpoint.TWEET}
 )
 _TWEPOCH_MS = 1288834974657
-_PROBLEMS = "https://api.twitter.com/2/problems/"
 _ID = re.compile(r"[0-9]{1,19}")
 _ID_PATTERN = "^[0-9]{1,19}$"
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
@@ -161,21 +180,11 @@ _ALLOWED: Mapping[Endpoint, frozenset[str]] = {
     Endpoint.TWEETS: _TWEET_PARAMS | {"ids"},
     Endpoint.TWEET: _TWEET_PARAMS,
 }
-_INVALID_DETAIL = "One or more parameters to your request was invalid."
 _CLIENT_FORBIDDEN_DETAIL = (
     "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens "
     "from a Twitter developer App that is attached to a Project. You can create a project via the "
     "developer portal."
 )
-_REASONS: Mapping[int, str] = {
-    401: "Unauthorized",
-    404: "Not Found",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,44 +259,6 @@ class _Injected:
     reset_after: float
 
 
-class _Answer(Exception):
-    """A complete non-200 answer, raised from deep inside a handler."""
-
-    def __init__(self, status: int, body: Mapping[str, Any]) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-
-def _invalid(parameter: str, value: str, message: str) -> _Answer:
-    return _Answer(
-        400,
-        {
-            "errors": [{"parameters": {parameter: [value]}, "message": message}],
-            "title": "Invalid Request",
-            "detail": _INVALID_DETAIL,
-            "type": _PROBLEMS + "invalid-request",
-        },
-    )
-
-
-def _blank_problem(status: int) -> dict[str, Any]:
-    reason = _REASONS.get(status, "Error")
-    return {"title": reason, "detail": reason, "type": "about:blank", "status": status}
-
-
-def _not_found(kind: str, parameter: str, value: str, detail: str | None = None) -> dict[str, Any]:
-    return {
-        "value": value,
-        "detail": detail or f"Could not find {kind} with {parameter}: [{value}].",
-        "title": "Not Found Error",
-        "resource_type": kind,
-        "parameter": parameter,
-        "resource_id": value,
-        "type": _PROBLEMS + "resource-not-found",
-    }
-
-
 def _iso(epoch: float) -> str:
     moment = datetime.fromtimestamp(epoch, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
@@ -318,149 +289,6 @@ def _base36(number: int) -> str:
         out = digits[rest] + out
         if number == 0:
             return out
-
-
-# --- the search query language (the subset Watchpost uses) ---------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Term:
-    kind: str  # "from", "is", "lang", "word"
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Not:
-    inner: _Node
-
-
-@dataclass(frozen=True, slots=True)
-class _And:
-    parts: tuple[_Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Or:
-    parts: tuple[_Node, ...]
-
-
-_Node = _Term | _Not | _And | _Or
-_QUERY_TOKEN = re.compile(r'\s*(?:(\()|(\))|(-?"[^"]*")|([^\s()]+))')
-
-
-class _QueryError(ValueError):
-    pass
-
-
-def _tokenize(query: str) -> list[str]:
-    tokens: list[str] = []
-    pos = 0
-    while pos < len(query):
-        match = _QUERY_TOKEN.match(query, pos)
-        if match is None or match.end() == pos:
-            if query[pos:].strip():
-                raise _QueryError(f"Unexpected character at position {pos + 1}")
-            break
-        token = next(g for g in match.groups() if g is not None)
-        tokens.append(token)
-        pos = match.end()
-    return tokens
-
-
-class _Parser:
-    def __init__(self, tokens: list[str]) -> None:
-        self.tokens = tokens
-        self.pos = 0
-
-    def peek(self) -> str | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
-
-    def parse(self) -> _Node:
-        node = self.disjunction()
-        if self.peek() is not None:
-            raise _QueryError(f"Unexpected '{self.peek()}'")
-        return node
-
-    def disjunction(self) -> _Node:
-        parts = [self.conjunction()]
-        while self.peek() == "OR":
-            self.pos += 1
-            parts.append(self.conjunction())
-        return parts[0] if len(parts) == 1 else _Or(tuple(parts))
-
-    def conjunction(self) -> _Node:
-        parts: list[_Node] = []
-        while (token := self.peek()) is not None and token not in (")", "OR"):
-            parts.append(self.unary())
-        if not parts:
-            raise _QueryError("Ambiguous use of OR, or an empty group")
-        if not any(_positive(p) for p in parts):
-            raise _QueryError("Rules must contain a non-negation term")
-        return parts[0] if len(parts) == 1 else _And(tuple(parts))
-
-    def unary(self) -> _Node:
-        token = self.tokens[self.pos]
-        if token == "-" and self.pos + 1 < len(self.tokens) and self.tokens[self.pos + 1] == "(":
-            self.pos += 1
-            return _Not(self.group())
-        if token == "(":
-            return self.group()
-        self.pos += 1
-        if token.startswith("-") and len(token) > 1:
-            return _Not(_term(token[1:]))
-        return _term(token)
-
-    def group(self) -> _Node:
-        self.pos += 1  # "("
-        inner = self.disjunction()
-        if self.peek() != ")":
-            raise _QueryError("Missing closing parenthesis")
-        self.pos += 1
-        return inner
-
-
-def _positive(node: _Node) -> bool:
-    return not isinstance(node, _Not)
-
-
-def _term(token: str) -> _Term:
-    if token.startswith('"'):
-        return _Term("word", token.strip('"').casefold())
-    name, colon, value = token.partition(":")
-    if not colon or name.startswith("http"):
-        return _Term("word", token.casefold())
-    name = name.lower()
-    if name == "from":
-        if _USERNAME.fullmatch(value) is None and _ID.fullmatch(value) is None:
-            raise _QueryError(f"Invalid value for operator 'from:' '{value}'")
-        return _Term("from", value.casefold())
-    if name == "is" and value.lower() in ("retweet", "reply", "quote"):
-        return _Term("is", value.lower())
-    if name == "lang" and re.fullmatch(r"[a-z]{2,3}", value):
-        return _Term("lang", value)
-    raise _QueryError(f"Reference to invalid operator '{name}'")
-
-
-def _parse_query(query: str) -> _Node:
-    return _Parser(_tokenize(query)).parse()
-
-
-def _candidate_authors(node: _Node) -> set[str] | None:
-    """The usernames a match must come from, or None when the query does not restrict them."""
-    if isinstance(node, _Term):
-        return {node.value} if node.kind == "from" else None
-    if isinstance(node, _Or):
-        union: set[str] = set()
-        for part in node.parts:
-            found = _candidate_authors(part)
-            if found is None:
-                return None
-            union |= found
-        return union
-    if isinstance(node, _And):
-        known = [a for a in map(_candidate_authors, node.parts) if a is not None]
-        return set.intersection(*known) if known else None
-    return None
 
 
 # --- the fake ---------------------------------------------------------------------------
@@ -831,10 +659,10 @@ class FakeX:
         auth = request.headers.get("Authorization", "")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or token.strip() not in self._tokens:
-            return 401, _blank_problem(401), [], 0
+            return 401, blank_problem(401), [], 0
         token = token.strip()
         if endpoint is None:
-            return 404, _blank_problem(404), [], 0
+            return 404, blank_problem(404), [], 0
         if self._forbidden:
             body: dict[str, Any] = {
                 "client_id": "10000001",
@@ -843,7 +671,7 @@ class FakeX:
                 "title": "Client Forbidden",
                 "required_enrollment": "Appropriate Level of API Access",
                 "reason": "client-not-enrolled",
-                "type": _PROBLEMS + "client-forbidden",
+                "type": PROBLEMS + "client-forbidden",
             }
             return 403, body, [], 0
         window = self._window(token, endpoint, now)
@@ -852,9 +680,9 @@ class FakeX:
         if injected is not None:
             if injected.status == 429:
                 reset = int(now + injected.reset_after)
-                return 429, _blank_problem(429), _rate_headers(limit, 0, reset), 0
+                return 429, blank_problem(429), _rate_headers(limit, 0, reset), 0
             headers = _rate_headers(limit, limit - window.used, window.reset)
-            return injected.status, _blank_problem(injected.status), headers, 0
+            return injected.status, blank_problem(injected.status), headers, 0
         if endpoint in _POST_READING and self._capped(now):
             capped: dict[str, Any] = {
                 "account_id": 10000001,
@@ -863,17 +691,17 @@ class FakeX:
                 "period": "Monthly",
                 "scope": "Product",
                 "detail": "Usage cap exceeded: Monthly product cap",
-                "type": _PROBLEMS + "usage-capped",
+                "type": PROBLEMS + "usage-capped",
             }
             return 429, capped, _rate_headers(limit, limit - window.used, window.reset), 0
         if window.used >= limit:
-            return 429, _blank_problem(429), _rate_headers(limit, 0, window.reset), 0
+            return 429, blank_problem(429), _rate_headers(limit, 0, window.reset), 0
         window.used += 1
         headers = _rate_headers(limit, limit - window.used, window.reset)
         try:
             params = _params(request, endpoint)
             body, posts = self._ENDPOINTS[endpoint](self, params, path_arg, now)
-        except _Answer as answer:
+        except Answer as answer:
             return answer.status, answer.body, headers, 0
         self._month_reads += self._billed(body, now)
         return 200, body, headers, posts
@@ -1178,7 +1006,7 @@ class FakeX:
                         target = self._tweets[ref]
                         if not self._exists(target):
                             errors.append(
-                                _not_found(
+                                not_found(
                                     "tweet",
                                     "referenced_tweets.id",
                                     str(ref),
@@ -1220,9 +1048,9 @@ class FakeX:
         for name in names:
             user_id = self._by_name.get(name.casefold())
             if user_id is None:
-                errors.append(_not_found("user", "usernames", name))
+                errors.append(not_found("user", "usernames", name))
             elif self._users[user_id].suspended:
-                errors.append(_suspended("usernames", name))
+                errors.append(suspended("usernames", name))
             else:
                 found.append(self._users[user_id])
         return self._envelope(None, params, errors, users=found), 0
@@ -1235,9 +1063,9 @@ class FakeX:
         for user_id in ids:
             user = self._users.get(user_id)
             if user is None or user.deactivated:
-                errors.append(_not_found("user", "ids", user_id))
+                errors.append(not_found("user", "ids", user_id))
             elif user.suspended:
-                errors.append(_suspended("ids", user_id))
+                errors.append(suspended("ids", user_id))
             else:
                 found.append(user)
         return self._envelope(None, params, errors, users=found), 0
@@ -1246,17 +1074,17 @@ class FakeX:
         self, params: _Params, name: str, _now: float
     ) -> tuple[dict[str, Any], int]:
         if _USERNAME.fullmatch(name) is None:
-            raise _invalid(
+            raise invalid(
                 "username",
                 name,
                 f"The `username` query parameter value [{name}] does not match {_USERNAME_PATTERN}",
             )
         user_id = self._by_name.get(name.casefold())
         if user_id is None:
-            return {"errors": [_not_found("user", "username", name)]}, 0
+            return {"errors": [not_found("user", "username", name)]}, 0
         user = self._users[user_id]
         if user.suspended:
-            return {"errors": [_suspended("username", name)]}, 0
+            return {"errors": [suspended("username", name)]}, 0
         body = self._envelope(None, params, [], users=[user])
         body["data"] = body["data"][0]
         return body, 0
@@ -1265,7 +1093,7 @@ class FakeX:
         self, params: _Params, user_id: str, _now: float
     ) -> tuple[dict[str, Any], int]:
         if _ID.fullmatch(user_id) is None:
-            raise _invalid(
+            raise invalid(
                 "id",
                 user_id,
                 f"The `id` query parameter value [{user_id}] does not match {_ID_PATTERN}",
@@ -1278,11 +1106,11 @@ class FakeX:
         token = params.get("pagination_token")
         user = self._users.get(user_id)
         if user is None or user.deactivated:
-            return {"errors": [_not_found("user", "id", user_id)]}, 0
+            return {"errors": [not_found("user", "id", user_id)]}, 0
         if user.suspended:
-            return {"errors": [_suspended("id", user_id)]}, 0
+            return {"errors": [suspended("id", user_id)]}, 0
         if user.protected:
-            return {"errors": [_not_authorized("user", "id", user_id)]}, 0
+            return {"errors": [not_authorized("user", "id", user_id)]}, 0
         reachable = list(self._visible_timeline(user_id))[:TIMELINE_DEPTH]
 
         def keep(tweet: _Tweet) -> bool:
@@ -1304,18 +1132,18 @@ class FakeX:
     def _search_recent(self, params: _Params, _arg: str, now: float) -> tuple[dict[str, Any], int]:
         query = params.get("query")
         if query is None or not query.strip():
-            raise _invalid("query", query or "", "The `query` query parameter can not be empty")
+            raise invalid("query", query or "", "The `query` query parameter can not be empty")
         if len(query) > self._query_length:
-            raise _invalid(
+            raise invalid(
                 "query",
                 query,
                 "There were errors processing your query: Query is too long: "
                 f"{len(query)} characters, the maximum is {self._query_length}",
             )
         try:
-            tree = _parse_query(query)
-        except _QueryError as exc:
-            raise _invalid(
+            tree = parse_query(query)
+        except QueryError as exc:
+            raise invalid(
                 "query", query, f"There were errors processing your query: {exc} (at position 1)"
             ) from None
         max_results = params.integer("max_results", 10, 100, 10)
@@ -1324,7 +1152,7 @@ class FakeX:
         start, end = params.time("start_time"), params.time("end_time")
         sort_order = params.get("sort_order")
         if sort_order is not None and sort_order not in ("recency", "relevancy"):
-            raise _invalid(
+            raise invalid(
                 "sort_order",
                 sort_order,
                 f"The `sort_order` query parameter value [{sort_order}] is not one of "
@@ -1332,21 +1160,21 @@ class FakeX:
             )
         oldest_allowed = now - SEARCH_WINDOW_SECONDS
         if start is not None and start < oldest_allowed:
-            raise _invalid(
+            raise invalid(
                 "start_time",
                 params.get("start_time") or "",
                 f"Invalid 'start_time':'{params.get('start_time')}'. 'start_time' must be on or "
                 f"after {_iso(oldest_allowed)[:16]}Z",
             )
         if since_id is not None and _snowflake_time(since_id) < oldest_allowed:
-            raise _invalid(
+            raise invalid(
                 "since_id",
                 str(since_id),
                 f"Invalid 'since_id':'{since_id}'. 'since_id' must be a tweet id created after "
                 f"{_iso(oldest_allowed)[:16]}Z",
             )
         token = params.get("next_token") or params.get("pagination_token")
-        authors = _candidate_authors(tree)
+        authors = candidate_authors(tree)
         if authors is None:
             pool = self._all_ids
         else:
@@ -1375,12 +1203,12 @@ class FakeX:
     def _size(self, max_results: int) -> int:
         return max_results if self._page_cap is None else min(max_results, self._page_cap)
 
-    def _matches(self, node: _Node, tweet: _Tweet) -> bool:
-        if isinstance(node, _Or):
+    def _matches(self, node: Node, tweet: _Tweet) -> bool:
+        if isinstance(node, Or):
             return any(self._matches(p, tweet) for p in node.parts)
-        if isinstance(node, _And):
+        if isinstance(node, And):
             return all(self._matches(p, tweet) for p in node.parts)
-        if isinstance(node, _Not):
+        if isinstance(node, Not):
             return not self._matches(node.inner, tweet)
         kinds = {k for k, _ in tweet.refs}
         if node.kind == "from":
@@ -1407,9 +1235,9 @@ class FakeX:
                 and tweet.root not in self._deleted
                 and (self._users[tweet.author].protected)
             ):
-                errors.append(_not_authorized("Tweet", "ids", tweet_id))
+                errors.append(not_authorized("Tweet", "ids", tweet_id))
             elif tweet is None or not self._exists(tweet):
-                errors.append(_not_found("tweet", "ids", tweet_id))
+                errors.append(not_found("tweet", "ids", tweet_id))
             else:
                 found.append(tweet)
         return self._envelope(found, params, errors), len(found)
@@ -1418,14 +1246,14 @@ class FakeX:
         self, params: _Params, tweet_id: str, _now: float
     ) -> tuple[dict[str, Any], int]:
         if _ID.fullmatch(tweet_id) is None:
-            raise _invalid(
+            raise invalid(
                 "id",
                 tweet_id,
                 f"The `id` query parameter value [{tweet_id}] does not match {_ID_PATTERN}",
             )
         tweet = self._tweets.get(int(tweet_id))
         if tweet is None or not self._exists(tweet):
-            return {"errors": [_not_found("tweet", "id", tweet_id)]}, 0
+            return {"errors": [not_found("tweet", "id", tweet_id)]}, 0
         body = self._envelope([tweet], params, [])
         body["data"] = body["data"][0]
         return body, 1
@@ -1440,33 +1268,6 @@ class FakeX:
         Endpoint.SEARCH_RECENT: _search_recent,
         Endpoint.TWEETS: _tweets_lookup,
         Endpoint.TWEET: _tweet_lookup,
-    }
-
-
-def _suspended(parameter: str, value: str) -> dict[str, Any]:
-    return {
-        "value": value,
-        "detail": f"User has been suspended: [{value}].",
-        "title": "Forbidden",
-        "resource_type": "user",
-        "parameter": parameter,
-        "resource_id": value,
-        "type": _PROBLEMS + "resource-not-found",
-    }
-
-
-def _not_authorized(kind: str, parameter: str, value: str) -> dict[str, Any]:
-    # The body X sends for a protected account to an app-only token (tweepy issue 2070).
-    noun = "user with id" if kind == "user" else "Tweet with ids"
-    return {
-        "value": value,
-        "detail": f"Sorry, you are not authorized to see the {noun}: [{value}].",
-        "title": "Authorization Error",
-        "resource_type": kind.lower() if kind == "user" else "tweet",
-        "parameter": parameter,
-        "resource_id": value,
-        "section": "data",
-        "type": _PROBLEMS + "not-authorized-for-resource",
     }
 
 
@@ -1552,7 +1353,7 @@ def _decode_token(token: str, prefix: str, name: str) -> tuple[str, int]:
             return rest[0], int(rest[1:], 36)
         except ValueError:
             pass
-    raise _invalid(name, token, f"The `{name}` query parameter value [{token}] is not valid")
+    raise invalid(name, token, f"The `{name}` query parameter value [{token}] is not valid")
 
 
 @dataclass
@@ -1571,10 +1372,10 @@ class _Params:
         if raw is None:
             return default
         if not re.fullmatch(r"-?[0-9]+", raw):
-            raise _invalid(name, raw, f"The `{name}` query parameter value [{raw}] is not a number")
+            raise invalid(name, raw, f"The `{name}` query parameter value [{raw}] is not a number")
         value = int(raw)
         if not low <= value <= high:
-            raise _invalid(
+            raise invalid(
                 name,
                 raw,
                 f"The `{name}` query parameter value [{raw}] is not between {low} and {high}",
@@ -1586,7 +1387,7 @@ class _Params:
         if raw is None:
             return None
         if _ID.fullmatch(raw) is None:
-            raise _invalid(
+            raise invalid(
                 name,
                 raw,
                 f"The `{name}` query parameter value [{raw}] does not match {_ID_PATTERN}",
@@ -1602,7 +1403,7 @@ class _Params:
         except ValueError:
             moment = None
         if moment is None or moment.tzinfo is None:
-            raise _invalid(
+            raise invalid(
                 name, raw, f"The `{name}` query parameter value [{raw}] is not a valid RFC3339 date"
             )
         return moment.timestamp()
@@ -1610,10 +1411,10 @@ class _Params:
     def id_list(self, name: str, pattern: re.Pattern[str], shown: str) -> list[str]:
         raw = self.values.get(name)
         if raw is None:
-            raise _invalid(name, "", f"The `{name}` query parameter can not be empty")
+            raise invalid(name, "", f"The `{name}` query parameter can not be empty")
         values = raw.split(",")
         if not 1 <= len(values) <= 100:
-            raise _invalid(
+            raise invalid(
                 name,
                 raw,
                 f"The number of values in the `{name}` query parameter list [{len(values)}] is "
@@ -1621,7 +1422,7 @@ class _Params:
             )
         for value in values:
             if pattern.fullmatch(value) is None:
-                raise _invalid(
+                raise invalid(
                     name,
                     value,
                     f"The `{name}` query parameter value [{value}] does not match {shown}",
@@ -1634,7 +1435,7 @@ def _params(request: Request, endpoint: Endpoint) -> _Params:
     values: dict[str, str] = {}
     for name, given in request.query.items():
         if name not in allowed:
-            raise _invalid(
+            raise invalid(
                 name,
                 given[-1] if given else "",
                 f"The query parameter [{name}] is not one of [{','.join(sorted(allowed))}]",
@@ -1644,7 +1445,7 @@ def _params(request: Request, endpoint: Endpoint) -> _Params:
         if name in values:
             for item in values[name].split(","):
                 if item not in choices:
-                    raise _invalid(
+                    raise invalid(
                         name,
                         item,
                         f"The `{name}` query parameter value [{item}] is not one of "
@@ -1658,7 +1459,7 @@ def _params(request: Request, endpoint: Endpoint) -> _Params:
         )
         for item in values["expansions"].split(","):
             if item not in choices:
-                raise _invalid(
+                raise invalid(
                     "expansions",
                     item,
                     f"The `expansions` query parameter value [{item}] is not one of "
