@@ -407,6 +407,67 @@ def _secs(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
+def _check_inputs(
+    accounts: Sequence[XAccount],
+    strategy: Strategy,
+    days_in_month: int,
+    deletion_checks_per_day: float,
+    deletion_window: timedelta,
+) -> None:
+    if strategy not in ("per_account", "batched"):
+        raise ValueError(f"unknown strategy {strategy!r}")
+    if days_in_month < 1 or deletion_checks_per_day < 0 or deletion_window < timedelta(0):
+        raise ValueError("days_in_month, deletion checks and window must not be negative")
+    if len({a.key for a in accounts}) != len(accounts):
+        raise ValueError("account keys must be unique")
+    if len({a.handle.lower() for a in accounts}) != len(accounts):
+        raise ValueError("account handles must be unique")
+
+
+def _polling_units(
+    accounts: Sequence[XAccount], plan: XPlan, strategy: Strategy, query_suffix: str
+) -> tuple[Endpoint, list[_Unit]]:
+    """Step 0: the streams of requests, accounts of similar freshness together."""
+    ordered = sorted(accounts, key=lambda a: (a.freshness, a.handle.lower()))
+    if strategy == "per_account":
+        return Endpoint.TIMELINE, [_Unit(Endpoint.TIMELINE, (a,), None) for a in ordered]
+    # Queries name accounts by id: pack for the longest id, so every real batch fits.
+    placeholder = "9" * MAX_ID_DIGITS
+    size = ids_per_batch(plan.max_query_length, query_suffix)
+    return Endpoint.SEARCH, [
+        _Unit(
+            Endpoint.SEARCH,
+            tuple(ordered[i : i + size]),
+            batch_query([placeholder] * len(ordered[i : i + size]), query_suffix),
+        )
+        for i in range(0, len(ordered), size)
+    ]
+
+
+def _rate_floor(
+    units: Sequence[_Unit], plan: XPlan, endpoint: Endpoint, max_interval: timedelta
+) -> tuple[float, bool, str | None]:
+    """Step 1: the shortest interval the endpoint's request limit allows every unit; whether
+    the limit can be kept at all, and the warning when it cannot."""
+    if not units:
+        return 0.0, True, None
+    usable = plan.usable_per_15m(endpoint)
+    pages = sum(u.posts_per_day for u in units) / _WINDOWS_PER_DAY / plan.max_results
+    budget = (usable - pages) / _WINDOW
+    floor = _water_floor([u.asked for u in units], budget) if budget > 0 else math.inf
+    if math.isinf(floor):
+        floor = max_interval.total_seconds()
+        return (
+            floor,
+            False,
+            f"{endpoint} limit {plan.limit_per_15m(endpoint)}/15 min (using {usable}) cannot "
+            f"carry {len(units)} polling units: even every {_secs(floor)} exceeds it",
+        )
+    while _poll_rate(units, floor, plan.max_results) > usable:
+        floor = _ceil_seconds(floor) + 1.0
+    return floor, True, None
+
+
 def plan_polling(
     accounts: Sequence[XAccount],
     plan: XPlan,
@@ -444,54 +505,16 @@ def plan_polling(
     Raises:
         ValueError: duplicate keys or handles, an unknown strategy, or a negative figure.
     """
-    if strategy not in ("per_account", "batched"):
-        raise ValueError(f"unknown strategy {strategy!r}")
-    if days_in_month < 1 or deletion_checks_per_day < 0 or deletion_window < timedelta(0):
-        raise ValueError("days_in_month, deletion checks and window must not be negative")
-    if len({a.key for a in accounts}) != len(accounts):
-        raise ValueError("account keys must be unique")
-    if len({a.handle.lower() for a in accounts}) != len(accounts):
-        raise ValueError("account handles must be unique")
+    _check_inputs(accounts, strategy, days_in_month, deletion_checks_per_day, deletion_window)
     first = plan.max_results if first_poll_results is None else first_poll_results
-    ordered = sorted(accounts, key=lambda a: (a.freshness, a.handle.lower()))
     warnings: list[str] = []
-    within_limits = True
-
-    units: list[_Unit]
-    if strategy == "per_account":
-        endpoint = Endpoint.TIMELINE
-        units = [_Unit(endpoint, (a,), None) for a in ordered]
-    else:
-        endpoint = Endpoint.SEARCH
-        # Queries name accounts by id: pack for the longest id, so every real batch fits.
-        placeholder = "9" * MAX_ID_DIGITS
-        size = ids_per_batch(plan.max_query_length, query_suffix)
-        units = [
-            _Unit(
-                endpoint,
-                tuple(ordered[i : i + size]),
-                batch_query([placeholder] * len(ordered[i : i + size]), query_suffix),
-            )
-            for i in range(0, len(ordered), size)
-        ]
+    endpoint, units = _polling_units(accounts, plan, strategy, query_suffix)
 
     # 1. The endpoint's request limit: a floor under the fastest intervals.
     usable = plan.usable_per_15m(endpoint)
-    pages = sum(u.posts_per_day for u in units) / _WINDOWS_PER_DAY / plan.max_results
-    floor = 0.0
-    if units:
-        budget = (usable - pages) / _WINDOW
-        floor = _water_floor([u.asked for u in units], budget) if budget > 0 else math.inf
-        if math.isinf(floor):
-            within_limits = False
-            floor = max_interval.total_seconds()
-            warnings.append(
-                f"{endpoint} limit {plan.limit_per_15m(endpoint)}/15 min (using {usable}) cannot "
-                f"carry {len(units)} polling units: even every {_secs(floor)} exceeds it"
-            )
-        else:
-            while _poll_rate(units, floor, plan.max_results) > usable:
-                floor = _ceil_seconds(floor) + 1.0
+    floor, within_limits, problem = _rate_floor(units, plan, endpoint, max_interval)
+    if problem:
+        warnings.append(problem)
     rate_floor = floor
 
     # 2. Deletion re-checks: the lookup limit.
