@@ -1,8 +1,17 @@
-"""X polling on a simulated clock: timelines against batched search, and a month on a read cap.
+"""X polling on a simulated clock: a month with incidents per plan; strategies; a capped month.
 
 Run from the repository root (by hand; never part of the tests)::
 
-    python benchmarks/x_polling.py [--quick] [--seed 1] [--accounts 100] [--verbose]
+    python benchmarks/x_polling.py [--seed 1] [--month-freshness 900]     # the issue-8 months
+    python benchmarks/x_polling.py --strategies --cap-month [--quick]      # the older measurements
+
+The default run (about two minutes) is two simulated billing months, pay-per-use and Pro, of 100
+accounts in batched search with deletion checks on, a rename with the freed handle re-registered
+by an impostor, a suspension and a 9-day outage in the middle (`benchmarks/_x_month.py` says how
+and what is real). Goals: 0 impostor statements, 0 false deletions, 0 posts lost, billed reads
+within the plan's cap; cost and worst freshness beside the planner's projection.
+
+The older measurements below go through the whole worker (`open_app`, SQLite) and take long.
 
 Everything real but the clock and the X API: `bot.app.open_app` with a SQLite database in a
 temporary directory, the real `XFetcher` (tweepy) and budget guard, against `FakeX` served by
@@ -58,6 +67,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+# the incident months live beside this file (run as a script, its folder is on sys.path)
+from _x_month import MonthResult, MonthScenario, run_month  # noqa: E402
+
 import bot.app as bot_app  # noqa: E402
 import storage  # noqa: E402
 from bot.app import open_app  # noqa: E402
@@ -67,7 +79,7 @@ from bot.fakes.x_api import FakeX, XCall  # noqa: E402
 from bot.senders import ConsoleSender  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.watchlist import parse_watchlist  # noqa: E402
-from bot.xbudget import BASIC, PAY_PER_USE, XPlan, plan_preset  # noqa: E402
+from bot.x.plan import BASIC, PAY_PER_USE, PRO, XPlan, plan_preset  # noqa: E402
 from storage.schema import SourceRow, StatementRow  # noqa: E402
 
 TOKEN = "bench-x-bearer"
@@ -754,6 +766,75 @@ def _report_logs(r: Result) -> None:
         print(f"    e.g. {s[:160]}")
 
 
+def report_incident_months(results: Sequence[MonthResult]) -> list[bool]:
+    """Print the issue-8 months side by side; returns the goals' outcomes."""
+    a = results[0].scenario
+    inc = a.incidents
+    print(
+        f"\nIncident months: {a.accounts} accounts, batched search, {a.freshness:g} s asked, "
+        f"{a.posts_per_day:g} posts/account/day, deletion checks {a.deletion_checks_per_day:g}/day "
+        f"over 48 h; rename + handle re-registered on day {inc.rename:g}, suspension days "
+        f"{inc.suspend:g}-{inc.reinstate:g}, outage days {inc.outage_start:g}-"
+        f"{inc.outage_start + inc.outage_days:g}"
+    )
+
+    def money(x: float | None) -> str:
+        return "-" if x is None else f"${x:,.2f}"
+
+    names_values = [
+        ("plan", lambda r: r.scenario.plan.name),
+        ("read cap / month", lambda r: f"{r.scenario.plan.monthly_read_cap or 0:,}"),
+        ("planned interval", lambda r: _secs(r.planned_interval)),
+        ("deletion checks planned / day", lambda r: f"{r.deletion_checks_planned:.3g}"),
+        ("posts published (watched accounts)", lambda r: f"{r.published:,}"),
+        ("posts lost", lambda r: f"{r.lost:,}"),
+        (
+            "impostor posts / alerted as official",
+            lambda r: f"{r.impostor_posts} / {r.impostor_statements}",
+        ),
+        (
+            "deleted / announced / false",
+            lambda r: f"{r.deleted_real} / {r.deletions_announced} / {r.false_deletions}",
+        ),
+        (
+            "reads billed (fake) / guard's count",
+            lambda r: f"{r.billed_reads:,} / {r.guard_reads:,}",
+        ),
+        ("reads projected by the planner", lambda r: f"{r.projected_reads:,.0f}"),
+        ("posts returned (before daily dedup)", lambda r: f"{r.returned_reads:,}"),
+        (
+            "requests / users lookups (users)",
+            lambda r: f"{r.requests:,} / {r.user_lookups} ({r.user_reads})",
+        ),
+        ("429 answers", lambda r: f"{r.too_many}"),
+        ("cost: simulated / projected", lambda r: f"{money(r.cost)} / {money(r.projected_cost)}"),
+        ("worst freshness (outage aside)", lambda r: _secs(r.worst_fresh)),
+        ("worst delay of an outage post", lambda r: _secs(r.worst_outage)),
+        ("wall time", lambda r: f"{r.wall:.0f} s"),
+    ]
+    rows = [("", *(r.scenario.label for r in results))]
+    rows += [(n, *(f(r) for r in results)) for n, f in names_values]
+    print(_table(rows))
+    goals = []
+    for r in results:
+        cap = r.scenario.plan.monthly_read_cap
+        checks = [
+            ("0 impostor alerts", r.impostor_statements == 0),
+            ("0 false deletions", r.false_deletions == 0),
+            ("0 posts lost", r.lost == 0),
+            ("reads within the cap", cap is None or r.billed_reads <= cap),
+            ("no 429", r.too_many == 0),
+        ]
+        print(f"  {r.scenario.label}: " + ", ".join(f"{n}: {_verdict(ok)}" for n, ok in checks))
+        goals += [ok for _, ok in checks]
+    told = [line for r in results for line in r.log_lines]
+    for key in ("renamed", "catch-up"):
+        sample = next((line for line in told if key in line), None)
+        if sample:
+            print(f"    told: {sample[:150]}")
+    return goals
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 h and 3 days: a smoke check")
@@ -766,15 +847,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--month-days", type=float, default=None, help="default 30")
     parser.add_argument("--month-posts-per-day", type=float, default=4.0)
     parser.add_argument("--month-step", type=float, default=60.0)
-    parser.add_argument("--skip-strategies", action="store_true")
-    parser.add_argument("--skip-month", action="store_true")
+    parser.add_argument("--strategies", action="store_true", help="measurements 1-2 (long)")
+    parser.add_argument("--cap-month", action="store_true", help="measurement 3 (long)")
+    parser.add_argument("--month-freshness", type=float, default=900.0, help="incident months")
+    parser.add_argument("--skip-incidents", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="print every warning as it comes")
     args = parser.parse_args(argv)
     hours = args.hours if args.hours is not None else (1.0 if args.quick else 2.0)
     days = args.month_days if args.month_days is not None else (3.0 if args.quick else 30.0)
     print(f"X polling benchmark (seed {args.seed}); simulated start {START:%Y-%m-%d %H:%M} UTC")
     goals: list[bool] = []
-    if not args.skip_strategies:
+    if not args.skip_incidents:
+        months = []
+        for label, plan in (("pay-per-use", PAY_PER_USE), ("pro", PRO)):
+            msc = MonthScenario(
+                label,
+                plan,
+                accounts=args.accounts,
+                freshness=args.month_freshness,
+                days=days if args.month_days is not None or args.quick else 30.0,
+                seed=args.seed,
+            )
+            print(f"  running the {label} month ...", flush=True)
+            months.append(asyncio.run(run_month(msc, START)))
+        goals += report_incident_months(months)
+    if args.strategies:
         results = []
         for strategy in ("per_account", "batched"):
             sc = Scenario(
@@ -792,7 +889,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  running {strategy} ...", flush=True)
             results.append(asyncio.run(simulate(sc, verbose=args.verbose)))
         goals += report_strategies(*results)
-    if not args.skip_month:
+    if args.cap_month:
         sc = Scenario(
             label="month",
             strategy="batched",

@@ -34,8 +34,9 @@ from bot.settings import Settings
 from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
 from bot.sources.pacing import HostPacer, Pace
 from bot.sources.telegram import PreviewLimits, TelegramPreviewFetcher
-from bot.sources.x import BudgetGuard, XFetcher, make_x_client
-from bot.xbudget import Budget, PollingPlan, XAccount, XPlan, plan_polling, plan_preset
+from bot.x.budget import Budget, BudgetState
+from bot.x.plan import PollingPlan, XAccount, XPlan, plan_polling, plan_preset
+from bot.x.source import BudgetGuard, XFetcher, make_x_client
 
 __all__ = ["App", "open_app", "run_once", "run_worker", "x_polling_plan"]
 
@@ -133,7 +134,8 @@ async def open_app(
         elif x_specs:
             with storage.session_scope(sessions) as session:
                 used = storage.month_usage(session, SourceKind.X.value, now)
-            x = _x_wiring(settings, x_specs, now, used, sessions, clock, metrics)
+                stored = storage.load_budget_state(session, SourceKind.X.value)
+            x = _x_wiring(settings, x_specs, now, (used, stored), sessions, clock, metrics)
             watchlist = _with_intervals(watchlist, x.intervals)
             fetchers[SourceKind.X] = x.fetcher
             if settings.x_strategy == "batched":
@@ -243,12 +245,17 @@ def _x_wiring(
     settings: Settings,
     specs: list[SourceSpec],
     now: datetime,
-    used: tuple[int, int],
+    spent: tuple[tuple[int, int], str | None],
     sessions: sessionmaker[Session],
     clock: Callable[[], datetime],
     metrics: Metrics,
 ) -> _XWiring:
-    """The X client, its budget and the polling plan that keeps within it."""
+    """The X client, its budget and the polling plan that keeps within it.
+
+    `spent` is this month's (requests, reads) and the guard's stored state: the state goes on
+    where it was (rate windows, a cap pause, reads as billed); without one, the month's counts.
+    """
+    used, stored = spent
     plan, polling = x_polling_plan(settings, specs)
     for warning in polling.warnings:
         log.warning("X budget: %s", warning)
@@ -258,8 +265,20 @@ def _x_wiring(
     client = make_x_client(
         token.get_secret_value(), base_url=settings.x_api_base_url, timeout=settings.x_timeout
     )
-    budget = BudgetGuard(Budget.start(plan, now, requests=used[0], reads=used[1]))
+    start = Budget.start(plan, now, requests=used[0], reads=used[1])
+    if stored is not None:
+        try:
+            start = Budget.resume(plan, BudgetState.from_json(stored), now)
+        except ValueError as exc:
+            log.warning("X budget state not readable, counting from this month's usage: %s", exc)
+
+    def persist(state: BudgetState) -> None:
+        with storage.session_scope(sessions) as session:
+            storage.save_budget_state(session, SourceKind.X.value, state.to_json(), now=clock())
+
+    budget = BudgetGuard(start, persist=persist)
     fetcher = XFetcher(client, budget=budget, clock=clock, max_query_length=plan.max_query_length)
+    fetcher.expect([s.target for s in specs])
     checks = polling.deletion_checks_per_day
     every = timedelta(days=1) / checks if checks > 0 else None
     deletions: DeletionChecker | None = None
@@ -287,6 +306,8 @@ def x_polling_plan(settings: Settings, specs: Sequence[SourceSpec]) -> tuple[XPl
         plan = replace(plan, monthly_read_cap=settings.x_monthly_read_cap or None)
     if settings.x_price_per_read is not None:
         plan = replace(plan, price_per_read=settings.x_price_per_read)
+    if settings.x_billing_day is not None:
+        plan = replace(plan, reset_day=settings.x_billing_day)
     plan = replace(
         plan,
         timeline_per_15m=_or(settings.x_timeline_per_15m, plan.timeline_per_15m),

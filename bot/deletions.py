@@ -86,17 +86,27 @@ class DeletionChecker:
             log.warning("deletion check postponed: %s", exc)
             self._metrics.inc("deletion_check_errors")
             return 0
-        gone = [c for c in batch if not present.intersection(c.remote_ids)]
+        missing = [c for c in batch if not present.intersection(c.remote_ids)]
         alive = [c.statement_id for c in batch if present.intersection(c.remote_ids)]
+        gone, hidden, asked = await self._only_the_post_gone(missing)
+        # issue 8: a post of a suspended or protected account is missing too, but it was not
+        # deleted: it counts as checked, and is looked at again next time.
+        alive.extend(c.statement_id for c in hidden)
         try:
             with storage.session_scope(self._sessions) as session:
                 storage.record_checked(session, alive, now=now)
                 alerts = sum(storage.record_deleted(session, c.statement_id, now=now) for c in gone)
-                storage.record_usage(session, self._kind, now, requests=1, reads=reads)
+                storage.record_usage(session, self._kind, now, requests=1 + asked, reads=reads)
         except StorageError as exc:
             log.error("deletion verdicts not stored: %s", exc)
             return 0
         self._metrics.inc("deletions_found", len(gone))
+        if hidden:
+            log.warning(
+                "X posts missing but their author is not visible (suspended, protected or gone): "
+                "no deletion announced statements=%s",
+                ",".join(str(c.statement_id) for c in hidden),
+            )
         if gone:
             log.info(
                 "deleted at the source statements=%s alerts=%d",
@@ -104,3 +114,22 @@ class DeletionChecker:
                 alerts,
             )
         return len(gone)
+
+    async def _only_the_post_gone(
+        self, missing: list[storage.ToCheck]
+    ) -> tuple[list[storage.ToCheck], list[storage.ToCheck], int]:
+        """Split missing posts into deleted ones (their author still visible) and the rest.
+
+        A deletion is announced only when the author is still visible and the post alone is gone:
+        after a suspension, or when an account turns protected, every recent post is missing.
+        """
+        authors = sorted({c.author_id for c in missing if c.author_id})
+        if not authors:
+            return [], list(missing), 0
+        try:
+            visible, asked = await self._lookup.visible_authors(authors)
+        except SourceError as exc:
+            log.warning("deletion verdicts wait: authors not checked: %s", exc)
+            return [], list(missing), exc.requests
+        gone = [c for c in missing if c.author_id in visible]
+        return gone, [c for c in missing if c.author_id not in visible], asked

@@ -22,6 +22,7 @@ is not a ``WatchpostError`` is a bug: the worker logs it with a traceback and go
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 __all__ = [
     "ConfigError",
@@ -33,6 +34,7 @@ __all__ = [
     "SourceError",
     "SourceGone",
     "SourceHeld",
+    "SourceProblem",
     "SourceRejected",
     "SourceUnavailable",
     "StorageError",
@@ -68,12 +70,32 @@ class ConfigError(WatchpostError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class SourceProblem(StrEnum):
+    """Why a source failed, for code to decide on (never match the message text)."""
+
+    AUTH = "auth"  #: the API refused our credentials (401)
+    FORBIDDEN = "forbidden"  #: the API refuses this app or request (403)
+    NOT_FOUND = "not_found"  #: the account or resource does not exist (any more)
+    SUSPENDED = "suspended"  #: the platform suspended the account
+    PROTECTED = "protected"  #: the account's posts are visible to followers only
+    BAD_REQUEST = "bad_request"  #: the API refused the request's parameters (400)
+    SINCE_ID_TOO_OLD = "since_id_too_old"  #: recent search reaches back 7 days only
+    USAGE_CAP = "usage_cap"  #: the plan's monthly cap is used up (X's UsageCapExceeded)
+    RATE_LIMITED = "rate_limited"  #: a per-window request limit (429)
+    SERVER = "server"  #: 5xx
+    UNREACHABLE = "unreachable"  #: network, timeout, reset
+
+
 class SourceError(WatchpostError):
     """Polling one source failed; the others go on."""
 
-    def __init__(self, source_key: str, message: str = "") -> None:
+    def __init__(
+        self, source_key: str, message: str = "", *, problem: SourceProblem | None = None
+    ) -> None:
         self.source_key = source_key
         self.message = message
+        #: what went wrong, as a value (None: not classified)
+        self.problem = problem
         #: what the failed attempt still cost on a metered API (requests made, posts read)
         self.requests = 0
         self.reads = 0
@@ -83,8 +105,15 @@ class SourceError(WatchpostError):
 class SourceUnavailable(SourceError):
     """A passing failure (429, 5xx, timeout, reset): retry later, not before `retry_after`."""
 
-    def __init__(self, source_key: str, message: str = "", *, retry_after: float | None = None):
-        super().__init__(source_key, message)
+    def __init__(
+        self,
+        source_key: str,
+        message: str = "",
+        *,
+        retry_after: float | None = None,
+        problem: SourceProblem | None = None,
+    ):
+        super().__init__(source_key, message, problem=problem)
         self.retry_after = retry_after
 
 
@@ -99,8 +128,15 @@ class SourceRejected(SourceError):
     403 waits longer: retrying soon will not change the answer).
     """
 
-    def __init__(self, source_key: str, message: str = "", *, status: int | None = None):
-        super().__init__(source_key, message)
+    def __init__(
+        self,
+        source_key: str,
+        message: str = "",
+        *,
+        status: int | None = None,
+        problem: SourceProblem | None = None,
+    ):
+        super().__init__(source_key, message, problem=problem)
         self.status = status
 
 

@@ -46,6 +46,15 @@ class PostLookup(Protocol):
         """
         ...
 
+    async def visible_authors(self, user_ids: Sequence[str]) -> tuple[set[str], int]:
+        """Which of these accounts still show their posts (not suspended, protected or gone),
+        and how many requests asking took.
+
+        Raises:
+            SourceError: the platform could not be asked now.
+        """
+        ...
+
 
 class Sender(Protocol):
     """Sends one rendered alert to one chat."""

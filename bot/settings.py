@@ -124,8 +124,12 @@ class Settings(BaseSettings):
     x_strategy: Literal["batched", "per_account"] = Field(
         default="batched", validation_alias=_env("x_strategy")
     )
-    #: the operator's X API plan: "pay-per-use", "basic" or "pro" (figures in bot/xbudget.py)
-    x_plan: str = Field(default="basic", min_length=1, validation_alias=_env("x_plan"))
+    #: the operator's X API plan: "pay-per-use", "basic" or "pro" (figures in bot/x/plan.py)
+    x_plan: str = Field(default="pay-per-use", min_length=1, validation_alias=_env("x_plan"))
+    #: the day of the month the plan's usage cap resets (its billing day, not the 1st)
+    x_billing_day: int | None = Field(
+        default=None, ge=1, le=28, validation_alias=_env("x_billing_day")
+    )
     #: overrides the plan's monthly post-read cap (0: no cap)
     x_monthly_read_cap: int | None = Field(
         default=None, ge=0, validation_alias=_env("x_monthly_read_cap")

@@ -49,7 +49,7 @@ from storage.statements import (
     recent_fingerprints,
     source_id_of,
 )
-from storage.usage import month_usage, record_usage
+from storage.usage import load_budget_state, month_usage, record_usage, save_budget_state
 
 __all__ = [
     "ToCheck",
@@ -60,6 +60,7 @@ __all__ = [
     "claim_sources",
     "due_for_deletion_check",
     "known_hashes",
+    "load_budget_state",
     "load_statement",
     "load_statements",
     "load_version",
@@ -84,6 +85,7 @@ __all__ = [
     "record_source_gone",
     "record_usage",
     "release_alert",
+    "save_budget_state",
     "session_scope",
     "set_channel_chat",
     "source_id_of",

@@ -29,6 +29,8 @@ class ToCheck:
     statement_id: int
     #: every platform id of it (the first version and later ones): gone only when all are gone
     remote_ids: tuple[str, ...]
+    #: the platform's id of the account that published it (its source's remote id), if known
+    author_id: str | None = None
 
 
 def due_for_deletion_check(
@@ -42,7 +44,7 @@ def due_for_deletion_check(
     """Alerted statements of sources of `kind` published after `since`, least recently checked
     first, not yet found deleted."""
     rows = session.execute(
-        select(StatementRow.id, StatementRow.external_id)
+        select(StatementRow.id, StatementRow.external_id, SourceRow.remote_id)
         .join(SourceRow, SourceRow.id == StatementRow.source_id)
         .where(
             SourceRow.kind == kind,
@@ -65,7 +67,7 @@ def due_for_deletion_check(
         )
     ):
         versions.setdefault(sid, []).append(str(vid))
-    return [ToCheck(r.id, (r.external_id, *versions.get(r.id, []))) for r in rows]
+    return [ToCheck(r.id, (r.external_id, *versions.get(r.id, [])), r.remote_id) for r in rows]
 
 
 def record_checked(session: Session, statement_ids: Sequence[int], *, now: datetime) -> None:

@@ -240,3 +240,14 @@ class UsageRow(Base):
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     reads: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BudgetStateRow(Base):
+    """A metered API's run-time guard state (issue 8): counts, rate windows, a cap pause."""
+
+    __tablename__ = "budget_state"
+
+    api: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: the guard's state as JSON (`bot.x.budget.BudgetState.to_json`)
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.schema import UsageRow
+from storage.schema import BudgetStateRow, UsageRow
 
-__all__ = ["month_usage", "record_usage"]
+__all__ = ["load_budget_state", "month_usage", "record_usage", "save_budget_state"]
 
 
 def _month(now: datetime) -> str:
@@ -39,3 +39,20 @@ def month_usage(session: Session, api: str, now: datetime) -> tuple[int, int]:
         select(UsageRow).where(UsageRow.api == api, UsageRow.month == _month(now))
     ).first()
     return (row.requests, row.reads) if row else (0, 0)
+
+
+def save_budget_state(session: Session, api: str, state: str, *, now: datetime) -> None:
+    """Store the run-time guard's state of `api` (JSON text), replacing the last one."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(BudgetStateRow).values(api=api, state=state, updated_at=now)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["api"],
+            set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
+        )
+    )
+
+
+def load_budget_state(session: Session, api: str) -> str | None:
+    """The guard state of `api` stored last, or None."""
+    return session.scalars(select(BudgetStateRow.state).where(BudgetStateRow.api == api)).first()

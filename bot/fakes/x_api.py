@@ -23,6 +23,16 @@ What a request meets, in order: the bearer token (401), the route (404), :meth:`
 usage-capped), the endpoint's 15-minute rate limit (429), parameter checks (400), the answer.
 Every authenticated answer carries ``x-rate-limit-limit``, ``-remaining`` and ``-reset``.
 
+Beside it: ``x_query`` (the search query language) and ``x_problems`` (the problem bodies).
+
+As X behaves today (issue 8): an account keeps its id when renamed (:meth:`FakeX.rename`) and its
+freed handle may be registered by someone else; ``from:`` takes a handle or a numeric id;
+``GET /2/users?ids=`` finds accounts by id; suspended, protected (:meth:`FakeX.protect`) and
+deactivated (:meth:`FakeX.deactivate`) accounts answer a 200 holding only ``errors``; search finds
+a post ``index_delay`` seconds after it is posted and shows no reposts; pages may be shorter than
+``max_results`` and still carry ``next_token`` (``page_cap``); posts may be edited for 30 minutes;
+a post is billed once per UTC day (``daily_dedup``) against a cap that resets on ``reset_day``.
+
 Known gaps, on purpose: search understands ``from:``, ``is:retweet``/``is:reply``/``is:quote``,
 ``lang:``, keywords and quoted phrases with ``OR``, ``-`` and parentheses (other operators answer
 400); relevancy order is recency order; media, polls and places are never produced; the wording of
@@ -44,6 +54,16 @@ from typing import Any
 from urllib.parse import unquote
 
 from bot.fakes.http import Request, Response
+from bot.fakes.x_problems import (
+    PROBLEMS,
+    Answer,
+    blank_problem,
+    invalid,
+    not_authorized,
+    not_found,
+    suspended,
+)
+from bot.fakes.x_query import And, Node, Not, Or, QueryError, candidate_authors, parse_query
 
 __all__ = [
     "DEFAULT_QUERY_LENGTH",
@@ -58,6 +78,7 @@ class Endpoint(StrEnum):
     """The endpoints the fake serves, named as X's docs name them."""
 
     USERS_BY = "GET /2/users/by"
+    USERS = "GET /2/users"
     USER_BY_USERNAME = "GET /2/users/by/username/:username"
     USER_TWEETS = "GET /2/users/:id/tweets"
     SEARCH_RECENT = "GET /2/tweets/search/recent"
@@ -70,6 +91,7 @@ class Endpoint(StrEnum):
 #: post lookups 300. They match X's documented app-auth limits for those endpoints.
 DEFAULT_RATE_LIMITS: Mapping[Endpoint, int] = {
     Endpoint.USERS_BY: 300,
+    Endpoint.USERS: 300,
     Endpoint.USER_BY_USERNAME: 300,
     Endpoint.USER_TWEETS: 1500,
     Endpoint.SEARCH_RECENT: 450,
@@ -88,7 +110,6 @@ _POST_READING = frozenset(
     {Endpoint.USER_TWEETS, Endpoint.SEARCH_RECENT, Endpoint.TWEETS, Endpoint.TWEET}
 )
 _TWEPOCH_MS = 1288834974657
-_PROBLEMS = "https://api.twitter.com/2/problems/"
 _ID = re.compile(r"[0-9]{1,19}")
 _ID_PATTERN = "^[0-9]{1,19}$"
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
@@ -149,6 +170,7 @@ _TWEET_PARAMS = frozenset(
 )
 _ALLOWED: Mapping[Endpoint, frozenset[str]] = {
     Endpoint.USERS_BY: frozenset({"usernames", "expansions", "tweet.fields", "user.fields"}),
+    Endpoint.USERS: frozenset({"ids", "expansions", "tweet.fields", "user.fields"}),
     Endpoint.USER_BY_USERNAME: frozenset({"expansions", "tweet.fields", "user.fields"}),
     Endpoint.USER_TWEETS: _TWEET_PARAMS
     | _names("max_results pagination_token start_time end_time since_id until_id exclude"),
@@ -158,21 +180,11 @@ _ALLOWED: Mapping[Endpoint, frozenset[str]] = {
     Endpoint.TWEETS: _TWEET_PARAMS | {"ids"},
     Endpoint.TWEET: _TWEET_PARAMS,
 }
-_INVALID_DETAIL = "One or more parameters to your request was invalid."
 _CLIENT_FORBIDDEN_DETAIL = (
     "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens "
     "from a Twitter developer App that is attached to a Project. You can create a project via the "
     "developer portal."
 )
-_REASONS: Mapping[int, str] = {
-    401: "Unauthorized",
-    404: "Not Found",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +212,8 @@ class _User:
     description: str
     verified: bool
     suspended: bool = False
+    protected: bool = False
+    deactivated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +241,8 @@ class _Tweet:
     given_urls: tuple[str, ...]
     links: tuple[_Link, ...]
     note_text: str | None
+    #: seconds after `created_at` before recent search finds it (X indexes in ~30 s)
+    index_delay: float = 0.0
 
 
 @dataclass(slots=True)
@@ -241,44 +257,6 @@ class _Injected:
     status: int
     endpoint: Endpoint | None
     reset_after: float
-
-
-class _Answer(Exception):
-    """A complete non-200 answer, raised from deep inside a handler."""
-
-    def __init__(self, status: int, body: Mapping[str, Any]) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-
-def _invalid(parameter: str, value: str, message: str) -> _Answer:
-    return _Answer(
-        400,
-        {
-            "errors": [{"parameters": {parameter: [value]}, "message": message}],
-            "title": "Invalid Request",
-            "detail": _INVALID_DETAIL,
-            "type": _PROBLEMS + "invalid-request",
-        },
-    )
-
-
-def _blank_problem(status: int) -> dict[str, Any]:
-    reason = _REASONS.get(status, "Error")
-    return {"title": reason, "detail": reason, "type": "about:blank", "status": status}
-
-
-def _not_found(kind: str, parameter: str, value: str, detail: str | None = None) -> dict[str, Any]:
-    return {
-        "value": value,
-        "detail": detail or f"Could not find {kind} with {parameter}: [{value}].",
-        "title": "Not Found Error",
-        "resource_type": kind,
-        "parameter": parameter,
-        "resource_id": value,
-        "type": _PROBLEMS + "resource-not-found",
-    }
 
 
 def _iso(epoch: float) -> str:
@@ -313,149 +291,6 @@ def _base36(number: int) -> str:
             return out
 
 
-# --- the search query language (the subset Watchpost uses) ---------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Term:
-    kind: str  # "from", "is", "lang", "word"
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Not:
-    inner: _Node
-
-
-@dataclass(frozen=True, slots=True)
-class _And:
-    parts: tuple[_Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Or:
-    parts: tuple[_Node, ...]
-
-
-_Node = _Term | _Not | _And | _Or
-_QUERY_TOKEN = re.compile(r'\s*(?:(\()|(\))|(-?"[^"]*")|([^\s()]+))')
-
-
-class _QueryError(ValueError):
-    pass
-
-
-def _tokenize(query: str) -> list[str]:
-    tokens: list[str] = []
-    pos = 0
-    while pos < len(query):
-        match = _QUERY_TOKEN.match(query, pos)
-        if match is None or match.end() == pos:
-            if query[pos:].strip():
-                raise _QueryError(f"Unexpected character at position {pos + 1}")
-            break
-        token = next(g for g in match.groups() if g is not None)
-        tokens.append(token)
-        pos = match.end()
-    return tokens
-
-
-class _Parser:
-    def __init__(self, tokens: list[str]) -> None:
-        self.tokens = tokens
-        self.pos = 0
-
-    def peek(self) -> str | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
-
-    def parse(self) -> _Node:
-        node = self.disjunction()
-        if self.peek() is not None:
-            raise _QueryError(f"Unexpected '{self.peek()}'")
-        return node
-
-    def disjunction(self) -> _Node:
-        parts = [self.conjunction()]
-        while self.peek() == "OR":
-            self.pos += 1
-            parts.append(self.conjunction())
-        return parts[0] if len(parts) == 1 else _Or(tuple(parts))
-
-    def conjunction(self) -> _Node:
-        parts: list[_Node] = []
-        while (token := self.peek()) is not None and token not in (")", "OR"):
-            parts.append(self.unary())
-        if not parts:
-            raise _QueryError("Ambiguous use of OR, or an empty group")
-        if not any(_positive(p) for p in parts):
-            raise _QueryError("Rules must contain a non-negation term")
-        return parts[0] if len(parts) == 1 else _And(tuple(parts))
-
-    def unary(self) -> _Node:
-        token = self.tokens[self.pos]
-        if token == "-" and self.pos + 1 < len(self.tokens) and self.tokens[self.pos + 1] == "(":
-            self.pos += 1
-            return _Not(self.group())
-        if token == "(":
-            return self.group()
-        self.pos += 1
-        if token.startswith("-") and len(token) > 1:
-            return _Not(_term(token[1:]))
-        return _term(token)
-
-    def group(self) -> _Node:
-        self.pos += 1  # "("
-        inner = self.disjunction()
-        if self.peek() != ")":
-            raise _QueryError("Missing closing parenthesis")
-        self.pos += 1
-        return inner
-
-
-def _positive(node: _Node) -> bool:
-    return not isinstance(node, _Not)
-
-
-def _term(token: str) -> _Term:
-    if token.startswith('"'):
-        return _Term("word", token.strip('"').casefold())
-    name, colon, value = token.partition(":")
-    if not colon or name.startswith("http"):
-        return _Term("word", token.casefold())
-    name = name.lower()
-    if name == "from":
-        if _USERNAME.fullmatch(value) is None:
-            raise _QueryError(f"Invalid value for operator 'from:' '{value}'")
-        return _Term("from", value.casefold())
-    if name == "is" and value.lower() in ("retweet", "reply", "quote"):
-        return _Term("is", value.lower())
-    if name == "lang" and re.fullmatch(r"[a-z]{2,3}", value):
-        return _Term("lang", value)
-    raise _QueryError(f"Reference to invalid operator '{name}'")
-
-
-def _parse_query(query: str) -> _Node:
-    return _Parser(_tokenize(query)).parse()
-
-
-def _candidate_authors(node: _Node) -> set[str] | None:
-    """The usernames a match must come from, or None when the query does not restrict them."""
-    if isinstance(node, _Term):
-        return {node.value} if node.kind == "from" else None
-    if isinstance(node, _Or):
-        union: set[str] = set()
-        for part in node.parts:
-            found = _candidate_authors(part)
-            if found is None:
-                return None
-            union |= found
-        return union
-    if isinstance(node, _And):
-        known = [a for a in map(_candidate_authors, node.parts) if a is not None]
-        return set.intersection(*known) if known else None
-    return None
-
-
 # --- the fake ---------------------------------------------------------------------------
 
 
@@ -470,6 +305,17 @@ class FakeX:
         query_length: the longest recent-search query accepted.
         read_cap: posts that may be read (returned in ``data``) per calendar month (UTC) before
             every post-reading request answers 429 usage-capped; None for no cap.
+        index_delay: seconds between a post's creation and recent search finding it.
+        daily_dedup: bill a post returned several times in one UTC day once, as X bills
+            pay-per-use reads (issue 8); the read cap counts billed reads.
+        reset_day: the day of the month the read cap resets (the plan's billing day).
+        search_reposts: whether recent search returns reposts; X's does not today (issue 8),
+            timelines do.
+        edit_window: seconds after posting during which a post may be edited (30 minutes as
+            issue 8 states for X today); `edit` refuses later edits.
+        page_cap: at most this many posts per page of search and timelines, with a
+            ``next_token`` when more match: X's pages are often shorter than ``max_results``
+            and only a missing ``next_token`` means the end (docs.x.com, "Pagination").
     """
 
     def __init__(
@@ -480,7 +326,20 @@ class FakeX:
         rate_limits: Mapping[Endpoint, int] | None = None,
         query_length: int = DEFAULT_QUERY_LENGTH,
         read_cap: int | None = None,
+        index_delay: float = 0.0,
+        page_cap: int | None = None,
+        daily_dedup: bool = False,
+        reset_day: int = 1,
+        search_reposts: bool = False,
+        edit_window: float = 1800.0,
     ) -> None:
+        self._search_reposts = search_reposts
+        self._edit_window = edit_window
+        self._daily_dedup = daily_dedup
+        self._reset_day = reset_day
+        self._bill_day: tuple[int, int, int] | None = None
+        self._billed_today: set[str] = set()
+        self._index_delay = index_delay
         self._tokens = frozenset(tokens)
         self._clock = clock
         self._limits: dict[Endpoint, int] = {**DEFAULT_RATE_LIMITS, **(rate_limits or {})}
@@ -488,6 +347,7 @@ class FakeX:
         self._read_cap = read_cap
         self._lock = threading.RLock()
         self._users: dict[str, _User] = {}
+        self._page_cap = page_cap
         self._by_name: dict[str, str] = {}
         self._tweets: dict[int, _Tweet] = {}
         self._chains: dict[int, list[int]] = {}
@@ -545,6 +405,45 @@ class FakeX:
         with self._lock:
             self._user(username).suspended = suspended
 
+    def rename(self, username: str, new_username: str) -> None:
+        """Change an account's handle; the old handle is free for anyone to register.
+
+        On X a renamed account keeps its numeric id and posts, and the freed handle can be taken
+        by a new account at once (help.x.com, "How to change your username"): `from:old` then
+        finds the newcomer's posts, never the renamed account's (issue 8).
+        """
+        if _USERNAME.fullmatch(new_username) is None:
+            raise ValueError(f"invalid X username {new_username!r}")
+        with self._lock:
+            user = self._user(username)
+            if new_username.casefold() in self._by_name:
+                raise ValueError(f"user {new_username!r} exists")
+            del self._by_name[user.username.casefold()]
+            user.username = new_username
+            self._by_name[new_username.casefold()] = user.id
+
+    def deactivate(self, username: str) -> None:
+        """Close an account: its id and posts are gone (``resource-not-found``), its handle is free.
+
+        X frees a deactivated account's handle after 30 days (help.x.com, "How to deactivate");
+        the fake frees it at once so a test can re-register it.
+        """
+        with self._lock:
+            user = self._user(username)
+            del self._by_name[user.username.casefold()]
+            user.deactivated = True
+
+    def protect(self, username: str, protected: bool = True) -> None:
+        """Make an account's posts protected (followers only), or public again.
+
+        An app-only token then meets, in a 200, ``not-authorized-for-resource`` "Sorry, you are
+        not authorized to see the user with id: [...]" on the timeline (tweepy issue 2070,
+        redouane59/twittered issue 157); its posts leave search, lookups by id answer the same
+        problem for each post; a users lookup still returns the account, with ``protected``.
+        """
+        with self._lock:
+            self._user(username).protected = protected
+
     def post(
         self,
         username: str,
@@ -557,6 +456,7 @@ class FakeX:
         repost_of: str | None = None,
         urls: Sequence[str] = (),
         note_text: str | None = None,
+        index_delay: float | None = None,
     ) -> str:
         """Publish a post as `username`; returns its id.
 
@@ -573,6 +473,9 @@ class FakeX:
             repost_of: the id of the post this reposts (a retweet).
             urls: expanded URLs the post links to.
             note_text: the full text of a long post (``note_tweet.text``).
+            index_delay: seconds before recent search finds it; default the fake's
+                ``index_delay``. X's search answers up to ~30 s behind (its ``end_time``
+                defaults to 30 s before the request), and not strictly in id order.
 
         Raises:
             KeyError: unknown user or referenced post.
@@ -620,6 +523,7 @@ class FakeX:
                 given_urls=tuple(urls),
                 links=links,
                 note_text=note_text,
+                index_delay=self._index_delay if index_delay is None else index_delay,
             )
             self._store(tweet)
             return str(tweet_id)
@@ -647,6 +551,8 @@ class FakeX:
             if chain[-1] != old.id:
                 raise ValueError(f"post {tweet_id} is not the latest version")
             when = self._epoch(created_at)
+            if when - self._tweets[old.root].created_at > self._edit_window:
+                raise ValueError(f"post {tweet_id} is past its edit window")
             new_id = self._new_id(when)
             full_text, links = self._linkify(new_text, old.given_urls)
             self._store(
@@ -722,6 +628,11 @@ class FakeX:
         with self._lock:
             return self._posts_read
 
+    def billed_reads(self) -> int:
+        """Post reads billed in the current billing month (what the read cap counts)."""
+        with self._lock:
+            return self._month_reads
+
     def calls(self, endpoint: Endpoint | None = None) -> list[XCall]:
         """Every request answered, oldest first."""
         with self._lock:
@@ -748,10 +659,10 @@ class FakeX:
         auth = request.headers.get("Authorization", "")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or token.strip() not in self._tokens:
-            return 401, _blank_problem(401), [], 0
+            return 401, blank_problem(401), [], 0
         token = token.strip()
         if endpoint is None:
-            return 404, _blank_problem(404), [], 0
+            return 404, blank_problem(404), [], 0
         if self._forbidden:
             body: dict[str, Any] = {
                 "client_id": "10000001",
@@ -760,7 +671,7 @@ class FakeX:
                 "title": "Client Forbidden",
                 "required_enrollment": "Appropriate Level of API Access",
                 "reason": "client-not-enrolled",
-                "type": _PROBLEMS + "client-forbidden",
+                "type": PROBLEMS + "client-forbidden",
             }
             return 403, body, [], 0
         window = self._window(token, endpoint, now)
@@ -769,9 +680,9 @@ class FakeX:
         if injected is not None:
             if injected.status == 429:
                 reset = int(now + injected.reset_after)
-                return 429, _blank_problem(429), _rate_headers(limit, 0, reset), 0
+                return 429, blank_problem(429), _rate_headers(limit, 0, reset), 0
             headers = _rate_headers(limit, limit - window.used, window.reset)
-            return injected.status, _blank_problem(injected.status), headers, 0
+            return injected.status, blank_problem(injected.status), headers, 0
         if endpoint in _POST_READING and self._capped(now):
             capped: dict[str, Any] = {
                 "account_id": 10000001,
@@ -780,20 +691,34 @@ class FakeX:
                 "period": "Monthly",
                 "scope": "Product",
                 "detail": "Usage cap exceeded: Monthly product cap",
-                "type": _PROBLEMS + "usage-capped",
+                "type": PROBLEMS + "usage-capped",
             }
             return 429, capped, _rate_headers(limit, limit - window.used, window.reset), 0
         if window.used >= limit:
-            return 429, _blank_problem(429), _rate_headers(limit, 0, window.reset), 0
+            return 429, blank_problem(429), _rate_headers(limit, 0, window.reset), 0
         window.used += 1
         headers = _rate_headers(limit, limit - window.used, window.reset)
         try:
             params = _params(request, endpoint)
             body, posts = self._ENDPOINTS[endpoint](self, params, path_arg, now)
-        except _Answer as answer:
+        except Answer as answer:
             return answer.status, answer.body, headers, 0
-        self._month_reads += posts
+        self._month_reads += self._billed(body, now)
         return 200, body, headers, posts
+
+    def _billed(self, body: Mapping[str, Any], now: float) -> int:
+        data = body.get("data")
+        items = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+        ids = [str(t["id"]) for t in items if "text" in t]  # posts, not users
+        if not self._daily_dedup:
+            return len(ids)
+        moment = datetime.fromtimestamp(now, UTC)
+        day = (moment.year, moment.month, moment.day)
+        if day != self._bill_day:
+            self._bill_day, self._billed_today = day, set()
+        new = [i for i in ids if i not in self._billed_today]
+        self._billed_today.update(new)
+        return len(new)
 
     def _window(self, token: str, endpoint: Endpoint, now: float) -> _Window:
         key = (token, endpoint)
@@ -815,7 +740,8 @@ class FakeX:
 
     def _capped(self, now: float) -> bool:
         moment = datetime.fromtimestamp(now, UTC)
-        month = (moment.year, moment.month)
+        # the billing month starts on the reset day
+        month = (moment.year, moment.month - (moment.day < self._reset_day))
         if month != self._month:
             self._month, self._month_reads = month, 0
         return self._read_cap is not None and self._month_reads >= self._read_cap
@@ -884,7 +810,10 @@ class FakeX:
 
     def _exists(self, tweet: _Tweet) -> bool:
         """Findable by id: not deleted, author not suspended, reposted post still there."""
-        if tweet.root in self._deleted or self._users[tweet.author].suspended:
+        author = self._users[tweet.author]
+        if tweet.root in self._deleted or author.suspended or author.protected:
+            return False
+        if author.deactivated:
             return False
         for kind, ref in tweet.refs:
             if kind == "retweeted":
@@ -938,7 +867,7 @@ class FakeX:
             out["edit_controls"] = {
                 "edits_remaining": max(0, 5 - (len(chain) - 1)),
                 "is_edit_eligible": not retweet,
-                "editable_until": _iso(first.created_at + 3600),
+                "editable_until": _iso(first.created_at + self._edit_window),
             }
         if "public_metrics" in fields:
             out["public_metrics"] = self._metrics(tweet)
@@ -1001,7 +930,7 @@ class FakeX:
         if "description" in fields:
             out["description"] = user.description
         if "protected" in fields:
-            out["protected"] = False
+            out["protected"] = user.protected
         if "verified" in fields:
             out["verified"] = user.verified
         if "verified_type" in fields:
@@ -1054,7 +983,7 @@ class FakeX:
         def add_user(user_id: str | None) -> None:
             if user_id is not None and user_id in self._users:
                 user = self._users[user_id]
-                if not user.suspended:
+                if not user.suspended and not user.deactivated:
                     inc_users.setdefault(user_id, user)
 
         if data is not None:
@@ -1077,7 +1006,7 @@ class FakeX:
                         target = self._tweets[ref]
                         if not self._exists(target):
                             errors.append(
-                                _not_found(
+                                not_found(
                                     "tweet",
                                     "referenced_tweets.id",
                                     str(ref),
@@ -1119,28 +1048,43 @@ class FakeX:
         for name in names:
             user_id = self._by_name.get(name.casefold())
             if user_id is None:
-                errors.append(_not_found("user", "usernames", name))
+                errors.append(not_found("user", "usernames", name))
             elif self._users[user_id].suspended:
-                errors.append(_suspended("usernames", name))
+                errors.append(suspended("usernames", name))
             else:
                 found.append(self._users[user_id])
+        return self._envelope(None, params, errors, users=found), 0
+
+    def _users_by_ids(self, params: _Params, _arg: str, _now: float) -> tuple[dict[str, Any], int]:
+        """``GET /2/users?ids=``: accounts by numeric id, whatever their handle is now."""
+        ids = params.id_list("ids", _ID, _ID_PATTERN)
+        found: list[_User] = []
+        errors: list[dict[str, Any]] = []
+        for user_id in ids:
+            user = self._users.get(user_id)
+            if user is None or user.deactivated:
+                errors.append(not_found("user", "ids", user_id))
+            elif user.suspended:
+                errors.append(suspended("ids", user_id))
+            else:
+                found.append(user)
         return self._envelope(None, params, errors, users=found), 0
 
     def _user_by_username(
         self, params: _Params, name: str, _now: float
     ) -> tuple[dict[str, Any], int]:
         if _USERNAME.fullmatch(name) is None:
-            raise _invalid(
+            raise invalid(
                 "username",
                 name,
                 f"The `username` query parameter value [{name}] does not match {_USERNAME_PATTERN}",
             )
         user_id = self._by_name.get(name.casefold())
         if user_id is None:
-            return {"errors": [_not_found("user", "username", name)]}, 0
+            return {"errors": [not_found("user", "username", name)]}, 0
         user = self._users[user_id]
         if user.suspended:
-            return {"errors": [_suspended("username", name)]}, 0
+            return {"errors": [suspended("username", name)]}, 0
         body = self._envelope(None, params, [], users=[user])
         body["data"] = body["data"][0]
         return body, 0
@@ -1149,7 +1093,7 @@ class FakeX:
         self, params: _Params, user_id: str, _now: float
     ) -> tuple[dict[str, Any], int]:
         if _ID.fullmatch(user_id) is None:
-            raise _invalid(
+            raise invalid(
                 "id",
                 user_id,
                 f"The `id` query parameter value [{user_id}] does not match {_ID_PATTERN}",
@@ -1161,10 +1105,12 @@ class FakeX:
         exclude = params.fields("exclude")
         token = params.get("pagination_token")
         user = self._users.get(user_id)
-        if user is None:
-            return {"errors": [_not_found("user", "id", user_id)]}, 0
+        if user is None or user.deactivated:
+            return {"errors": [not_found("user", "id", user_id)]}, 0
         if user.suspended:
-            return {"errors": [_suspended("id", user_id)]}, 0
+            return {"errors": [suspended("id", user_id)]}, 0
+        if user.protected:
+            return {"errors": [not_authorized("user", "id", user_id)]}, 0
         reachable = list(self._visible_timeline(user_id))[:TIMELINE_DEPTH]
 
         def keep(tweet: _Tweet) -> bool:
@@ -1177,7 +1123,7 @@ class FakeX:
 
         matching = [t for t in reachable if keep(t)]
         page, meta = _paginate(
-            matching, max_results, token, Endpoint.USER_TWEETS, "pagination_token"
+            matching, self._size(max_results), token, Endpoint.USER_TWEETS, "pagination_token"
         )
         body = self._envelope(page, params, [])
         body["meta"] = meta
@@ -1186,18 +1132,18 @@ class FakeX:
     def _search_recent(self, params: _Params, _arg: str, now: float) -> tuple[dict[str, Any], int]:
         query = params.get("query")
         if query is None or not query.strip():
-            raise _invalid("query", query or "", "The `query` query parameter can not be empty")
+            raise invalid("query", query or "", "The `query` query parameter can not be empty")
         if len(query) > self._query_length:
-            raise _invalid(
+            raise invalid(
                 "query",
                 query,
                 "There were errors processing your query: Query is too long: "
                 f"{len(query)} characters, the maximum is {self._query_length}",
             )
         try:
-            tree = _parse_query(query)
-        except _QueryError as exc:
-            raise _invalid(
+            tree = parse_query(query)
+        except QueryError as exc:
+            raise invalid(
                 "query", query, f"There were errors processing your query: {exc} (at position 1)"
             ) from None
         max_results = params.integer("max_results", 10, 100, 10)
@@ -1206,7 +1152,7 @@ class FakeX:
         start, end = params.time("start_time"), params.time("end_time")
         sort_order = params.get("sort_order")
         if sort_order is not None and sort_order not in ("recency", "relevancy"):
-            raise _invalid(
+            raise invalid(
                 "sort_order",
                 sort_order,
                 f"The `sort_order` query parameter value [{sort_order}] is not one of "
@@ -1214,25 +1160,25 @@ class FakeX:
             )
         oldest_allowed = now - SEARCH_WINDOW_SECONDS
         if start is not None and start < oldest_allowed:
-            raise _invalid(
+            raise invalid(
                 "start_time",
                 params.get("start_time") or "",
                 f"Invalid 'start_time':'{params.get('start_time')}'. 'start_time' must be on or "
                 f"after {_iso(oldest_allowed)[:16]}Z",
             )
         if since_id is not None and _snowflake_time(since_id) < oldest_allowed:
-            raise _invalid(
+            raise invalid(
                 "since_id",
                 str(since_id),
                 f"Invalid 'since_id':'{since_id}'. 'since_id' must be a tweet id created after "
                 f"{_iso(oldest_allowed)[:16]}Z",
             )
         token = params.get("next_token") or params.get("pagination_token")
-        authors = _candidate_authors(tree)
+        authors = candidate_authors(tree)
         if authors is None:
             pool = self._all_ids
         else:
-            ids = [self._by_name.get(a) for a in authors]
+            ids = [a if a in self._users else self._by_name.get(a) for a in authors]
             pool = sorted(i for uid in ids if uid is not None for i in self._timelines[uid])
         start_at = bisect.bisect_right(pool, since_id) if since_id is not None else 0
         matching = []
@@ -1240,24 +1186,35 @@ class FakeX:
             tweet = self._tweets[tweet_id]
             if tweet.created_at < oldest_allowed or not self._current(tweet):
                 continue
+            if tweet.created_at + tweet.index_delay > now:
+                continue  # not indexed yet
+            if not self._search_reposts and any(k == "retweeted" for k, _ in tweet.refs):
+                continue
             if _in_range(tweet, since_id, until_id, start, end) and self._matches(tree, tweet):
                 matching.append(tweet)
-        page, meta = _paginate(matching, max_results, token, Endpoint.SEARCH_RECENT, "next_token")
+        page, meta = _paginate(
+            matching, self._size(max_results), token, Endpoint.SEARCH_RECENT, "next_token"
+        )
         meta.pop("previous_token", None)
         body = self._envelope(page, params, [])
         body["meta"] = meta
         return body, len(page)
 
-    def _matches(self, node: _Node, tweet: _Tweet) -> bool:
-        if isinstance(node, _Or):
+    def _size(self, max_results: int) -> int:
+        return max_results if self._page_cap is None else min(max_results, self._page_cap)
+
+    def _matches(self, node: Node, tweet: _Tweet) -> bool:
+        if isinstance(node, Or):
             return any(self._matches(p, tweet) for p in node.parts)
-        if isinstance(node, _And):
+        if isinstance(node, And):
             return all(self._matches(p, tweet) for p in node.parts)
-        if isinstance(node, _Not):
+        if isinstance(node, Not):
             return not self._matches(node.inner, tweet)
         kinds = {k for k, _ in tweet.refs}
         if node.kind == "from":
-            return self._users[tweet.author].username.casefold() == node.value
+            # X takes a handle or a numeric user id after from: (docs.x.com, "Build a query").
+            author = self._users[tweet.author]
+            return node.value in (author.username.casefold(), author.id)
         if node.kind == "is":
             wanted = {"retweet": "retweeted", "reply": "replied_to", "quote": "quoted"}[node.value]
             return wanted in kinds
@@ -1273,8 +1230,14 @@ class FakeX:
         errors: list[dict[str, Any]] = []
         for tweet_id in ids:
             tweet = self._tweets.get(int(tweet_id))
-            if tweet is None or not self._exists(tweet):
-                errors.append(_not_found("tweet", "ids", tweet_id))
+            if (
+                tweet is not None
+                and tweet.root not in self._deleted
+                and (self._users[tweet.author].protected)
+            ):
+                errors.append(not_authorized("Tweet", "ids", tweet_id))
+            elif tweet is None or not self._exists(tweet):
+                errors.append(not_found("tweet", "ids", tweet_id))
             else:
                 found.append(tweet)
         return self._envelope(found, params, errors), len(found)
@@ -1283,14 +1246,14 @@ class FakeX:
         self, params: _Params, tweet_id: str, _now: float
     ) -> tuple[dict[str, Any], int]:
         if _ID.fullmatch(tweet_id) is None:
-            raise _invalid(
+            raise invalid(
                 "id",
                 tweet_id,
                 f"The `id` query parameter value [{tweet_id}] does not match {_ID_PATTERN}",
             )
         tweet = self._tweets.get(int(tweet_id))
         if tweet is None or not self._exists(tweet):
-            return {"errors": [_not_found("tweet", "id", tweet_id)]}, 0
+            return {"errors": [not_found("tweet", "id", tweet_id)]}, 0
         body = self._envelope([tweet], params, [])
         body["data"] = body["data"][0]
         return body, 1
@@ -1299,23 +1262,12 @@ class FakeX:
         Endpoint, Callable[[FakeX, _Params, str, float], tuple[dict[str, Any], int]]
     ] = {
         Endpoint.USERS_BY: _users_by,
+        Endpoint.USERS: _users_by_ids,
         Endpoint.USER_BY_USERNAME: _user_by_username,
         Endpoint.USER_TWEETS: _user_tweets,
         Endpoint.SEARCH_RECENT: _search_recent,
         Endpoint.TWEETS: _tweets_lookup,
         Endpoint.TWEET: _tweet_lookup,
-    }
-
-
-def _suspended(parameter: str, value: str) -> dict[str, Any]:
-    return {
-        "value": value,
-        "detail": f"User has been suspended: [{value}].",
-        "title": "Forbidden",
-        "resource_type": "user",
-        "parameter": parameter,
-        "resource_id": value,
-        "type": _PROBLEMS + "resource-not-found",
     }
 
 
@@ -1338,6 +1290,8 @@ def _route(method: str, path: str) -> tuple[Endpoint | None, str]:
     match rest:
         case ["users", "by"]:
             return Endpoint.USERS_BY, ""
+        case ["users"]:
+            return Endpoint.USERS, ""
         case ["users", "by", "username", name]:
             return Endpoint.USER_BY_USERNAME, unquote(name)
         case ["users", user_id, "tweets"]:
@@ -1399,7 +1353,7 @@ def _decode_token(token: str, prefix: str, name: str) -> tuple[str, int]:
             return rest[0], int(rest[1:], 36)
         except ValueError:
             pass
-    raise _invalid(name, token, f"The `{name}` query parameter value [{token}] is not valid")
+    raise invalid(name, token, f"The `{name}` query parameter value [{token}] is not valid")
 
 
 @dataclass
@@ -1418,10 +1372,10 @@ class _Params:
         if raw is None:
             return default
         if not re.fullmatch(r"-?[0-9]+", raw):
-            raise _invalid(name, raw, f"The `{name}` query parameter value [{raw}] is not a number")
+            raise invalid(name, raw, f"The `{name}` query parameter value [{raw}] is not a number")
         value = int(raw)
         if not low <= value <= high:
-            raise _invalid(
+            raise invalid(
                 name,
                 raw,
                 f"The `{name}` query parameter value [{raw}] is not between {low} and {high}",
@@ -1433,7 +1387,7 @@ class _Params:
         if raw is None:
             return None
         if _ID.fullmatch(raw) is None:
-            raise _invalid(
+            raise invalid(
                 name,
                 raw,
                 f"The `{name}` query parameter value [{raw}] does not match {_ID_PATTERN}",
@@ -1449,7 +1403,7 @@ class _Params:
         except ValueError:
             moment = None
         if moment is None or moment.tzinfo is None:
-            raise _invalid(
+            raise invalid(
                 name, raw, f"The `{name}` query parameter value [{raw}] is not a valid RFC3339 date"
             )
         return moment.timestamp()
@@ -1457,10 +1411,10 @@ class _Params:
     def id_list(self, name: str, pattern: re.Pattern[str], shown: str) -> list[str]:
         raw = self.values.get(name)
         if raw is None:
-            raise _invalid(name, "", f"The `{name}` query parameter can not be empty")
+            raise invalid(name, "", f"The `{name}` query parameter can not be empty")
         values = raw.split(",")
         if not 1 <= len(values) <= 100:
-            raise _invalid(
+            raise invalid(
                 name,
                 raw,
                 f"The number of values in the `{name}` query parameter list [{len(values)}] is "
@@ -1468,7 +1422,7 @@ class _Params:
             )
         for value in values:
             if pattern.fullmatch(value) is None:
-                raise _invalid(
+                raise invalid(
                     name,
                     value,
                     f"The `{name}` query parameter value [{value}] does not match {shown}",
@@ -1481,7 +1435,7 @@ def _params(request: Request, endpoint: Endpoint) -> _Params:
     values: dict[str, str] = {}
     for name, given in request.query.items():
         if name not in allowed:
-            raise _invalid(
+            raise invalid(
                 name,
                 given[-1] if given else "",
                 f"The query parameter [{name}] is not one of [{','.join(sorted(allowed))}]",
@@ -1491,7 +1445,7 @@ def _params(request: Request, endpoint: Endpoint) -> _Params:
         if name in values:
             for item in values[name].split(","):
                 if item not in choices:
-                    raise _invalid(
+                    raise invalid(
                         name,
                         item,
                         f"The `{name}` query parameter value [{item}] is not one of "
@@ -1505,7 +1459,7 @@ def _params(request: Request, endpoint: Endpoint) -> _Params:
         )
         for item in values["expansions"].split(","):
             if item not in choices:
-                raise _invalid(
+                raise invalid(
                     "expansions",
                     item,
                     f"The `expansions` query parameter value [{item}] is not one of "

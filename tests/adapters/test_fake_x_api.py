@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from bot.fakes.http import Headers, LocalServer, Request
 from bot.fakes.x_api import DEFAULT_RATE_LIMITS, Endpoint, FakeX
-from bot.sources.x_session import OFFICIAL_API_URL, make_x_session
+from bot.x.session import OFFICIAL_API_URL, make_x_session
 
 TOKEN = "test-bearer-token"
 START = datetime(2025, 3, 10, 12, 0, tzinfo=UTC).timestamp()
@@ -325,11 +325,14 @@ def test_batched_search_by_authors(client: tweepy.Client, fake: FakeX, clock: Cl
         "newest_id": mod,
         "oldest_id": mfa,
     }
-    with_rt = client.search_recent_tweets("from:Defence_Example OR from:MFA_Example")
-    assert [t.id for t in with_rt.data] == [int(rt), int(mod), int(mfa)]
-    assert with_rt.data[0].text == "RT @MFA_Example: ceasefire talks"
+    # issue 8: recent search returns no reposts today; the timeline does
+    plain = client.search_recent_tweets("from:Defence_Example OR from:MFA_Example")
+    assert [t.id for t in plain.data] == [int(mod), int(mfa)]
+    timeline = client.get_users_tweets(1003)
+    assert [t.id for t in timeline.data] == [int(rt), int(mod)]
+    assert timeline.data[0].text == "RT @MFA_Example: ceasefire talks"
     newer = client.search_recent_tweets("from:Defence_Example", since_id=mod)
-    assert [t.id for t in newer.data] == [int(rt)]
+    assert newer.data is None
 
 
 def test_search_paginates_with_next_token(client: tweepy.Client, fake: FakeX) -> None:
@@ -751,3 +754,66 @@ def test_answers_have_the_recorded_shapes(server: LocalServer, recording: str) -
     assert _shape(json.loads(response.body)) == _shape(recorded["response"]["json"])
     names = {k.lower() for k, _ in response.header_pairs()}
     assert {h for h in recorded["response"]["headers"] if h.startswith("x-rate-limit")} <= names
+
+
+def test_rename_frees_the_handle_and_ids_stay(client: tweepy.Client, fake: FakeX) -> None:
+    """Issue 8: a renamed account keeps its id; its old handle can be registered again."""
+    fake.rename("MFA_Example", "MFA_Renamed")
+    newcomer = fake.add_user("MFA_Example", name="Someone else")
+    assert newcomer != "1001"
+    by_id = client.get_users(ids=["1001", newcomer], user_fields=["protected"])
+    assert [(u.id, u.username) for u in by_id.data] == [
+        (1001, "MFA_Renamed"),
+        (int(newcomer), "MFA_Example"),
+    ]
+    mine = fake.post("MFA_Renamed", "still the ministry")
+    fake.post("MFA_Example", "not the ministry")
+    found = client.search_recent_tweets("from:1001", tweet_fields=["author_id"])
+    assert [t.id for t in found.data] == [int(mine)]
+
+
+def test_suspended_protected_and_deactivated_accounts(client: tweepy.Client, fake: FakeX) -> None:
+    post = fake.post("PM_Example", "hello")
+    fake.protect("PM_Example")
+    timeline = client.get_users_tweets(1002)
+    assert timeline.data is None
+    (err,) = timeline.errors
+    assert err["type"].endswith("/not-authorized-for-resource")
+    assert client.get_users(ids=["1002"], user_fields=["protected"]).data[0].protected is True
+    looked_up = client.get_tweets([post])
+    assert looked_up.data is None and looked_up.errors[0]["title"] == "Authorization Error"
+    fake.protect("PM_Example", False)
+    fake.suspend("PM_Example")
+    (err,) = client.get_users(ids=["1002"]).errors
+    assert err["detail"].startswith("User has been suspended")
+    fake.suspend("PM_Example", False)
+    fake.deactivate("PM_Example")
+    (err,) = client.get_users_tweets(1002).errors
+    assert err["type"].endswith("/resource-not-found")
+    assert client.get_users(usernames=["PM_Example"]).data is None
+
+
+def test_edits_close_after_thirty_minutes(fake: FakeX, clock: Clock) -> None:
+    post = fake.post("PM_Example", "first")
+    clock.now += 1700
+    newer = fake.edit(post, "second")
+    clock.now += 200
+    with pytest.raises(ValueError, match="edit window"):
+        fake.edit(newer, "third")
+
+
+def test_short_pages_lag_and_daily_billing(clock: Clock) -> None:
+    fake = FakeX(tokens={TOKEN}, clock=clock, page_cap=3, index_delay=30, daily_dedup=True)
+    fake.add_user("PM_Example", id="1002")
+    ids = [fake.post("PM_Example", f"n{n}", created_at=clock.now - 100 + n) for n in range(7)]
+    late = fake.post("PM_Example", "just posted")
+    with LocalServer(fake.handle) as server:
+        client = tweepy.Client(bearer_token=TOKEN)
+        client.session = make_x_session(server.url, timeout=5)
+        pages = list(tweepy.Paginator(client.search_recent_tweets, "from:PM_Example"))
+        assert [len(p.data) for p in pages] == [3, 3, 1]
+        assert all("next_token" in p.meta for p in pages[:2])
+        found = [str(t.id) for p in pages for t in p.data]
+        assert late not in found and sorted(found) == sorted(ids)
+        client.get_users_tweets(1002, max_results=5)  # the same posts again, the same day
+    assert fake.billed_reads() == 8  # seven in search, "just posted" in the timeline

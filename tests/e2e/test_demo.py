@@ -18,7 +18,8 @@ async def test_demo_delivers_the_scenario() -> None:
     )
     assert m, last
     statements, alerts, duplicates = map(int, m.groups())
-    assert statements >= 12 and alerts >= 18 and duplicates >= 3
+    # duplicates: X's recent search shows no reposts (issue 8), so the scenario's repost is unseen
+    assert statements >= 12 and alerts >= 18 and duplicates >= 2
     assert "Venezuela" not in text  # the irrelevant item alerts nobody
     assert "↩️ In reply to @HikmetHajiyev" in text
     assert "💬 Quoting @HikmetHajiyev" in text

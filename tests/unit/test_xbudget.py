@@ -9,20 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.xbudget import (
+from bot.settings import Settings
+from bot.x.budget import Budget, BudgetState
+from bot.x.plan import (
     BASIC,
     PAY_PER_USE,
     PRESETS,
     PRO,
-    Budget,
     Endpoint,
     XAccount,
     XPlan,
-    batch_query,
-    pack_batches,
     plan_polling,
     plan_preset,
 )
+from bot.x.query import batch_query, pack_batches
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 ENDPOINTS = tuple(Endpoint)
@@ -102,8 +102,9 @@ def test_batched_needs_fifteen_times_fewer_requests_than_timelines() -> None:
     per_hour_search = batched.requests_per_15m.search * 4
     assert per_hour_timelines >= 6000
     assert per_hour_timelines >= 15 * per_hour_search
-    # 100 handles of 15 characters fill 5 queries of at most 512
-    assert len(batched.units) == 5
+    # 100 accounts searched as from:<id> (ids up to 19 digits) fill 6 queries of at most 512
+    assert len(batched.units) == 6
+    assert {len(u.keys) for u in batched.units} == {18, 10}
     assert all(u.query is not None and len(u.query) <= 512 for u in batched.units)
 
 
@@ -196,7 +197,19 @@ def test_daily_dedup_makes_more_than_one_check_a_day_free() -> None:
 def test_presets_by_name() -> None:
     assert plan_preset("Basic") is BASIC
     assert set(PRESETS) == {"pay-per-use", "basic", "pro"}
-    assert PRO.max_query_length == 1024 and BASIC.max_query_length == 512
+    # issue 8: recent search takes 512 characters on Basic and Pro (1,024 is full-archive's)
+    assert PRO.max_query_length == BASIC.max_query_length == PAY_PER_USE.max_query_length == 512
+    # issue 8: pay-per-use as X bills it since 2026
+    assert PAY_PER_USE.monthly_read_cap == 3_000_000
+    assert (PAY_PER_USE.price_per_read, PAY_PER_USE.price_per_user_read) == (0.005, 0.010)
+    assert Settings().x_plan == "pay-per-use"
+
+
+def test_handles_are_resolved_a_hundred_a_request_in_both_strategies() -> None:
+    accounts = [account(i) for i in range(250)]
+    for strategy in ("batched", "per_account"):
+        p = plan_polling(accounts, BASIC, strategy=strategy)  # type: ignore[arg-type]
+        assert p.user_lookups == 3
     with pytest.raises(ValueError, match="known"):
         plan_preset("enterprise")
 
@@ -393,3 +406,18 @@ def test_a_storm_never_overruns_a_window_or_the_cap(
         for i, t in enumerate(times):
             in_window = [u for u in times[: i + 1] if u > t - timedelta(minutes=15)]
             assert len(in_window) <= p.usable_per_15m(e)
+
+
+def test_the_guard_state_survives_a_round_trip_through_storage_text() -> None:
+    b = Budget.start(PAY_PER_USE, T0)
+    for n in range(5):
+        b = b.record(Endpoint.SEARCH, 1, 0, T0 + timedelta(seconds=n), post_ids=[str(n), "7"])
+    b = b.observe_limits(Endpoint.SEARCH, 440, (T0 + timedelta(minutes=15)).timestamp(), T0)
+    b = b.cap_reached(T0 + timedelta(seconds=9))
+    again = BudgetState.from_json(b.state.to_json())
+    assert again == b.state
+    resumed = Budget.resume(PAY_PER_USE, again, T0 + timedelta(seconds=10))
+    assert resumed.may_request(Endpoint.SEARCH, T0 + timedelta(seconds=10)) > 86400
+    assert resumed.state.reads == 6  # "7" billed once that day
+    with pytest.raises(ValueError, match="not a stored"):
+        BudgetState.from_json('{"reads": 1}')

@@ -1,32 +1,32 @@
-"""Plan X API polling within the operator's plan, and guard each request at run time. No I/O.
+"""Plan X API polling within the operator's plan: presets, intervals, projections. No I/O.
 
 Two polling strategies watch many X accounts:
 
 - ``per_account``: each account's timeline (``GET /2/users/:id/tweets``) with its own since_id;
-- ``batched``: recent search (``GET /2/tweets/search/recent``) for ``from:a OR from:b …`` packed up
-  to the plan's query-length limit, one since_id per batch: one request covers many accounts.
+- ``batched``: recent search (``GET /2/tweets/search/recent``) for ``from:<id> OR …`` packed up
+  to the plan's query-length limit (`bot.x.query`): one request covers many accounts.
 
 `plan_polling` sets each account's or batch's interval so that no per-15-minute request limit and no
 monthly cap is exceeded, and projects monthly reads and cost for ``watchpost sources``. Recent posts
 are re-checked for deletion (``GET /2/tweets?ids=``, 100 ids a request) at a rate the budget allows.
 
-Reads are what X bills: every post a response returns. Thanks to since_id each new post is read
-once whatever the interval, so polling less often saves requests, never reads; only deletion
-re-checks and first polls add reads. `Budget` is the run-time guard: it counts what really happened
-and tells the caller how long to wait, so a wrong projection (a posting storm) cannot overrun a
-limit.
+Reads are what X bills: every post a response returns, once per UTC day on daily-dedup plans.
+Thanks to since_id each new post is read once whatever the interval, so polling less often saves
+requests, never reads; only deletion re-checks and first polls add reads. The run-time guard is
+`bot.x.budget`.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
+
+from bot.x.query import HANDLE, MAX_ID_DIGITS, batch_query, ids_per_batch
 
 __all__ = [
     "BASIC",
@@ -34,19 +34,15 @@ __all__ = [
     "PAY_PER_USE",
     "PRESETS",
     "PRO",
+    "USERS_BATCH",
     "AccountPlan",
-    "Budget",
-    "BudgetState",
     "Endpoint",
     "EndpointRates",
-    "EndpointWindow",
     "PollUnit",
     "PollingPlan",
     "Strategy",
     "XAccount",
     "XPlan",
-    "batch_query",
-    "pack_batches",
     "plan_polling",
     "plan_preset",
 ]
@@ -55,10 +51,11 @@ Strategy = Literal["per_account", "batched"]
 
 #: ids one ``GET /2/tweets?ids=`` request may carry
 LOOKUP_BATCH = 100
+#: usernames (or ids) one ``GET /2/users/by?usernames=`` (``GET /2/users?ids=``) request carries
+USERS_BATCH = 100
 
 _WINDOW = 900.0  # seconds in one rate-limit window
 _WINDOWS_PER_DAY = 86400.0 / _WINDOW
-_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
 
 
 class Endpoint(StrEnum):
@@ -101,8 +98,10 @@ class XPlan:
     monthly_spend_cap: float | None = None
     #: X bills a post returned several times in one (UTC) day once
     daily_dedup: bool = False
-    #: day of the month the read cap resets (1-28, UTC midnight)
+    #: day of the month the read cap resets (1-28, UTC midnight): the plan's billing day
     reset_day: int = 1
+    #: price of one user read (a handle lookup returns users, not posts); None: not billed
+    price_per_user_read: float | None = None
 
     def __post_init__(self) -> None:
         """Reject figures that cannot describe a plan."""
@@ -115,7 +114,13 @@ class XPlan:
             raise ValueError("margin must be in (0, 1]")
         if not 1 <= self.reset_day <= 28:
             raise ValueError("reset_day must be 1-28")
-        money = ("price_per_read", "price_per_request", "monthly_fee", "monthly_spend_cap")
+        money = (
+            "price_per_read",
+            "price_per_request",
+            "monthly_fee",
+            "monthly_spend_cap",
+            "price_per_user_read",
+        )
         for field in ("monthly_read_cap", *money):
             value = getattr(self, field)
             if value is not None and value < 0:
@@ -143,16 +148,16 @@ class XPlan:
         return None if self.monthly_spend_cap is None else self.monthly_spend_cap * self.margin
 
 
-#: Pay-per-use (credits). Figures from docs.x.com (pricing, usage and rate-limit pages, 2026):
-#: $0.005 per post read, reads deduplicated per day, per-app limits per 15 min: user timeline
-#: 10,000, recent search 450 (512-character queries), post lookup 3,500; users lookup 300 is the
-#: older Pro figure. X's pages give the monthly read cap as 2 million in one place and 3 million in
-#: another: the lower is used. Check every figure against the operator's contract and Developer
-#: Console; X changes them.
+#: Pay-per-use (credits), the only plan for new developers since February 2026 (issue 8):
+#: $0.005 per post read and $0.010 per user read, a post billed once per UTC day, a cap of
+#: 3,000,000 post reads a month since August 2026; per-app limits per 15 min: user timeline
+#: 10,000, recent search 450 (512-character queries), post lookup 3,500, users lookup 300.
+#: Check every figure against the operator's contract and Developer Console; X changes them.
 PAY_PER_USE = XPlan(
     name="pay-per-use",
-    monthly_read_cap=2_000_000,
+    monthly_read_cap=3_000_000,
     price_per_read=0.005,
+    price_per_user_read=0.010,
     timeline_per_15m=10_000,
     search_per_15m=450,
     lookup_per_15m=3_500,
@@ -178,8 +183,10 @@ BASIC = XPlan(
     daily_dedup=True,
 )
 
-#: Legacy Pro ($5,000 a month): 1,000,000 post reads a month, per-app limits per 15 min: user
-#: timeline 1,500, recent search 450 (1,024-character queries), post lookup 450, users lookup 300.
+#: Legacy Pro ($5,000 a month), for existing subscribers: 1,000,000 post reads a month, per-app
+#: limits per 15 min: user timeline 1,500, recent search 450, post lookup 450, users lookup 300.
+#: Recent search takes 512-character queries on Basic and Pro (1,024 is full-archive search on
+#: Pro; issue 8: with 1,024 every batch from the 26th account on answered 400).
 #: Check every figure against the operator's contract; X changes them.
 PRO = XPlan(
     name="pro",
@@ -189,7 +196,7 @@ PRO = XPlan(
     search_per_15m=450,
     lookup_per_15m=450,
     users_per_15m=300,
-    max_query_length=1024,
+    max_query_length=512,
     monthly_fee=5000.0,
     daily_dedup=True,
 )
@@ -225,7 +232,7 @@ class XAccount:
 
     def __post_init__(self) -> None:
         """Reject a handle X cannot have, a freshness of no time, negative posts."""
-        if not _HANDLE.fullmatch(self.handle):
+        if not HANDLE.fullmatch(self.handle):
             raise ValueError(f"{self.key}: not an X handle: {self.handle!r}")
         if self.freshness <= timedelta(0):
             raise ValueError(f"{self.key}: freshness must be positive")
@@ -327,53 +334,6 @@ class PollingPlan:
         return max((u.interval for u in self.units), default=timedelta(0))
 
 
-# --- packing ---------------------------------------------------------------------------------
-
-
-def batch_query(handles: Sequence[str], suffix: str = "") -> str:
-    """The recent-search query for `handles`, exactly as it is sent.
-
-    `suffix` holds operators for every handle (``-is:retweet``); the ``from:`` part is then
-    parenthesized because X applies AND before OR.
-    """
-    core = " OR ".join(f"from:{h}" for h in handles)
-    if not suffix.strip():
-        return core
-    return f"({core}) {suffix.strip()}"
-
-
-def pack_batches(
-    handles: Iterable[str], max_query_length: int, *, suffix: str = ""
-) -> tuple[tuple[str, ...], ...]:
-    """Pack handles greedily, in the order given, into queries no longer than the limit.
-
-    The length is that of the query string as sent, in characters, as X counts it. Callers that
-    want accounts of similar freshness together pass the handles sorted by freshness, as
-    `plan_polling` does. A handle given twice (in any case) is packed once.
-
-    Raises:
-        ValueError: a handle is not an X handle, or one handle alone does not fit.
-    """
-    batches: list[tuple[str, ...]] = []
-    current: list[str] = []
-    seen: set[str] = set()
-    for h in handles:
-        if not _HANDLE.fullmatch(h):
-            raise ValueError(f"not an X handle: {h!r}")
-        if h.lower() in seen:
-            continue
-        seen.add(h.lower())
-        if len(batch_query([h], suffix)) > max_query_length:
-            raise ValueError(f"the query for {h!r} alone is longer than {max_query_length}")
-        if current and len(batch_query([*current, h], suffix)) > max_query_length:
-            batches.append(tuple(current))
-            current = []
-        current.append(h)
-    if current:
-        batches.append(tuple(current))
-    return tuple(batches)
-
-
 # --- planning --------------------------------------------------------------------------------
 
 
@@ -447,6 +407,67 @@ def _secs(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
+def _check_inputs(
+    accounts: Sequence[XAccount],
+    strategy: Strategy,
+    days_in_month: int,
+    deletion_checks_per_day: float,
+    deletion_window: timedelta,
+) -> None:
+    if strategy not in ("per_account", "batched"):
+        raise ValueError(f"unknown strategy {strategy!r}")
+    if days_in_month < 1 or deletion_checks_per_day < 0 or deletion_window < timedelta(0):
+        raise ValueError("days_in_month, deletion checks and window must not be negative")
+    if len({a.key for a in accounts}) != len(accounts):
+        raise ValueError("account keys must be unique")
+    if len({a.handle.lower() for a in accounts}) != len(accounts):
+        raise ValueError("account handles must be unique")
+
+
+def _polling_units(
+    accounts: Sequence[XAccount], plan: XPlan, strategy: Strategy, query_suffix: str
+) -> tuple[Endpoint, list[_Unit]]:
+    """Step 0: the streams of requests, accounts of similar freshness together."""
+    ordered = sorted(accounts, key=lambda a: (a.freshness, a.handle.lower()))
+    if strategy == "per_account":
+        return Endpoint.TIMELINE, [_Unit(Endpoint.TIMELINE, (a,), None) for a in ordered]
+    # Queries name accounts by id: pack for the longest id, so every real batch fits.
+    placeholder = "9" * MAX_ID_DIGITS
+    size = ids_per_batch(plan.max_query_length, query_suffix)
+    return Endpoint.SEARCH, [
+        _Unit(
+            Endpoint.SEARCH,
+            tuple(ordered[i : i + size]),
+            batch_query([placeholder] * len(ordered[i : i + size]), query_suffix),
+        )
+        for i in range(0, len(ordered), size)
+    ]
+
+
+def _rate_floor(
+    units: Sequence[_Unit], plan: XPlan, endpoint: Endpoint, max_interval: timedelta
+) -> tuple[float, bool, str | None]:
+    """Step 1: the shortest interval the endpoint's request limit allows every unit; whether
+    the limit can be kept at all, and the warning when it cannot."""
+    if not units:
+        return 0.0, True, None
+    usable = plan.usable_per_15m(endpoint)
+    pages = sum(u.posts_per_day for u in units) / _WINDOWS_PER_DAY / plan.max_results
+    budget = (usable - pages) / _WINDOW
+    floor = _water_floor([u.asked for u in units], budget) if budget > 0 else math.inf
+    if math.isinf(floor):
+        floor = max_interval.total_seconds()
+        return (
+            floor,
+            False,
+            f"{endpoint} limit {plan.limit_per_15m(endpoint)}/15 min (using {usable}) cannot "
+            f"carry {len(units)} polling units: even every {_secs(floor)} exceeds it",
+        )
+    while _poll_rate(units, floor, plan.max_results) > usable:
+        floor = _ceil_seconds(floor) + 1.0
+    return floor, True, None
+
+
 def plan_polling(
     accounts: Sequence[XAccount],
     plan: XPlan,
@@ -484,51 +505,16 @@ def plan_polling(
     Raises:
         ValueError: duplicate keys or handles, an unknown strategy, or a negative figure.
     """
-    if strategy not in ("per_account", "batched"):
-        raise ValueError(f"unknown strategy {strategy!r}")
-    if days_in_month < 1 or deletion_checks_per_day < 0 or deletion_window < timedelta(0):
-        raise ValueError("days_in_month, deletion checks and window must not be negative")
-    if len({a.key for a in accounts}) != len(accounts):
-        raise ValueError("account keys must be unique")
-    if len({a.handle.lower() for a in accounts}) != len(accounts):
-        raise ValueError("account handles must be unique")
+    _check_inputs(accounts, strategy, days_in_month, deletion_checks_per_day, deletion_window)
     first = plan.max_results if first_poll_results is None else first_poll_results
-    ordered = sorted(accounts, key=lambda a: (a.freshness, a.handle.lower()))
     warnings: list[str] = []
-    within_limits = True
-
-    units: list[_Unit]
-    if strategy == "per_account":
-        endpoint = Endpoint.TIMELINE
-        units = [_Unit(endpoint, (a,), None) for a in ordered]
-    else:
-        endpoint = Endpoint.SEARCH
-        by_handle = {a.handle.lower(): a for a in ordered}
-        batches = pack_batches(
-            [a.handle for a in ordered], plan.max_query_length, suffix=query_suffix
-        )
-        units = [
-            _Unit(endpoint, tuple(by_handle[h.lower()] for h in b), batch_query(b, query_suffix))
-            for b in batches
-        ]
+    endpoint, units = _polling_units(accounts, plan, strategy, query_suffix)
 
     # 1. The endpoint's request limit: a floor under the fastest intervals.
     usable = plan.usable_per_15m(endpoint)
-    pages = sum(u.posts_per_day for u in units) / _WINDOWS_PER_DAY / plan.max_results
-    floor = 0.0
-    if units:
-        budget = (usable - pages) / _WINDOW
-        floor = _water_floor([u.asked for u in units], budget) if budget > 0 else math.inf
-        if math.isinf(floor):
-            within_limits = False
-            floor = max_interval.total_seconds()
-            warnings.append(
-                f"{endpoint} limit {plan.limit_per_15m(endpoint)}/15 min (using {usable}) cannot "
-                f"carry {len(units)} polling units: even every {_secs(floor)} exceeds it"
-            )
-        else:
-            while _poll_rate(units, floor, plan.max_results) > usable:
-                floor = _ceil_seconds(floor) + 1.0
+    floor, within_limits, problem = _rate_floor(units, plan, endpoint, max_interval)
+    if problem:
+        warnings.append(problem)
     rate_floor = floor
 
     # 2. Deletion re-checks: the lookup limit.
@@ -561,12 +547,17 @@ def plan_polling(
     def poll_requests(fl: float) -> float:
         return _poll_rate(units, fl, plan.max_results) * _WINDOWS_PER_DAY * days_in_month
 
-    user_lookups = math.ceil(len(units) / LOOKUP_BATCH) if strategy == "per_account" else 0
+    # Handles are resolved to ids once, 100 a request, in both strategies.
+    user_lookups = math.ceil(len(accounts) / USERS_BATCH)
 
     def usage_cost(c: float, fl: float) -> float:
         reads = reads_new + reads_first + deletion_reads(c)
         requests = poll_requests(fl) + deletion_requests(c) + user_lookups
-        return reads * (plan.price_per_read or 0.0) + requests * (plan.price_per_request or 0.0)
+        return (
+            reads * (plan.price_per_read or 0.0)
+            + requests * (plan.price_per_request or 0.0)
+            + len(accounts) * (plan.price_per_user_read or 0.0)
+        )
 
     # 3. The monthly read cap: deletion re-checks are the only reads that can be cut.
     within_caps = True
@@ -677,7 +668,7 @@ def plan_polling(
         cost = (plan.monthly_fee or 0.0) + usage_cost(checks, floor)
     if plan.users_per_15m and user_lookups > plan.usable_per_15m(Endpoint.USERS):
         warnings.append(
-            f"resolving {len(units)} handles takes {user_lookups} users requests at start, more "
+            f"resolving {len(accounts)} handles takes {user_lookups} users requests at start, more "
             f"than the {plan.usable_per_15m(Endpoint.USERS)} one window allows: start is spread out"
         )
 
@@ -689,12 +680,13 @@ def plan_polling(
             share = a.expected_posts_per_day / posts_day if posts_day > 0 else 0.0
             reads = own_posts + (reads_del * share) + first / len(u.accounts)
             requests = unit_requests / len(u.accounts) + deletion_requests(checks) * share
-            if strategy == "per_account":
-                requests += user_lookups / len(units)
+            requests += user_lookups / len(accounts)
             row_cost = None
             if plan.price_per_read is not None or plan.price_per_request is not None:
-                row_cost = reads * (plan.price_per_read or 0.0) + requests * (
-                    plan.price_per_request or 0.0
+                row_cost = (
+                    reads * (plan.price_per_read or 0.0)
+                    + requests * (plan.price_per_request or 0.0)
+                    + (plan.price_per_user_read or 0.0)
                 )
             rows.append(AccountPlan(a.key, a.handle, a.freshness, pu.interval, i, reads, row_cost))
 
@@ -719,205 +711,3 @@ def plan_polling(
         within_caps=within_caps,
         warnings=tuple(warnings),
     )
-
-
-# --- the run-time guard ----------------------------------------------------------------------
-
-
-def _period_start(now: datetime, reset_day: int) -> datetime:
-    start = now.astimezone(UTC).replace(day=reset_day, hour=0, minute=0, second=0, microsecond=0)
-    if start > now:
-        year, month = (start.year, start.month - 1) if start.month > 1 else (start.year - 1, 12)
-        start = start.replace(year=year, month=month)
-    return start
-
-
-def _next_period(start: datetime) -> datetime:
-    year, month = (start.year, start.month + 1) if start.month < 12 else (start.year + 1, 1)
-    return start.replace(year=year, month=month)
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointWindow:
-    """One endpoint's recent requests, and what the server last said about its window."""
-
-    endpoint: Endpoint
-    #: (when, how many) for the requests of the last 15 minutes, oldest first
-    recent: tuple[tuple[datetime, int], ...] = ()
-    #: x-rate-limit-remaining as last observed
-    server_remaining: int | None = None
-    #: x-rate-limit-reset as last observed
-    server_reset_at: datetime | None = None
-    #: x-rate-limit-limit as last observed
-    server_limit: int | None = None
-    #: requests recorded since the server said so
-    since_observed: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetState:
-    """What has been spent this billing month: a value to persist across restarts."""
-
-    #: the start of the billing month (UTC)
-    period_start: datetime
-    reads: int = 0
-    requests: int = 0
-    windows: tuple[EndpointWindow, ...] = ()
-
-    def window(self, endpoint: Endpoint) -> EndpointWindow:
-        """The window of `endpoint` (empty if it has seen no request)."""
-        for w in self.windows:
-            if w.endpoint is endpoint:
-                return w
-        return EndpointWindow(endpoint)
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """The run-time guard: record what happened, ask how long to wait before the next request.
-
-    Immutable: `record` and `observe_limits` return a new budget. Counts against the plan's limits
-    times its margin, over a sliding 15-minute window (stricter than X's fixed windows) and the
-    server's own word when given. Deletion lookups are paced so that their reads never run ahead of
-    an even spread of the monthly cap, which keeps reads for new posts in a storm.
-    """
-
-    plan: XPlan
-    state: BudgetState
-
-    @classmethod
-    def start(cls, plan: XPlan, now: datetime, *, reads: int = 0, requests: int = 0) -> Budget:
-        """A budget for the billing month around `now`, resuming its reads and requests so far.
-
-        Raises:
-            ValueError: `now` is naive.
-        """
-        if now.tzinfo is None:
-            raise ValueError("now must be timezone-aware")
-        return cls(plan, BudgetState(_period_start(now, plan.reset_day), reads, requests))
-
-    def _current(self, now: datetime) -> BudgetState:
-        if now >= _next_period(self.state.period_start):
-            return BudgetState(_period_start(now, self.plan.reset_day), 0, 0, self.state.windows)
-        return self.state
-
-    def _with_window(self, state: BudgetState, window: EndpointWindow) -> BudgetState:
-        others = tuple(w for w in state.windows if w.endpoint is not window.endpoint)
-        return replace(state, windows=(*others, window))
-
-    def record(self, endpoint: Endpoint, requests: int, reads: int, now: datetime) -> Budget:
-        """Count `requests` made to `endpoint` at `now`, which returned `reads` posts.
-
-        On a plan with daily dedup the caller may count only posts not yet returned this UTC day;
-        counting every post returned is safe (the guard stops early, never late).
-        """
-        if requests < 0 or reads < 0:
-            raise ValueError("requests and reads must not be negative")
-        state = self._current(now)
-        w = state.window(endpoint)
-        cutoff = now - timedelta(seconds=_WINDOW)
-        recent = tuple(e for e in w.recent if e[0] > cutoff)
-        if requests:
-            recent = (*recent, (now, requests))
-        w = replace(
-            w,
-            recent=recent,
-            since_observed=w.since_observed + requests if w.server_remaining is not None else 0,
-        )
-        state = replace(state, reads=state.reads + reads, requests=state.requests + requests)
-        return Budget(self.plan, self._with_window(state, w))
-
-    def observe_limits(
-        self,
-        endpoint: Endpoint,
-        remaining: int,
-        reset_epoch: float,
-        now: datetime,
-        *,
-        limit: int | None = None,
-    ) -> Budget:
-        """Take the server's x-rate-limit-remaining/-reset (and -limit) for `endpoint`.
-
-        Call it after `record` for the same response.
-        """
-        state = self._current(now)
-        w = replace(
-            state.window(endpoint),
-            server_remaining=max(remaining, 0),
-            server_reset_at=datetime.fromtimestamp(reset_epoch, UTC),
-            server_limit=limit,
-            since_observed=0,
-        )
-        return Budget(self.plan, self._with_window(state, w))
-
-    def reads_left(self, now: datetime) -> int | None:
-        """Reads still allowed this billing month (cap times margin), or None without a cap."""
-        cap = self.plan.usable_reads()
-        state = self._current(now)
-        return None if cap is None else max(math.floor(cap) - state.reads, 0)
-
-    def may_request(
-        self, endpoint: Endpoint, now: datetime, *, max_reads: int | None = None
-    ) -> float:
-        """Seconds to wait before one request to `endpoint`: 0 means go now.
-
-        Args:
-            endpoint: where the request goes.
-            now: the current time (UTC-aware).
-            max_reads: the most posts the request may return (its max_results or ids);
-                default `plan.max_results`; users lookups return no posts.
-
-        Returns:
-            0.0, a wait in seconds, or ``math.inf`` when the plan allows no such request.
-        """
-        plan = self.plan
-        state = self._current(now)
-        period_end = _next_period(state.period_start)
-        to_period_end = (period_end - now).total_seconds()
-        wait = 0.0
-        posts = (
-            0
-            if endpoint is Endpoint.USERS
-            else (plan.max_results if max_reads is None else max_reads)
-        )
-
-        cap = plan.usable_reads()
-        if cap is not None:
-            if state.reads + posts > math.floor(cap):
-                wait = max(wait, to_period_end)
-            elif endpoint is Endpoint.LOOKUP and cap > 0:
-                # Never more than one day's share ahead of an even spread of the cap.
-                period = (period_end - state.period_start).total_seconds()
-                ahead = (now - state.period_start).total_seconds() + 86400.0
-                due = (state.reads + posts) * period / cap - ahead
-                wait = max(wait, min(due, to_period_end))
-        spend = plan.usable_spend()
-        if spend is not None:
-            spent = state.reads * (plan.price_per_read or 0.0) + state.requests * (
-                plan.price_per_request or 0.0
-            )
-            next_cost = posts * (plan.price_per_read or 0.0) + (plan.price_per_request or 0.0)
-            if spent + next_cost > spend:
-                wait = max(wait, to_period_end)
-
-        usable = plan.usable_per_15m(endpoint)
-        if usable < 1:
-            return math.inf
-        w = state.window(endpoint)
-        cutoff = now - timedelta(seconds=_WINDOW)
-        recent = sorted(e for e in w.recent if e[0] > cutoff)
-        excess = sum(n for _, n in recent) + 1 - usable
-        for when, n in recent:
-            if excess <= 0:
-                break
-            excess -= n
-            wait = max(wait, (when - cutoff).total_seconds())
-
-        reset_at = w.server_reset_at
-        if w.server_remaining is not None and reset_at is not None and now < reset_at:
-            limit = w.server_limit or plan.limit_per_15m(endpoint)
-            reserve = limit - math.floor(limit * plan.margin)
-            if w.server_remaining - w.since_observed <= reserve:
-                # One second past the reset: the server's clock and ours may differ slightly.
-                wait = max(wait, (reset_at - now).total_seconds() + 1.0)
-        return max(wait, 0.0)
