@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -29,19 +30,31 @@ def _parser() -> argparse.ArgumentParser:
         prog="watchpost",
         description="Watch official statements in a conflict and alert Telegram channels.",
     )
-    p.add_argument(
-        "--config", help="watchlist YAML (default: $WATCHPOST_CONFIG or config/watchlist.yaml)"
-    )
+    config_help = "watchlist YAML (default: $WATCHPOST_CONFIG or config/watchlist.yaml)"
+    p.add_argument("--config", help=config_help)
+    # Issue 7: `--config` is also accepted after the verb. SUPPRESS keeps a verb's parser from
+    # overwriting a `--config` given before the verb with its own default.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", help="validate the watchlist and settings, print a summary")
-    sub.add_parser("run", help="run the worker until SIGINT/SIGTERM")
-    once = sub.add_parser("once", help="poll every source once, store, and send")
+    sub.add_parser(
+        "check", parents=[common], help="validate the watchlist and settings, print a summary"
+    )
+    sub.add_parser("run", parents=[common], help="run the worker until SIGINT/SIGTERM")
+    once = sub.add_parser("once", parents=[common], help="poll every source once, store, and send")
     once.add_argument("--json", action="store_true", help="print each new statement as a JSON line")
     once.add_argument("--dry-run", action="store_true", help="store but do not send alerts")
-    sub.add_parser("sources", help="a table of sources and their polling state")
+    sub.add_parser("sources", parents=[common], help="a table of sources and their polling state")
     demo = sub.add_parser("demo", help="replay a bundled scenario through local fake servers")
     demo.add_argument("--speed", type=float, default=1.0, help="replay faster (2 = twice as fast)")
     return p
+
+
+def _config_origin(args: argparse.Namespace) -> str:
+    """Which input named the watchlist file: what `check` reports beside the file it read."""
+    if args.config:
+        return "--config"
+    return "WATCHPOST_CONFIG" if os.environ.get("WATCHPOST_CONFIG") else "default"
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, Watchlist]:
@@ -71,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     setup_logging(settings.log_level, settings.log_format, secrets)
     if args.command == "check":
-        return _check(settings, watchlist)
+        return _check(settings, watchlist, origin=_config_origin(args))
     if args.command == "sources":
         return asyncio.run(_sources(settings, watchlist))
     if args.command == "once":
@@ -79,19 +92,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(_run(settings, watchlist))
 
 
-def _check(settings: Settings, watchlist: Watchlist) -> int:
+def _check(settings: Settings, watchlist: Watchlist, *, origin: str) -> int:
     kinds = Counter(s.kind.value for s in watchlist.sources())
-    print(f"{watchlist.path}: ok")
+    # Issue 7: name the file actually read (absolute, and which input named it), so that an
+    # operator never validates one file while believing it is another.
+    print(f"watchlist: {os.path.abspath(watchlist.path)} (from {origin}): ok")
     print(f"  speakers: {len(watchlist.speakers)}")
     print("  sources:  " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
-    if kinds.get("x"):
-        print("            (x sources are validated; this version does not poll them yet)")
     print(
         f"  topics:   {len(watchlist.topics)} ({sum(len(t.terms) for t in watchlist.topics)} terms)"
     )
     print(f"  channels: {len(watchlist.channels)}")
     print("settings:")
     for name, value in settings.describe().items():
+        if name == "WATCHPOST_CONFIG" and origin == "--config":
+            value += "  (not read: --config given)"
         print(f"  {name} = {value}")
     return 0
 

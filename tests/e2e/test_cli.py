@@ -66,3 +66,63 @@ def test_once_json_then_sources_table(
     assert "outbox: 0 pending, 0 sent, 0 failed" in out
     az = next(row for row in out.splitlines() if row.startswith("feed:") and "/az.rss" in row)
     assert " 0 " in az  # no failures yet: `sources` only reads
+
+
+# --- issue 7: --config before or after the verb; check reports what it read ------------------
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_is_accepted_before_or_after_the_verb(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text(WATCHLIST.replace("{feeds}", "https://example.org"), encoding="utf-8")
+    # The environment names another file: --config must win wherever it is written.
+    monkeypatch.setenv("WATCHPOST_CONFIG", str(tmp_path / "missing.yaml"))
+    argv = (
+        ["--config", str(config), "check"]
+        if where == "before"
+        else ["check", "--config", str(config)]
+    )
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"watchlist: {config.resolve()} (from --config): ok" in out
+    # the settings list must not claim the environment's file was the one read
+    line = next(row for row in out.splitlines() if "WATCHPOST_CONFIG" in row)
+    assert "missing.yaml" in line and "not read: --config given" in line
+
+
+def test_check_names_the_environment_file_it_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "env.yaml"
+    config.write_text(WATCHLIST.replace("{feeds}", "https://example.org"), encoding="utf-8")
+    monkeypatch.setenv("WATCHPOST_CONFIG", str(config))
+    assert main(["check"]) == 0
+    assert f"watchlist: {config.resolve()} (from WATCHPOST_CONFIG): ok" in capsys.readouterr().out
+
+
+def test_check_does_not_say_x_sources_are_not_polled(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "--config", str(REPO / "config" / "watchlist.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert " x" in out  # the shipped watchlist has X sources, and check counts them
+    assert "not poll" not in out
+
+
+def test_once_takes_config_after_the_verb(
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "w.yaml"
+    config.write_text(WATCHLIST.replace("{feeds}", world.feeds.url), encoding="utf-8")
+    for name, value in world.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WATCHPOST_CONFIG", str(tmp_path / "missing.yaml"))
+    world.publish("/am.rss", entry(1, "Karabakh", "Primed, not alerted."))
+    assert main(["once", "--json", "--config", str(config)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["matches"][0]["topic"] == "karabakh"
