@@ -126,3 +126,80 @@ def test_once_takes_config_after_the_verb(
     assert main(["once", "--json", "--config", str(config)]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["matches"][0]["topic"] == "karabakh"
+
+
+# --- issue 7: watchpost match ----------------------------------------------------------------
+
+MATCH_WATCHLIST = """
+speakers: []
+topics:
+  - id: cities
+    name: Cities
+    terms:
+      uk: [Київ*]
+      en: [Kiev]
+    exclude:
+      en: [Kyivstar]
+    require:
+      - {en: [attack*], uk: [обстріл*]}
+    transliterate: true
+  - id: nuclear
+    name: Nuclear plants
+    terms:
+      ru: [АЭС, атомн* станци*]
+    transliterate: true
+channels: []
+"""
+
+
+@pytest.fixture
+def match_config(tmp_path: Path) -> Path:
+    config = tmp_path / "m.yaml"
+    config.write_text(MATCH_WATCHLIST, encoding="utf-8")
+    return config
+
+
+def test_match_explains_a_hit_and_exits_0(
+    match_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["match", "Attack on Kyiv", "--config", str(match_config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "cities (Cities): match" in out
+    assert '  require  attack* [en] group 1: "Attack" folded "attack"' in out
+    assert '  term     Київ* [uk]: "Kyiv" folded "kyiv", transliteration "kyiv"' in out
+    assert "  transliterate  Київ* [uk] -> kyiv" in out
+    assert "nuclear (Nuclear plants): no match" in out
+    assert "  transliterate  АЭС [ru] -> (none)" in out
+    assert out[-1] == "1 of 2 topics match"
+
+
+def test_match_shows_vetoes_and_unmet_groups_and_exits_1(
+    match_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--config", str(match_config), "match", "Kiev: Kyivstar is down", "--topic", "cities"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "cities (Cities): no match"
+    assert '  exclude  Kyivstar [en]: "Kyivstar" folded "kyivstar" (vetoes the topic)' in out
+    assert "  require group 1 unmet: attack*, обстріл*" in out
+    assert not any(line.startswith("nuclear") for line in out)
+    assert out[-1] == "0 of 1 topics match"
+
+
+def test_match_marks_terms_of_another_language(
+    match_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["match", "атомной станции", "--language", "en", "--config", str(match_config)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        '  term     атомн* станци* [ru]: "атомной станции" folded "атомной станции"'
+        " (a ru term in an en statement)"
+    ) in out
+
+
+def test_match_names_an_unknown_topic(
+    match_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["match", "Kiev", "--topic", "nope", "--config", str(match_config)]) == 2
+    assert "unknown topic 'nope' (topics: cities, nuclear)" in capsys.readouterr().err

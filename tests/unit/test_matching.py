@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.matching import compile_topics, term_label
+from bot.matching import Role, TopicReport, compile_topics, term_label
 from bot.model import Term, Topic
 from bot.text import blank_links, fold
 
@@ -376,3 +376,89 @@ def test_camel_case_hashtag_spans_are_the_original_text() -> None:
         ("Artsakh", "Artsakh"),
         ("LineOfContact", "LineOfContact"),
     ]
+
+
+# --- explain: why a topic matches or not (issue 7, `watchpost match`) ------------------------
+
+CITIES = Topic(
+    id="cities",
+    name="Cities",
+    terms=(Term("Київ", "uk", prefix=True), Term("Kiev", "en"), Term("АЭС", "ru")),
+    exclude=(Term("Kyivstar", "en"),),
+    require=((Term("attack", "en", prefix=True), Term("обстріл", "uk", prefix=True)),),
+    transliterate=True,
+)
+
+
+def hits(report: TopicReport) -> list[tuple[object, ...]]:
+    return [
+        (h.term, h.lang, h.role, h.group, h.found, h.folded, h.spelling, h.generated)
+        for h in (*report.hits, *report.vetoes)
+    ]
+
+
+def test_explain_reports_each_hit_with_the_spelling_that_matched() -> None:
+    (report,) = compile_topics([CITIES]).explain("Attack", "on Kyiv, strikes near Київщина")
+    assert report.matched
+    assert hits(report) == [
+        ("attack*", "en", Role.REQUIRE, 0, "Attack", "attack", "attack*", False),
+        ("Київ*", "uk", Role.TERM, None, "Kyiv", "kyiv", "kyiv", True),
+        ("Київ*", "uk", Role.TERM, None, "Київщина", "київщина", "київ*", False),
+    ]
+    assert report.vetoes == () and report.unmet == ()
+    assert (report.hits[0].start, report.hits[0].end) == (0, 6)
+
+
+def test_explain_reports_vetoes_and_unmet_require_groups() -> None:
+    matcher = compile_topics([CITIES])
+    (vetoed,) = matcher.explain("", "Attack: Kyivstar network down in Kiev")
+    assert not vetoed.matched
+    assert [(h.term, h.found) for h in vetoed.vetoes] == [("Kyivstar", "Kyivstar")]
+    (unmet,) = matcher.explain("", "Kiev")
+    assert not unmet.matched
+    assert [h.found for h in unmet.hits] == ["Kiev"]
+    assert unmet.unmet == (("attack*", "обстріл*"),)
+    (nothing,) = matcher.explain("", "Weather in Lviv")
+    assert (nothing.matched, nothing.hits, nothing.vetoes) == (False, (), ())
+
+
+def test_explain_lists_the_generated_spellings() -> None:
+    (report,) = compile_topics([CITIES]).explain("", "")
+    generated = {(g.term, g.role): g.spellings for g in report.generated}
+    assert generated[("Київ*", Role.TERM)] == ("kyiv",)  # whole word: no "*" across scripts
+    assert "киев" in generated[("Kiev", Role.TERM)]
+    assert generated[("АЭС", Role.TERM)] == ()  # an acronym: none
+    assert generated[("Kyivstar", Role.EXCLUDE)]
+    assert generated[("обстріл*", Role.REQUIRE)] == ("obstril",)
+    plain = Topic("p", "P", CITIES.terms)
+    assert compile_topics([plain]).explain("", "")[0].generated == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            lambda ts, ex, rq, tr: (ts, ex, rq, tr),
+            st.lists(terms, min_size=1, max_size=3),
+            st.lists(terms, max_size=1),
+            st.lists(st.lists(terms, min_size=1, max_size=2), max_size=2),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.text(alphabet=ALPHABET, max_size=80),
+)
+def test_explain_decides_as_match_does(
+    specs: list[tuple[list[Term], list[Term], list[list[Term]], bool]], text: str
+) -> None:
+    topics = [
+        Topic(f"t{i}", "T", tuple(ts), tuple(ex), require=tuple(map(tuple, rq)), transliterate=tr)
+        for i, (ts, ex, rq, tr) in enumerate(specs)
+    ]
+    matcher = compile_topics(topics)
+    matches = matcher.match("", text)
+    reports = [r for r in matcher.explain("", text) if r.matched]
+    assert [r.topic_id for r in reports] == [m.topic_id for m in matches]
+    for m, r in zip(matches, reports, strict=True):
+        assert {(t.start, t.end) for t in m.terms} == {(h.start, h.end) for h in r.hits}
