@@ -3,11 +3,13 @@
 Terms and statements are folded alike (`bot.text.fold`: case, accents, Turkish I, apostrophe and
 hyphen variants, invisible characters, look-alike letters of another script inside a word). A
 term matches whole words only: its first word must start a word of the statement and its last
-word must end one, unless the term is a prefix term ("*"), whose last word may go on ("Karabağ*"
-matches "Karabağ'da", "Karabakhi"). A word is a run of letters and digits of any script. The words
-of a phrase ("line of contact") match across any run of whitespace and hyphens; punctuation
-written inside a term ("U.S.") must be there as written. Links, e-mail domains and @mentions are
-not words (`bot.text.blank_links`); a #hashtag is its word.
+word must end one. A "*" ending a word of the term lets that word go on ("Karabağ*" matches
+"Karabağ'da", "Karabakhi"; issue 7: "прекращени* огня" matches "прекращения огня" and
+"прекращению огня"). A word is a run of letters and digits of any script. The words of a phrase
+("line of contact") match across any run of whitespace and hyphens; punctuation written inside
+a term ("U.S.") must be there as written. Links, e-mail domains and @mentions are not words
+(`bot.text.blank_links`); a #hashtag is its word, and one that joins words in CamelCase or with
+digits ("#StandWithArtsakh", "#Artsakh2020") is also read as the words it joins (issue 7).
 
 A topic matches a statement when one of its terms is found, none of its `exclude` terms is (an
 exclude term vetoes the whole topic for that statement), and every one of its `require` groups
@@ -292,7 +294,7 @@ class Matcher:
         is whitespace or nothing at a token's start.
         """
         if "#" in token:
-            token = _split_hashtags(token)[0]
+            token = f"{token} {_split_hashtags(token)[0]}"  # both readings of its hashtags
         return tuple(w for w in _WORD.findall(fold(token)) if self._entries(w))
 
     def _scan(self, full: str) -> list[tuple[_Entry, int, int]] | None:
@@ -301,10 +303,26 @@ class Matcher:
         if not starters:
             return None
         # Some word may start a term: now fold the whole text, where spans and links are known.
-        source, back = _split_hashtags(full)
-        folded, starts, ends = fold_with_offsets(source)
-        folded = blank_links(folded)
         found: list[tuple[_Entry, int, int]] = []
+        split, back = _split_hashtags(full)
+        self._find(full, None, starters, found)
+        if back is not None:
+            # Issue 7: a CamelCase hashtag is read both as the words it joins (#StandWithArtsakh)
+            # and as the one word it is (#DiCarlo, a name; #КарабаХ, a dodge): either reading
+            # finds a term, an exclude term too.
+            self._find(split, back, starters, found)
+        return found
+
+    def _find(
+        self,
+        text: str,
+        back: list[int] | None,
+        starters: Iterable[str],
+        found: list[tuple[_Entry, int, int]],
+    ) -> None:
+        """Add to `found` every compiled term in `text` starting at one of `starters`."""
+        folded, starts, ends = fold_with_offsets(text)
+        folded = blank_links(folded)
         size = len(folded)
         for word in starters:
             entries = self._entries(word)
@@ -323,7 +341,6 @@ class Matcher:
                                 s, e = back[s], back[e - 1] + 1
                             found.append((entry, s, e))
                 start = folded.find(word, start + 1)
-        return found
 
     def _decide(self, i: int, roles: Iterable[int]) -> bool:
         """Topic `i` matches when a term is found, no exclude term, and every require group."""
@@ -356,6 +373,8 @@ class Matcher:
             for role in sorted(roles):
                 for span, key in roles[role].items():
                     merged.setdefault(span, key)
+            if len(merged) > 1:
+                merged = _widest(merged)
             terms = tuple(
                 MatchedTerm(term=label, found=full[s:e], start=s, end=e)
                 for (s, e), (_, label) in sorted(merged.items())
@@ -397,6 +416,20 @@ class Matcher:
                 )
             )
         return tuple(reports)
+
+
+def _widest(
+    spans: dict[tuple[int, int], tuple[bool, str]],
+) -> dict[tuple[int, int], tuple[bool, str]]:
+    """`spans` without those inside a wider span of the same term (one hashtag, two readings)."""
+    return {
+        (s, e): key
+        for (s, e), key in spans.items()
+        if not any(
+            k[1] == key[1] and s2 <= s and e <= e2 and (s2, e2) != (s, e)
+            for (s2, e2), k in spans.items()
+        )
+    }
 
 
 def _roles(topic: Topic) -> list[tuple[tuple[Term, ...], int]]:
