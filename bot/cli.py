@@ -159,8 +159,8 @@ def _print_report(report: TopicReport, language: str | None) -> None:
         print(_hit_line(hit, language) + " (vetoes the topic)")
     if report.hits or report.vetoes:
         # Unmet groups matter once something was found; on a text about nothing they are noise.
-        for k, group in enumerate(report.unmet, 1):
-            print(f"  require group {k} unmet: {', '.join(group)}")
+        for k, group in report.unmet:
+            print(f"  require group {k + 1} unmet: {', '.join(group)}")
     for g in report.generated:
         spellings = ", ".join(g.spellings) or "(none)"
         print(f"  transliterate  {g.term}{_lang(g.lang)} -> {spellings}")
@@ -181,7 +181,7 @@ def _hit_line(hit: Hit, language: str | None) -> str:
     # The worker searches every language's terms in every statement (feeds mislabel languages
     # and statements quote each other); the mark only helps an operator read the report.
     if language and hit.lang and hit.lang.split("-")[0] != language.split("-")[0]:
-        line += f" (a {hit.lang} term in an {language} statement)"
+        line += f" (a {hit.lang} term; the text is {language})"
     return line
 
 

@@ -112,8 +112,8 @@ class TopicReport:
     hits: tuple[Hit, ...]
     #: exclude terms found: any one vetoes the topic
     vetoes: tuple[Hit, ...]
-    #: the require groups none of whose terms was found, each as its terms' labels
-    unmet: tuple[tuple[str, ...], ...]
+    #: the require groups none of whose terms was found: (0-based group index, its term labels)
+    unmet: tuple[tuple[int, tuple[str, ...]], ...]
     #: what transliteration generated, per term (empty without `transliterate`)
     generated: tuple[GeneratedSpellings, ...]
 
@@ -408,7 +408,7 @@ class Matcher:
                     hits=tuple(h for h in hits if h.role is not Role.EXCLUDE),
                     vetoes=tuple(h for h in hits if h.role is Role.EXCLUDE),
                     unmet=tuple(
-                        tuple(term_label(t) for t in group)
+                        (k, tuple(term_label(t) for t in group))
                         for k, group in enumerate(topic.require)
                         if _REQUIRE + k not in present
                     ),

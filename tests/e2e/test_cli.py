@@ -143,6 +143,12 @@ topics:
     require:
       - {en: [attack*], uk: [обстріл*]}
     transliterate: true
+  - id: talks
+    name: Talks
+    terms: [talks]
+    require:
+      - [Kyiv, Kiev]
+      - [Moscow]
   - id: nuclear
     name: Nuclear plants
     terms:
@@ -170,7 +176,7 @@ def test_match_explains_a_hit_and_exits_0(
     assert "  transliterate  Київ* [uk] -> kyiv" in out
     assert "nuclear (Nuclear plants): no match" in out
     assert "  transliterate  АЭС [ru] -> (none)" in out
-    assert out[-1] == "1 of 2 topics match"
+    assert out[-1] == "1 of 3 topics match"
 
 
 def test_match_shows_vetoes_and_unmet_groups_and_exits_1(
@@ -194,7 +200,7 @@ def test_match_marks_terms_of_another_language(
     out = capsys.readouterr().out.splitlines()
     assert (
         '  term     атомн* станци* [ru]: "атомной станции" folded "атомной станции"'
-        " (a ru term in an en statement)"
+        " (a ru term; the text is en)"
     ) in out
 
 
@@ -202,4 +208,14 @@ def test_match_names_an_unknown_topic(
     match_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["match", "Kiev", "--topic", "nope", "--config", str(match_config)]) == 2
-    assert "unknown topic 'nope' (topics: cities, nuclear)" in capsys.readouterr().err
+    assert "unknown topic 'nope' (topics: cities, talks, nuclear)" in capsys.readouterr().err
+
+
+def test_match_numbers_an_unmet_group_as_the_watchlist_does(
+    match_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["match", "talks in Kyiv", "--topic", "talks", "--config", str(match_config)]
+    assert main(argv) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert '  require  Kyiv group 1: "Kyiv" folded "kyiv"' in out
+    assert "  require group 2 unmet: Moscow" in out

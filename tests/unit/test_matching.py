@@ -420,7 +420,7 @@ def test_explain_reports_vetoes_and_unmet_require_groups() -> None:
     (unmet,) = matcher.explain("", "Kiev")
     assert not unmet.matched
     assert [h.found for h in unmet.hits] == ["Kiev"]
-    assert unmet.unmet == (("attack*", "обстріл*"),)
+    assert unmet.unmet == ((0, ("attack*", "обстріл*")),)
     (nothing,) = matcher.explain("", "Weather in Lviv")
     assert (nothing.matched, nothing.hits, nothing.vetoes) == (False, (), ())
 
