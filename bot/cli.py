@@ -1,6 +1,6 @@
-"""The `watchpost` command: check, run, once, sources, demo. Parses arguments; no logic of its own.
+"""The `watchpost` command: check, run, once, sources, match, demo. Parses arguments; no logic.
 
-Exit codes: 0 done, 1 failed, 2 bad configuration or usage.
+Exit codes: 0 done, 1 failed (for `match`: nothing matched), 2 bad configuration or usage.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ import storage
 from bot.app import open_app, run_once, run_worker, x_polling_plan
 from bot.errors import ConfigError
 from bot.log import setup_logging
+from bot.matching import Hit, Role, TopicReport, compile_topics
 from bot.model import StoredStatement, Watchlist
 from bot.settings import Settings, load_settings
 from bot.watchlist import format_interval, load_watchlist
@@ -29,19 +31,41 @@ def _parser() -> argparse.ArgumentParser:
         prog="watchpost",
         description="Watch official statements in a conflict and alert Telegram channels.",
     )
-    p.add_argument(
-        "--config", help="watchlist YAML (default: $WATCHPOST_CONFIG or config/watchlist.yaml)"
-    )
+    config_help = "watchlist YAML (default: $WATCHPOST_CONFIG or config/watchlist.yaml)"
+    p.add_argument("--config", help=config_help)
+    # Issue 7: `--config` is also accepted after the verb. SUPPRESS keeps a verb's parser from
+    # overwriting a `--config` given before the verb with its own default.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", help="validate the watchlist and settings, print a summary")
-    sub.add_parser("run", help="run the worker until SIGINT/SIGTERM")
-    once = sub.add_parser("once", help="poll every source once, store, and send")
+    sub.add_parser(
+        "check", parents=[common], help="validate the watchlist and settings, print a summary"
+    )
+    sub.add_parser("run", parents=[common], help="run the worker until SIGINT/SIGTERM")
+    once = sub.add_parser("once", parents=[common], help="poll every source once, store, and send")
     once.add_argument("--json", action="store_true", help="print each new statement as a JSON line")
     once.add_argument("--dry-run", action="store_true", help="store but do not send alerts")
-    sub.add_parser("sources", help="a table of sources and their polling state")
+    sub.add_parser("sources", parents=[common], help="a table of sources and their polling state")
+    match = sub.add_parser(
+        "match",
+        parents=[common],
+        help="show how the topics match a text: hits, vetoes, unmet groups, spellings",
+    )
+    match.add_argument("text", help="the statement's text")
+    match.add_argument("--topic", action="append", help="only this topic (may be repeated)")
+    match.add_argument(
+        "--language", help="the statement's language: hits of other languages' terms are marked"
+    )
     demo = sub.add_parser("demo", help="replay a bundled scenario through local fake servers")
     demo.add_argument("--speed", type=float, default=1.0, help="replay faster (2 = twice as fast)")
     return p
+
+
+def _config_origin(args: argparse.Namespace) -> str:
+    """Which input named the watchlist file: what `check` reports beside the file it read."""
+    if args.config:
+        return "--config"
+    return "WATCHPOST_CONFIG" if os.environ.get("WATCHPOST_CONFIG") else "default"
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, Watchlist]:
@@ -71,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     setup_logging(settings.log_level, settings.log_format, secrets)
     if args.command == "check":
-        return _check(settings, watchlist)
+        return _check(settings, watchlist, origin=_config_origin(args))
+    if args.command == "match":
+        return _match(watchlist, args.text, topics=args.topic, language=args.language)
     if args.command == "sources":
         return asyncio.run(_sources(settings, watchlist))
     if args.command == "once":
@@ -79,21 +105,84 @@ def main(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(_run(settings, watchlist))
 
 
-def _check(settings: Settings, watchlist: Watchlist) -> int:
+def _check(settings: Settings, watchlist: Watchlist, *, origin: str) -> int:
     kinds = Counter(s.kind.value for s in watchlist.sources())
-    print(f"{watchlist.path}: ok")
+    # Issue 7: name the file actually read (absolute, and which input named it), so that an
+    # operator never validates one file while believing it is another.
+    print(f"watchlist: {os.path.abspath(watchlist.path)} (from {origin}): ok")
     print(f"  speakers: {len(watchlist.speakers)}")
     print("  sources:  " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
-    if kinds.get("x"):
-        print("            (x sources are validated; this version does not poll them yet)")
     print(
         f"  topics:   {len(watchlist.topics)} ({sum(len(t.terms) for t in watchlist.topics)} terms)"
     )
     print(f"  channels: {len(watchlist.channels)}")
     print("settings:")
     for name, value in settings.describe().items():
+        if name == "WATCHPOST_CONFIG" and origin == "--config":
+            value += "  (not read: --config given)"
         print(f"  {name} = {value}")
     return 0
+
+
+def _match(
+    watchlist: Watchlist, text: str, *, topics: list[str] | None, language: str | None
+) -> int:
+    """`watchpost match`: what the worker's matcher makes of `text`, topic by topic.
+
+    The worker matches a statement's title and text together; here the text stands alone.
+    """
+    known = [t.id for t in watchlist.topics]
+    unknown = [t for t in topics or () if t not in known]
+    if unknown:
+        for t in unknown:
+            print(f"unknown topic '{t}' (topics: {', '.join(known)})", file=sys.stderr)
+        return 2
+    chosen = [t for t in watchlist.topics if topics is None or t.id in topics]
+    # The whole watchlist is compiled, as the worker compiles it; only the report is filtered.
+    reports = [
+        r
+        for r in compile_topics(watchlist.topics).explain("", text)
+        if r.topic_id in {t.id for t in chosen}
+    ]
+    for report in reports:
+        _print_report(report, language)
+    matched = sum(r.matched for r in reports)
+    print(f"{matched} of {len(reports)} topics match")
+    return 0 if matched else 1
+
+
+def _print_report(report: TopicReport, language: str | None) -> None:
+    print(f"{report.topic_id} ({report.name}): {'match' if report.matched else 'no match'}")
+    for hit in report.hits:
+        print(_hit_line(hit, language))
+    for hit in report.vetoes:
+        print(_hit_line(hit, language) + " (vetoes the topic)")
+    if report.hits or report.vetoes:
+        # Unmet groups matter once something was found; on a text about nothing they are noise.
+        for k, group in report.unmet:
+            print(f"  require group {k + 1} unmet: {', '.join(group)}")
+    for g in report.generated:
+        spellings = ", ".join(g.spellings) or "(none)"
+        print(f"  transliterate  {g.term}{_lang(g.lang)} -> {spellings}")
+
+
+def _lang(lang: str) -> str:
+    return f" [{lang}]" if lang else ""
+
+
+def _hit_line(hit: Hit, language: str | None) -> str:
+    group = f" group {hit.group + 1}" if hit.role is Role.REQUIRE and hit.group is not None else ""
+    line = (
+        f"  {hit.role.value:<8} {hit.term}{_lang(hit.lang)}{group}: "
+        f'"{hit.found}" folded "{hit.folded}"'
+    )
+    if hit.generated:
+        line += f', transliteration "{hit.spelling}"'
+    # The worker searches every language's terms in every statement (feeds mislabel languages
+    # and statements quote each other); the mark only helps an operator read the report.
+    if language and hit.lang and hit.lang.split("-")[0] != language.split("-")[0]:
+        line += f" (a {hit.lang} term; the text is {language})"
+    return line
 
 
 async def _run(settings: Settings, watchlist: Watchlist) -> int:

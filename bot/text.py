@@ -516,13 +516,27 @@ def blank_links(s: str) -> str:
 # Issue 4: a topic with `transliterate: true` also matches its terms written in another script.
 # Each term yields a few whole-word spellings, one per romanization scheme in use, never every
 # combination of letter choices (which would grow as 3^n and match noise):
-# - Cyrillic → Latin: English/BGN (Карабах → karabakh, Ереван → yerevan), Azerbaijani
-#   (karabax, xankendi), Turkish (karabah, hankendi) and ISO 9 without diacritics (arcah).
+# - Russian Cyrillic → Latin: English/BGN (Карабах → karabakh, Ереван → yerevan, Запорожье →
+#   zaporozhye), Azerbaijani (karabax, xankendi), Turkish (karabah, hankendi) and ISO 9 without
+#   diacritics (arcah, Киев → kiev).
+# - Ukrainian Cyrillic → Latin (issue 7): the national standard, KMU resolution 55 of 2010, which
+#   Kyiv, Zaporizhzhia, Odesa follow (г h, ґ g, и y, і i, зг zgh; є ї й ю я are ye yi y yu ya at
+#   a word's start and ie i i iu ia elsewhere; ь and the apostrophe are dropped). A word with
+#   і ї є ґ or an apostrophe between letters is Ukrainian, one with ы э ё ъ is Russian; a word
+#   with neither (Одеса, Херсон) is read both ways, unless the term's language says which.
 # - Armenian → Latin: English/BGN (Արցախ → artsakh, Ղարաբաղ → gharabagh) and ISO 9985 without
 #   diacritics (arcax); Armenian → Cyrillic as Russian writes it (Արցախ → арцах).
-# - Latin → Cyrillic: English digraphs (karabakh → карабах, stepanakert → степанакерт) and
-#   Azerbaijani/Turkish letters (xankəndi → ханкенди, şuşa → шуша).
+# - Latin → Cyrillic: English digraphs read as Russian (kiev → киев, zaporozhye → запорожье,
+#   stepanakert → степанакерт), the KMU 2010 table read backwards (kyiv → київ, zaporizhzhia →
+#   запоріжжя; an "i" after a vowel is ї or й, so it gives two spellings), and Azerbaijani/Turkish
+#   letters (xankəndi → ханкенди, şuşa → шуша).
+# - Acronyms are never transliterated (issue 7): a word of two letters or more written all in
+#   capitals abbreviates words of its own language, and its letters in another script abbreviate
+#   other words (АЭС, a nuclear power plant, would become AES, a US power company; США would be
+#   SShA, nobody's spelling). A term with such a word gives no spellings; write the other
+#   language's acronym (NPP, USA) as a term of its own.
 # Results are folded afterwards like any term, so diacritics the schemes differ in do not matter.
+# They are whole words: `bot.matching` does not carry a term's "*" over to them.
 
 _VOWELS_CYR = "аеёиоуыэюяьъ"
 # Per scheme: х ц ж ч ш щ й ю я ё, and е after a vowel or at a word's start.
@@ -539,6 +553,18 @@ def _table(letters: str, spellings: str) -> dict[str, str]:
 
 
 _CYR_COMMON = _table("абвгдзиклмнопрстуфыэъь", "a b v g d z i k l m n o p r s t u f y e  ")
+# Ukrainian, KMU 2010: the letters spelled alike wherever they stand; ь is dropped.
+_UK_LETTERS = _table(
+    "абвгґдежзиіклмнопрстуфхцчшщь",
+    "a b v h g d e zh z y i k l m n o p r s t u f kh ts ch sh shch ",
+)
+# є ї й ю я: at a word's start, and elsewhere.
+_UK_INITIAL = {"є": "ye", "ї": "yi", "й": "y", "ю": "yu", "я": "ya"}
+_UK_INSIDE = {"є": "ie", "ї": "i", "й": "i", "ю": "iu", "я": "ia"}
+_UK_ONLY = frozenset("іїєґ")
+_RU_ONLY = frozenset("ыэёъ")
+# The Ukrainian apostrophe (Знам'янка) between two Cyrillic letters: KMU drops it.
+_UK_APOSTROPHE = re.compile(f"(?<=[\u0400-\u04ff])[{re.escape(_APOSTROPHES)}](?=[\u0400-\u04ff])")
 
 _ARM_COMMON = _table(
     "աբգդզէըթիլկհմյնպռսվտրփքօֆւ", "a b g d z e e t i l k h m y n p r s v t r p k o f v"
@@ -555,10 +581,26 @@ _ARM_CYR = _table(
 _LAT_DIGRAPHS = tuple(
     zip(("shch", "zh", "kh", "ts", "ch", "sh", "yu", "ya", "ye", "yo"), "щжхцчшюяеё", strict=True)
 )
+_LAT_VOWELS = frozenset("aeiouy")
 _LAT_EN = _table(
     "abcdefghijklmnopqrstuvwxyz", "а б к д е ф г х и дж к л м н о п к р с т у в в кс й з"
 )
 _LAT_AZ = {**_LAT_EN, **_table("cçşğıəxjöüh", "дж ч ш г ы е х ж ё ю х")}
+# KMU 2010 read backwards: digraphs first; at a word's start, then inside it.
+_LAT_UK_DIGRAPHS = (
+    ("shch", "щ"),
+    ("zgh", "зг"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ts", "ц"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+)
+_LAT_UK_INITIAL = (("yi", "ї"), ("ye", "є"), ("yu", "ю"), ("ya", "я"), ("y", "й"))
+_LAT_UK_INSIDE = (("ie", "є"), ("iu", "ю"), ("ia", "я"))
+_LAT_UK = _table(
+    "abcdefghijklmnopqrstuvwxyz", "а б ц д е ф ґ г і й к л м н о п к р с т у в в кс и з"
+)
 # Letters that only Azerbaijani or Turkish spellings have: such a word is read by their rules.
 _AZ_TR_LETTERS = frozenset("çşğıəöüxq")
 
@@ -574,6 +616,19 @@ def _from_cyrillic(word: str, scheme: tuple[str, ...]) -> str:
             out.append(special[c])
         else:
             out.append(_CYR_COMMON.get(c, c))
+    return "".join(out)
+
+
+def _from_ukrainian(word: str) -> str:
+    """KMU 2010 (Кабмін, постанова № 55 of 27 January 2010)."""
+    out = []
+    for i, c in enumerate(word):
+        if c in _UK_INITIAL:
+            out.append((_UK_INITIAL if i == 0 else _UK_INSIDE)[c])
+        elif c == "г" and i > 0 and word[i - 1] == "з":
+            out.append("gh")  # зг is "zgh", so that it is not read back as ж (zh)
+        else:
+            out.append(_UK_LETTERS.get(c, c))
     return "".join(out)
 
 
@@ -606,7 +661,9 @@ def _from_latin(word: str, table: dict[str, str], *, digraphs: bool) -> str:
         if digraphs:
             for lat, cyr in _LAT_DIGRAPHS:
                 if word.startswith(lat, i):
-                    out.append(cyr)
+                    # "ye"/"yo" after a consonant is ье/ьё as BGN writes it (Zaporozhye).
+                    soft = lat in ("ye", "yo") and i > 0 and word[i - 1] not in _LAT_VOWELS
+                    out.append("ь" + cyr if soft else cyr)
                     i += len(lat)
                     break
             else:
@@ -619,29 +676,88 @@ def _from_latin(word: str, table: dict[str, str], *, digraphs: bool) -> str:
     return "".join(out)
 
 
-def _from_latin_word(word: str) -> str:
-    if _AZ_TR_LETTERS.intersection(word):
-        return _from_latin(word, _LAT_AZ, digraphs=False)
-    return _from_latin(fold(word), _LAT_EN, digraphs=True)
+def _to_ukrainian(word: str, *, i_after_vowel: str) -> str:
+    """`word` (folded Latin) read as KMU 2010 Latin back into Ukrainian Cyrillic."""
+    out = []
+    i = 0
+    while i < len(word):
+        pairs = _LAT_UK_DIGRAPHS + (_LAT_UK_INITIAL if i == 0 else _LAT_UK_INSIDE)
+        for lat, cyr in pairs:
+            if word.startswith(lat, i):
+                out.append(cyr)
+                i += len(lat)
+                break
+        else:
+            c = word[i]
+            if c == "i" and i > 0 and word[i - 1] in _LAT_VOWELS:
+                out.append(i_after_vowel)
+            else:
+                out.append(_LAT_UK.get(c, c))
+            i += 1
+    return "".join(out)
+
+
+def _is_acronym(word: str) -> bool:
+    """Two letters or more, all capitals: "АЭС", "NPP", "ԱԳՆ"."""
+    return len(word) >= 2 and word.isupper()
+
+
+def _cyrillic_schemes(lowered: str, lang: str, *, apostrophe: bool) -> list[Callable[[str], str]]:
+    """The Cyrillic → Latin readings of a Cyrillic text: Ukrainian, Russian, or both."""
+    letters = set(lowered)
+    ukrainian = bool(letters & _UK_ONLY) or apostrophe
+    russian = bool(letters & _RU_ONLY)
+    if not ukrainian and not russian:
+        ukrainian, russian = lang != "ru", lang != "uk"
+    schemes: list[Callable[[str], str]] = []
+    if ukrainian:
+        schemes.append(_from_ukrainian)
+    if russian:
+        schemes += [functools.partial(_from_cyrillic, scheme=s) for s in _CYR_SCHEMES]
+    return schemes
+
+
+def _latin_spellings(lowered: str) -> list[str]:
+    """The Latin → Cyrillic readings: Azerbaijani/Turkish letters, else Russian and Ukrainian."""
+    if _AZ_TR_LETTERS.intersection(lowered):
+        # read before folding, which would make ş an s and ə an e
+        return [_words_of(lowered, functools.partial(_from_latin, table=_LAT_AZ, digraphs=False))]
+    folded = fold(lowered)
+    schemes: list[Callable[[str], str]] = [
+        functools.partial(_from_latin, table=_LAT_EN, digraphs=True),
+        functools.partial(_to_ukrainian, i_after_vowel="ї"),
+        functools.partial(_to_ukrainian, i_after_vowel="й"),
+    ]
+    return [_words_of(folded, scheme) for scheme in schemes]
 
 
 def _words_of(text: str, convert: Callable[[str], str]) -> str:
     return _WORD_CHARS.sub(lambda m: convert(m.group()), text)
 
 
-def transliterations(text: str) -> tuple[str, ...]:
+def transliterations(text: str, lang: str = "") -> tuple[str, ...]:
     """Spellings of `text` in the other scripts, one per romanization scheme, folded, distinct.
 
-    Cyrillic text gives Latin spellings, Armenian gives Latin and Cyrillic, Latin gives Cyrillic;
-    text that mixes scripts, or has none of these, gives nothing. `text` itself is not included.
+    Cyrillic text gives Latin spellings (Ukrainian, Russian or both: see above; `lang`, the
+    term's language code, settles a word that could be either), Armenian gives Latin and
+    Cyrillic, Latin gives Cyrillic; text that mixes scripts, has none of these, or holds an
+    acronym (a word of 2+ letters all in capitals) gives nothing. `text` itself is not included.
     """
-    lowered = unicodedata.normalize("NFKC", text).lower()
+    normal = unicodedata.normalize("NFKC", text)
+    if any(_is_acronym(w) for w in _WORD_CHARS.findall(normal)):
+        return ()
+    lowered = normal.lower()
+    # Only Ukrainian writes an apostrophe inside a word (Знам'янка); KMU drops it. Some of its
+    # forms (ʼ) are letters to Unicode: dropped first, they do not make the word mixed-script.
+    unapostrophed = _UK_APOSTROPHE.sub("", lowered)
+    apostrophe = unapostrophed != lowered
+    lowered = unapostrophed
     scripts = {_script(c) for c in lowered if c.isalpha()}
     out: list[str] = []
     if scripts == {_CYRILLIC}:
-        out = [
-            _words_of(lowered, functools.partial(_from_cyrillic, scheme=s)) for s in _CYR_SCHEMES
-        ]
+        primary = lang.split("-")[0].lower()
+        for scheme in _cyrillic_schemes(lowered, primary, apostrophe=apostrophe):
+            out.append(_words_of(lowered, scheme))
     elif scripts == {_ARMENIAN}:
         out = [
             _words_of(lowered, functools.partial(_from_armenian, table=t, latin=True))
@@ -649,7 +765,7 @@ def transliterations(text: str) -> tuple[str, ...]:
         ]
         out.append(_words_of(lowered, functools.partial(_from_armenian, table={}, latin=False)))
     elif scripts == {_LATIN}:
-        out = [_words_of(lowered, _from_latin_word)]
+        out = _latin_spellings(lowered)
     own = fold(text)
     seen: list[str] = []
     for spelling in (fold(s) for s in out):

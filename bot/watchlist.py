@@ -157,13 +157,18 @@ def _non_empty(value: str) -> str:
     return stripped
 
 
+# A "*" that ends a word: after a letter or digit, before the end, whitespace or a hyphen.
+_WORD_END_STAR = re.compile(r"(?<=[^\W_])\*(?=$|[\s\-])")
+
+
 def _term(value: str) -> str:
     stripped = value.strip()
     body = stripped.removesuffix("*").strip()
     if not body:
         raise _fail("empty term")
-    if "*" in body:
-        raise _fail(f"{value!r}: '*' may only end a term (it means: any ending)")
+    # Issue 7: "*" may end any word of a phrase ("прекращени* огня"), not stand inside one.
+    if "*" in _WORD_END_STAR.sub("", stripped):
+        raise _fail(f"{value!r}: '*' may only end a word (it means: any ending of that word)")
     return stripped
 
 

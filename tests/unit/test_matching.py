@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.matching import compile_topics, term_label
+from bot.matching import Role, TopicReport, compile_topics, term_label
 from bot.model import Term, Topic
 from bot.text import blank_links, fold
 
@@ -208,15 +209,27 @@ def test_transliterate_matches_other_scripts_under_the_term_as_written() -> None
         (Term("Карабах", "ru", prefix=True), Term("Stepanakert", "en"), Term("Արցախ", "hy")),
         transliterate=True,
     )
-    m = compile_topics([names]).match("", "Karabakhda and Степанакерт, Arcax and Artsakh")
+    m = compile_topics([names]).match("", "Karabakh and Степанакерт, Arcax and Artsakh")
     assert [(t.term, t.found) for t in m[0].terms] == [
-        ("Карабах*", "Karabakhda"),
+        ("Карабах*", "Karabakh"),
         ("Stepanakert", "Степанакерт"),
         ("Արցախ", "Arcax"),
         ("Արցախ", "Artsakh"),
     ]
     plain = Topic("names", "Names", names.terms)
     assert compile_topics([plain]).match("", "Karabakh, Степанакерт, Arcax") == ()
+
+
+def test_a_generated_spelling_is_a_whole_word() -> None:
+    # issue 7: the "*" of "Карабах*" stands for Russian endings; "Karabakh*" would also be
+    # "Karabakhian" or a run-together word, which the English terms were written to exclude
+    topic = Topic("nk", "NK", (Term("Карабах", "ru", prefix=True),), transliterate=True)
+    matcher = compile_topics([topic])
+    assert matcher.match("", "Karabakhda, Karabakhian, Karabakhi") == ()
+    assert [t.found for t in matcher.match("", "Карабахе, Karabakh")[0].terms] == [
+        "Карабахе",
+        "Karabakh",
+    ]
 
 
 def test_terms_inside_links_and_mentions_do_not_match_but_hashtags_do() -> None:
@@ -253,14 +266,33 @@ def test_matching_twice_gives_the_same_answer() -> None:
     assert m.match("t", text)
 
 
-# A plain reference: one regular expression per term, over the folded text with links blanked.
+# A plain reference: one regular expression per term, over the folded text with links blanked
+# and CamelCase hashtags cut at their joints.
+def split_hashtags(text: str) -> str:
+    def cut(m: re.Match[str]) -> str:
+        tag = m.group()
+        out = [tag[:2]]
+        for a, b in itertools.pairwise(tag[1:]):
+            joint = (a.islower() and b.isupper()) or a.isdigit() != b.isdigit()
+            out.append(" " + b if joint else b)
+        return "".join(out)
+
+    return re.sub(r"(?<![\w/&?=#.:~%+-])#[^\W_]+", cut, text)
+
+
 def reference(topics: list[Topic], title: str, text: str) -> list[str]:
-    folded = blank_links(fold(f"{title}\n{text}"))
+    full = f"{title}\n{text}"
+    # a hashtag is read as the words it joins and as the word it is: a term found either way
+    readings = [blank_links(fold(full)), blank_links(fold(split_hashtags(full)))]
 
     def found(term: Term) -> bool:
-        body = r"[\s\-]+".join(re.escape(w) for w in fold(term.text).split())
+        words = fold(term.text).split()
+        body = r"[\s\-]+".join(
+            re.escape(w.rstrip("*")) + (r"[^\W_]*" if w.endswith("*") else "") for w in words
+        )
         end = "" if term.prefix else r"(?![^\W_])"
-        return re.search(r"(?<![^\W_])" + body + end, folded) is not None
+        pattern = re.compile(r"(?<![^\W_])" + body + end)
+        return any(pattern.search(folded) for folded in readings)
 
     return [
         t.id
@@ -273,7 +305,24 @@ def reference(topics: list[Topic], title: str, text: str) -> list[str]:
 
 ALPHABET = "abkrst аркбст ԱբԿ-'’.,\u200b\u00ad#@/:\n"
 short_words = st.text(alphabet="abkrstаркбстԱբԿ", min_size=1, max_size=4)
-terms = st.builds(Term, short_words, st.just(""), st.booleans())
+
+
+def phrase(words: list[tuple[str, bool]]) -> str:
+    """Words joined by spaces, each but the last with "*" when it is open (issue 7)."""
+    return " ".join(
+        w + ("*" if opened and k < len(words) - 1 else "") for k, (w, opened) in enumerate(words)
+    )
+
+
+terms = st.builds(
+    Term,
+    st.one_of(
+        short_words,
+        st.lists(st.tuples(short_words, st.booleans()), min_size=2, max_size=3).map(phrase),
+    ),
+    st.just(""),
+    st.booleans(),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -299,3 +348,121 @@ def test_matcher_agrees_with_one_regex_per_term(
     ]
     got = [m.topic_id for m in compile_topics(topics).match("", text)]
     assert got == reference(topics, "", text)
+
+
+# --- issue 7: "*" inside a phrase, CamelCase hashtags ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "found"),
+    [
+        (Term("прекращени* огня", "ru"), "режим прекращения огня", ["прекращения огня"]),
+        (Term("прекращени* огня", "ru"), "к прекращению  огня", ["прекращению  огня"]),
+        (Term("прекращени* огня", "ru"), "прекращения огнем", []),  # the last word is exact
+        (Term("Nagorn* Karabakh", "en"), "Nagorny Karabakh", ["Nagorny Karabakh"]),
+        (Term("line* of contact", "en"), "lines of contact", ["lines of contact"]),
+        (Term("line of* contact", "en"), "line offf contact", ["line offf contact"]),
+        (Term("line of* contact", "en"), "lines of contact", []),  # only the word with "*" opens
+        (Term("line of contact", "en", prefix=True), "line of contacts", ["line of contacts"]),
+    ],
+)
+def test_star_ends_the_word_it_follows(term: Term, text: str, found: list[str]) -> None:
+    matches = compile_topics([Topic("t", "T", (term,))]).match("", text)
+    assert [t.found for m in matches for t in m.terms] == found
+    assert all(t.term == term_label(term) for m in matches for t in m.terms)
+
+
+def test_camel_case_hashtag_spans_are_the_original_text() -> None:
+    (match,) = compile_topics([NK]).match("Title", "see #StandWithArtsakh and #LineOfContact!")
+    full = "Title\nsee #StandWithArtsakh and #LineOfContact!"
+    assert [(t.found, full[t.start : t.end]) for t in match.terms] == [
+        ("Artsakh", "Artsakh"),
+        ("LineOfContact", "LineOfContact"),
+    ]
+
+
+# --- explain: why a topic matches or not (issue 7, `watchpost match`) ------------------------
+
+CITIES = Topic(
+    id="cities",
+    name="Cities",
+    terms=(Term("Київ", "uk", prefix=True), Term("Kiev", "en"), Term("АЭС", "ru")),
+    exclude=(Term("Kyivstar", "en"),),
+    require=((Term("attack", "en", prefix=True), Term("обстріл", "uk", prefix=True)),),
+    transliterate=True,
+)
+
+
+def hits(report: TopicReport) -> list[tuple[object, ...]]:
+    return [
+        (h.term, h.lang, h.role, h.group, h.found, h.folded, h.spelling, h.generated)
+        for h in (*report.hits, *report.vetoes)
+    ]
+
+
+def test_explain_reports_each_hit_with_the_spelling_that_matched() -> None:
+    (report,) = compile_topics([CITIES]).explain("Attack", "on Kyiv, strikes near Київщина")
+    assert report.matched
+    assert hits(report) == [
+        ("attack*", "en", Role.REQUIRE, 0, "Attack", "attack", "attack*", False),
+        ("Київ*", "uk", Role.TERM, None, "Kyiv", "kyiv", "kyiv", True),
+        ("Київ*", "uk", Role.TERM, None, "Київщина", "київщина", "київ*", False),
+    ]
+    assert report.vetoes == () and report.unmet == ()
+    assert (report.hits[0].start, report.hits[0].end) == (0, 6)
+
+
+def test_explain_reports_vetoes_and_unmet_require_groups() -> None:
+    matcher = compile_topics([CITIES])
+    (vetoed,) = matcher.explain("", "Attack: Kyivstar network down in Kiev")
+    assert not vetoed.matched
+    assert [(h.term, h.found) for h in vetoed.vetoes] == [("Kyivstar", "Kyivstar")]
+    (unmet,) = matcher.explain("", "Kiev")
+    assert not unmet.matched
+    assert [h.found for h in unmet.hits] == ["Kiev"]
+    assert unmet.unmet == ((0, ("attack*", "обстріл*")),)
+    (nothing,) = matcher.explain("", "Weather in Lviv")
+    assert (nothing.matched, nothing.hits, nothing.vetoes) == (False, (), ())
+
+
+def test_explain_lists_the_generated_spellings() -> None:
+    (report,) = compile_topics([CITIES]).explain("", "")
+    generated = {(g.term, g.role): g.spellings for g in report.generated}
+    assert generated[("Київ*", Role.TERM)] == ("kyiv",)  # whole word: no "*" across scripts
+    assert "киев" in generated[("Kiev", Role.TERM)]
+    assert generated[("АЭС", Role.TERM)] == ()  # an acronym: none
+    assert generated[("Kyivstar", Role.EXCLUDE)]
+    assert generated[("обстріл*", Role.REQUIRE)] == ("obstril",)
+    plain = Topic("p", "P", CITIES.terms)
+    assert compile_topics([plain]).explain("", "")[0].generated == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            lambda ts, ex, rq, tr: (ts, ex, rq, tr),
+            st.lists(terms, min_size=1, max_size=3),
+            st.lists(terms, max_size=1),
+            st.lists(st.lists(terms, min_size=1, max_size=2), max_size=2),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.text(alphabet=ALPHABET, max_size=80),
+)
+def test_explain_decides_as_match_does(
+    specs: list[tuple[list[Term], list[Term], list[list[Term]], bool]], text: str
+) -> None:
+    topics = [
+        Topic(f"t{i}", "T", tuple(ts), tuple(ex), require=tuple(map(tuple, rq)), transliterate=tr)
+        for i, (ts, ex, rq, tr) in enumerate(specs)
+    ]
+    matcher = compile_topics(topics)
+    matches = matcher.match("", text)
+    reports = [r for r in matcher.explain("", text) if r.matched]
+    assert [r.topic_id for r in reports] == [m.topic_id for m in matches]
+    for m, r in zip(matches, reports, strict=True):
+        # explain lists every reading's hit; match drops a span inside a wider one of its term
+        assert {(t.start, t.end) for t in m.terms} <= {(h.start, h.end) for h in r.hits}

@@ -34,7 +34,7 @@ CEASEFIRE = Topic(
     terms=terms("en", "ceasefire*", "cease-fire*", "truce*")
     + terms("hy", "հրադադար*", "զինադադար*")
     + terms("az", "atəşkəs*")
-    + terms("ru", "перемири*", "прекращение огня", "прекращения огня")
+    + terms("ru", "перемири*", "прекращени* огня")
     + terms("tr", "ateşkes*"),
     require=(
         terms("en", "Armenia*", "Azerbaijan*", "Artsakh*", "Karabakh*")
@@ -57,10 +57,33 @@ PRISONERS = Topic(
 NAMES = Topic(
     id="names",
     name="Leaders",
-    terms=terms("ru", "Пашинян*", "Алиев*") + terms("en", "Shusha"),
+    terms=terms("ru", "Пашинян*", "Алиев*") + terms("en", "Shusha", "DiCarlo"),
     transliterate=True,
 )
-MATCHER = compile_topics([KARABAKH, CEASEFIRE, PRISONERS, NAMES])
+# Issue 7: Ukrainian and Russian city names, written in Cyrillic only, and in Latin only. The
+# English term "Kiev" is exact: the Russian "Киев*" must not widen it to "Kievan".
+CITIES_CYR = Topic(
+    id="cities-cyr",
+    name="Cities (Cyrillic terms)",
+    terms=terms("en", "Kiev")
+    + terms("uk", "Київ*", "Запоріжжя", "Одеса")
+    + terms("ru", "Киев*", "Запорожье"),
+    transliterate=True,
+)
+CITIES_LAT = Topic(
+    id="cities-lat",
+    name="Cities (Latin terms)",
+    terms=terms("en", "Kyiv", "Zaporizhzhia", "Odesa", "Zaporozhye"),
+    transliterate=True,
+)
+# Acronyms are not transliterated: "АЭС" is a nuclear plant, "AES" a US power company.
+NUCLEAR = Topic(
+    id="nuclear",
+    name="Nuclear plants",
+    terms=terms("ru", "АЭС", "атомн* станци*") + terms("uk", "АЕС") + terms("en", "NPP"),
+    transliterate=True,
+)
+MATCHER = compile_topics([KARABAKH, CEASEFIRE, PRISONERS, NAMES, CITIES_CYR, CITIES_LAT, NUCLEAR])
 
 Expected = dict[str, list[str]]
 CASES: list[tuple[str, str, Expected]] = [
@@ -142,6 +165,28 @@ CASES: list[tuple[str, str, Expected]] = [
     ),
     ("ru-prisoners", "обмен военнопленными", {"prisoners": ["военнопленными"]}),
     ("ru-other-city", "Погода в Москве", {}),
+    # issue 7: one term with "*" inside the phrase finds every case of it
+    (
+        "ru-phrase-inflected",
+        "Армения за прекращение огня",
+        {"ceasefire": ["Армения", "прекращение огня"]},
+    ),
+    (
+        "ru-phrase-dative",
+        "призыв к прекращению огня в Карабахе",
+        {"karabakh": ["Карабахе"], "ceasefire": ["прекращению огня", "Карабахе"]},
+    ),
+    ("ru-phrase-other-noun", "Армения: прекращение огнестрельного оружия", {}),
+    ("ru-phrase-words-apart", "Армения: прекращение подачи огня", {}),
+    ("ru-kiev", "Переговоры в Киеве", {"cities-cyr": ["Киеве"]}),
+    ("ru-kiev-from-latin-term", "Киев", {"cities-cyr": ["Киев"]}),
+    (
+        "ru-zaporozhye",
+        "Запорожье под обстрелом",
+        {"cities-cyr": ["Запорожье"], "cities-lat": ["Запорожье"]},
+    ),
+    ("ru-npp", "Обстрел Запорожской АЭС", {"nuclear": ["АЭС"]}),
+    ("ru-npp-phrase", "атомной станции", {"nuclear": ["атомной станции"]}),
     # --- Turkish ---------------------------------------------------------------------------
     ("tr-apostrophe", "Karabağ'da son durum", {"karabakh": ["Karabağ"]}),
     ("tr-typographic-apostrophe", "Karabağ’dan haberler", {"karabakh": ["Karabağ"]}),
@@ -158,6 +203,38 @@ CASES: list[tuple[str, str, Expected]] = [
     ("tr-ceasefire-syria", "İdlib'de ateşkes", {}),
     ("tr-prisoners", "esirlerin takası", {"prisoners": ["esirlerin"]}),
     ("tr-exclude-fk", "Karabağ FK kazandı", {}),
+    # --- Ukrainian (issue 7) ----------------------------------------------------------------
+    ("uk-kyiv-from-latin-term", "Київ заявив", {"cities-cyr": ["Київ"], "cities-lat": ["Київ"]}),
+    ("uk-kyiv-prefix", "Київська область", {"cities-cyr": ["Київська"]}),
+    (
+        "uk-zaporizhzhia",
+        "Запоріжжя та Одеса",
+        {"cities-cyr": ["Запоріжжя", "Одеса"], "cities-lat": ["Запоріжжя", "Одеса"]},
+    ),
+    ("uk-npp", "обстріл Запорізької АЕС", {"nuclear": ["АЕС"]}),
+    ("uk-odesa-other-word", "Одесаліс", {}),
+    ("uk-apostrophe", "Знам\u02bcянка", {}),
+    ("uk-no-term", "Погода у Львові", {}),
+    # --- transliterated cities (issue 7): each script's spelling, never a wider word ----------
+    ("en-kyiv", "Kyiv says", {"cities-cyr": ["Kyiv"], "cities-lat": ["Kyiv"]}),
+    ("en-kiev", "Kiev says", {"cities-cyr": ["Kiev"]}),
+    (
+        "en-zaporizhzhia-odesa",
+        "Zaporizhzhia and Odesa",
+        {"cities-cyr": ["Zaporizhzhia", "Odesa"], "cities-lat": ["Zaporizhzhia", "Odesa"]},
+    ),
+    ("en-zaporozhye", "Zaporozhye", {"cities-cyr": ["Zaporozhye"], "cities-lat": ["Zaporozhye"]}),
+    # "Киев*" once made "kiev*": a wildcard on a generated spelling widened the English term
+    ("en-kievan-rus", "Kievan Rus was a medieval state", {}),
+    ("en-kyivstar", "Kyivstar restores mobile service", {}),
+    # "АЭС" once made "aes": a Cyrillic acronym spelled in Latin is another acronym
+    ("en-aes-corp", "AES Corp signs energy deal", {}),
+    ("en-aes-upper", "AES ENERGY", {}),
+    (
+        "en-npp",
+        "Zaporizhzhia NPP",
+        {"cities-cyr": ["Zaporizhzhia"], "cities-lat": ["Zaporizhzhia"], "nuclear": ["NPP"]},
+    ),
     # --- dodges ----------------------------------------------------------------------------
     ("dodge-zero-width", "Kara\u200bbakh", {"karabakh": ["Kara\u200bbakh"]}),
     ("dodge-soft-hyphen", "Stepa\u00adnakert", {"karabakh": ["Stepa\u00adnakert"]}),
@@ -171,8 +248,21 @@ CASES: list[tuple[str, str, Expected]] = [
     ("bare-host-with-term", "karabakh.info/en/news", {}),
     ("mention-with-term", "@Artsakh_MFA @KarabakhNews", {}),
     ("hashtag", "#Artsakh #Карабах", {"karabakh": ["Artsakh", "Карабах"]}),
+    # issue 7: a CamelCase hashtag is the words it joins
     ("hashtag-compound-prefix", "#KarabağAzerbaycandır", {"karabakh": ["KarabağAzerbaycandır"]}),
-    ("hashtag-compound-exact", "#ArtsakhStrong", {}),
+    ("hashtag-camel-case", "#ArtsakhStrong", {"karabakh": ["Artsakh"]}),
+    ("hashtag-camel-case-last", "#StandWithArtsakh", {"karabakh": ["Artsakh"]}),
+    ("hashtag-camel-case-phrase", "#LineOfContact", {"karabakh": ["LineOfContact"]}),
+    ("hashtag-acronym-then-word", "#FreeArmenianPOWs", {"prisoners": ["POWs"]}),
+    ("hashtag-digits", "#Artsakh2020", {"karabakh": ["Artsakh"]}),
+    ("hashtag-cyrillic-camel-case", "#СвободуАрцаху", {"karabakh": ["Арцаху"]}),
+    ("hashtag-one-word", "#artsakhstrong", {}),
+    # ... and still the word it is: a name written in CamelCase, or a dodge in odd capitals
+    ("hashtag-camel-case-name", "#DiCarlo in Baku", {"names": ["DiCarlo"]}),
+    ("hashtag-odd-capitals", "#КарабаХ", {"karabakh": ["КарабаХ"]}),
+    ("hashtag-all-capitals", "#ARTSAKHSTRONG", {}),
+    ("camel-case-outside-hashtag", "ArtsakhStrong", {}),
+    ("camel-case-in-link-fragment", "https://example.org/page#ArtsakhStrong", {}),
     # --- transliterated names --------------------------------------------------------------
     ("translit-latin", "Pashinyan met Aliyev", {"names": ["Pashinyan", "Aliyev"]}),
     ("translit-azerbaijani", "Paşinyan ilə görüş", {"names": ["Paşinyan"]}),

@@ -169,13 +169,74 @@ def test_blank_links_keeps_length_and_only_overwrites(s: str) -> None:
         ("Şuşa", {"шуша"}),
         ("Pashinyan", {"пашинян"}),
         ("Aliyev", {"алиев"}),
+        # issue 7: Russian spellings, as English writes them
+        ("Киев", {"kiev"}),
+        ("Запорожье", {"zaporozhye"}),
+        # ... and Ukrainian ones, by the KMU 2010 standard, which English now follows
+        ("Київ", {"kyiv"}),
+        ("Запоріжжя", {"zaporizhzhia"}),
+        ("Одеса", {"odesa"}),
+        ("Харків", {"kharkiv"}),
+        ("Миколаїв", {"mykolaiv"}),
+        # the standard's own examples (KMU resolution 55 of 2010, its table)
+        ("Згорани", {"zghorany"}),
+        ("Ґорґани", {"gorgany"}),
+        ("Олексій", {"oleksii"}),
+        ("Їжакевич", {"yizhakevych"}),
+        ("Юрій", {"yurii"}),
+        ("Яготин", {"yahotyn"}),
+        ("Феодосія", {"feodosiia"}),
+        ("Гайсин", {"haisyn"}),
+        ("Єнакієве", {"yenakiieve"}),
+        ("Короп'є", {"koropie"}),
+        ("Знамʼянка", {"znamianka"}),  # the apostrophe as Ukrainian types it, ʼ
+        ("Костянтин", {"kostiantyn"}),
+        ("Любомир", {"liubomyr"}),
+        # and back: Latin to Cyrillic, Russian and Ukrainian
+        ("Kiev", {"киев"}),
+        ("Zaporozhye", {"запорожье"}),
+        ("Kyiv", {"київ"}),
+        ("Zaporizhzhia", {"запоріжжя"}),
+        ("Odesa", {"одеса"}),
+        ("Kharkiv", {"харків"}),
+        ("Mykolaiv", {"миколаїв"}),
+        ("Oleksii", {"олексій"}),
     ],
 )
 def test_transliterations(term: str, spellings: set[str]) -> None:
     got = transliterations(term)
     assert spellings <= set(got)
-    assert len(got) == len(set(got)) <= 4
+    # a handful per term: one per scheme (a Cyrillic word that could be Ukrainian or Russian
+    # is read both ways: 1 + 4), never every combination of letter choices
+    assert len(got) == len(set(got)) <= 5
     assert fold(term) not in got
+
+
+@pytest.mark.parametrize(
+    ("term", "lang", "wrong"),
+    [
+        # a word Ukrainian letters mark as Ukrainian is not read by Russian rules
+        ("Київ", "", "kiyiv"),
+        ("Харків", "", "kharkov"),
+        # one Russian letters mark as Russian is not read by Ukrainian ones
+        ("Подъезд", "", "podiezd"),
+        # a word either could write is read as its term's language says
+        ("Лиман", "uk", "liman"),
+        ("Лиман", "ru", "lyman"),
+    ],
+)
+def test_the_language_decides_the_reading(term: str, lang: str, wrong: str) -> None:
+    assert wrong not in transliterations(term, lang)
+
+
+@pytest.mark.parametrize("term", ["АЭС", "NPP", "США", "ԱԳՆ", "МИД России", "Запорожская АЭС"])
+def test_acronyms_are_not_transliterated(term: str) -> None:
+    # issue 7: АЭС would be "aes" (a US power company), США "ssha" (nobody's spelling)
+    assert transliterations(term) == ()
+
+
+def test_a_capitalised_name_is_no_acronym() -> None:
+    assert "kyiv" in transliterations("Київ") and "stepanakert" in transliterations("Степанакерт")
 
 
 @pytest.mark.parametrize("term", ["Kарабах", "123", "東京", "Karabakh Карабах"])

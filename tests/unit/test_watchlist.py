@@ -491,10 +491,20 @@ def test_empty_terms_are_named(terms: str, expected: str) -> None:
     assert one_problem(topic(terms)) == expected
 
 
-def test_star_inside_a_term_is_named() -> None:
-    assert one_problem(topic("      ru: [Кара*бах]\n")) == (
-        "w.yaml:6: topics[0].terms.ru[0]: 'Кара*бах': '*' may only end a term "
-        "(it means: any ending)"
+@pytest.mark.parametrize("term", ["Кара*бах", "*огня", "прекращени * огня", "огн**"])
+def test_star_inside_a_word_is_named(term: str) -> None:
+    assert one_problem(topic(f"      ru: ['{term}']\n")) == (
+        f"w.yaml:6: topics[0].terms.ru[0]: '{term}': '*' may only end a word "
+        "(it means: any ending of that word)"
+    )
+
+
+def test_star_may_end_any_word_of_a_phrase() -> None:
+    # issue 7: one term for every case of an inflected phrase
+    doc = topic("      ru: [прекращени* огня, 'атомн* станци*']\n")
+    assert parse_watchlist(doc, path="w.yaml").topics[0].terms == (
+        Term("прекращени* огня", "ru", False),
+        Term("атомн* станци", "ru", True),
     )
 
 
@@ -720,8 +730,8 @@ def test_require_and_transliterate_default_to_nothing() -> None:
         ),
         (
             "    require:\n      - [Kara*bakh]\n",
-            "w.yaml:6: topics[0].require[0][0]: 'Kara*bakh': '*' may only end a term "
-            "(it means: any ending)",
+            "w.yaml:6: topics[0].require[0][0]: 'Kara*bakh': '*' may only end a word "
+            "(it means: any ending of that word)",
         ),
         ("    require: ceasefire\n", "w.yaml:5: topics[0].require: expected a list, got text"),
         (
