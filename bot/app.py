@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import storage
 from bot.deletions import DeletionChecker
 from bot.delivery import DeliveryPolicy, Dispatcher, DispatchReport
-from bot.errors import DeliveryRejected, DeliveryRetryLater
+from bot.errors import DeliveryRejected, DeliveryRetryLater, StartupError
 from bot.matching import compile_topics
 from bot.metrics import Metrics
 from bot.model import PollOutcome, SourceKind, SourceSpec, Watchlist
@@ -61,6 +61,8 @@ class App:
     skipped_kinds: dict[str, int] = field(default_factory=dict)
     deletions: DeletionChecker | None = None
     x_plan: PollingPlan | None = None
+    #: polls, writes nothing, sends nothing (`once --dry-run`)
+    dry_run: bool = False
 
 
 def _poll_policy(s: Settings) -> PollPolicy:
@@ -106,11 +108,28 @@ async def open_app(
     sender: Sender | None = None,
     clock: Callable[[], datetime] = utc_now,
     http_client: httpx.AsyncClient | None = None,
+    dry_run: bool = False,
 ) -> AsyncIterator[App]:
     """Migrate the database, sync the watchlist into it, and wire the worker's parts.
 
-    With no Telegram token (and no `sender` given) alerts go to the console.
+    Alerts go to Telegram, or to the console when console mode is asked for
+    (`settings.console`); the console's alerts are recorded as shown, never as sent. A
+    `dry_run` app polls but writes nothing and sends nothing: no token is needed then.
+
+    Raises:
+        StartupError: no Telegram token and no console mode asked for (issue 7: a worker that a
+            missing variable turned into a console printer must not look healthy).
     """
+    if (
+        sender is None
+        and not dry_run
+        and settings.telegram_bot_token is None
+        and not settings.console
+    ):
+        raise StartupError(
+            "TELEGRAM_BOT_TOKEN is not set: alerts could not be sent. Set it, or ask for "
+            "console mode (--console or WATCHPOST_CONSOLE=true) to print them instead"
+        )
     # PTB 22 returns `retry_after` as a timedelta only when asked; we read seconds either way.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     engine = storage.make_engine(settings.database_url)
@@ -156,8 +175,9 @@ async def open_app(
         fetchers[SourceKind.FEED] = FeedFetcher(client, limits, clock=clock)
         if sender is None:
             token = settings.telegram_bot_token
-            if token is None:
-                log.warning("no TELEGRAM_BOT_TOKEN: alerts go to the console")
+            if token is None or settings.console or dry_run:
+                if not dry_run:
+                    log.warning("console mode: alerts are printed and recorded as shown, not sent")
                 sender = ConsoleSender()
             else:
                 telegram = TelegramSender(
@@ -177,6 +197,7 @@ async def open_app(
             clock=clock,
             metrics=metrics,
             owner=f"{socket.gethostname()}:{os.getpid()}",
+            dry_run=dry_run,
         )
         refresh_fingerprints(poller, sessions, now)
         dispatcher = Dispatcher(
@@ -200,6 +221,7 @@ async def open_app(
             skipped_kinds=skipped,
             deletions=deletions,
             x_plan=x_plan,
+            dry_run=dry_run,
         )
     finally:
         if telegram is not None:
@@ -339,27 +361,24 @@ async def _start_telegram(sender: TelegramSender) -> None:
 
 
 async def run_once(app: App, *, dispatch: bool = True) -> tuple[list[PollOutcome], DispatchReport]:
-    """Poll every source once (all of them, due or not), then send what is pending."""
-    outcomes: list[PollOutcome] = []
-    while True:
-        batch = await app.poller.poll_due(due_only=False)
-        outcomes.extend(batch)
-        # Each call leases what it polled until the next poll, so a second call takes the rest.
-        if len(batch) < app.settings.poll_batch_size:
-            break
+    """Poll every source once (all of them, due or not), then send what is pending.
+
+    A dry-run app sends nothing and checks no deletions (both would write).
+
+    Raises:
+        StorageError: the sources could not be claimed.
+    """
+    outcomes = await app.poller.poll_all()
+    if app.dry_run:
+        return outcomes, DispatchReport()
     if app.deletions is not None:
         await app.deletions.check()
     total = DispatchReport()
     if dispatch:
         while True:
             rep = await app.dispatcher.dispatch()
-            total = DispatchReport(
-                sent=total.sent + rep.sent,
-                retried=total.retried + rep.retried,
-                failed=total.failed + rep.failed,
-                deferred=total.deferred + rep.deferred,
-            )
-            if rep.sent == 0 and rep.deferred == 0:
+            total += rep
+            if rep.sent == 0 and rep.shown == 0 and rep.deferred == 0:
                 break
     return outcomes, total
 

@@ -21,7 +21,7 @@ from bot.backoff import next_attempt
 from bot.context import OTHER_SIDE_WINDOW, build_context
 from bot.errors import DeliveryRejected, DeliveryRetryLater, StorageError
 from bot.metrics import Metrics
-from bot.model import AlertForDelivery, AlertKind, Watchlist
+from bot.model import AlertForDelivery, AlertKind, AlertStatus, Watchlist
 from bot.ports import Sender
 from bot.render import render_alert, render_deletion, render_digest, render_edit
 from bot.routing import in_quiet_hours, is_silent, is_urgent
@@ -74,6 +74,27 @@ class DispatchReport:
     retried: int = 0
     failed: int = 0
     deferred: int = 0
+    #: printed on the console (console mode): done, but not sent
+    shown: int = 0
+    #: ids of the alerts this tick delivered (sent or shown), and of those it could not
+    done_ids: frozenset[int] = frozenset()
+    undone_ids: frozenset[int] = frozenset()
+
+    def __add__(self, other: DispatchReport) -> DispatchReport:
+        return DispatchReport(
+            sent=self.sent + other.sent,
+            retried=self.retried + other.retried,
+            failed=self.failed + other.failed,
+            deferred=self.deferred + other.deferred,
+            shown=self.shown + other.shown,
+            done_ids=self.done_ids | other.done_ids,
+            undone_ids=self.undone_ids | other.undone_ids,
+        )
+
+    @property
+    def undelivered(self) -> frozenset[int]:
+        """Alerts that were retried or refused and not delivered later in the same run."""
+        return self.undone_ids - self.done_ids
 
 
 class Dispatcher:
@@ -127,7 +148,9 @@ class Dispatcher:
             return DispatchReport()
         started = self._monotonic()
         held: set[str] = set()  # chats told to wait: keep their order, send nothing more now
-        sent = retried = failed = deferred = 0
+        sent = retried = failed = deferred = shown = 0
+        done: set[int] = set()
+        undone: set[int] = set()
         digests: dict[str, list[AlertForDelivery]] = {}
         units: list[list[AlertForDelivery]] = []
         for alert in alerts:
@@ -147,14 +170,29 @@ class Dispatcher:
                 deferred += len(unit)
                 continue
             outcome = await self._deliver(unit)
+            ids = {a.id for a in unit}
             if outcome == "sent":
-                sent += len(unit)
+                if self._sender.delivers:
+                    sent += len(unit)
+                else:
+                    shown += len(unit)
+                done |= ids
             elif outcome == "failed":
                 failed += len(unit)
+                undone |= ids
             else:
                 retried += len(unit)
+                undone |= ids
                 held.add(first.channel_id)
-        return DispatchReport(sent=sent, retried=retried, failed=failed, deferred=deferred)
+        return DispatchReport(
+            sent=sent,
+            retried=retried,
+            failed=failed,
+            deferred=deferred,
+            shown=shown,
+            done_ids=frozenset(done),
+            undone_ids=frozenset(undone),
+        )
 
     async def _pace(self, chat: str) -> None:
         now = self._monotonic()
@@ -219,7 +257,7 @@ class Dispatcher:
         if parent is None:
             return _Message(html=html, silent=silent)
         status, message_id = parent
-        if status == "pending":
+        if status == AlertStatus.PENDING:
             # The first alert is still on its way: grow it once it is there.
             raise _NotYet("the first alert is not sent yet")
         if message_id is not None:
@@ -277,10 +315,12 @@ class Dispatcher:
             return self._retry_all(unit, f"bug: {exc!r}", None)
         self._mark_sent(unit, message_id)
         now = self._clock()
-        self._metrics.inc("alerts_sent", len(unit), kind=alert.kind.value)
+        verb = "sent" if self._sender.delivers else "shown"
+        self._metrics.inc(f"alerts_{verb}", len(unit), kind=alert.kind.value)
         lag = (now - alert.statement.published_at).total_seconds()
         log.info(
-            "sent alert=%d kind=%s channel=%s message_id=%s statement=%d lag=%.0fs",
+            "%s alert=%d kind=%s channel=%s message_id=%s statement=%d lag=%.0fs",
+            verb,
             alert.id,
             alert.kind.value,
             alert.channel_id,
@@ -294,9 +334,15 @@ class Dispatcher:
         now = self._clock()
         ids = [a.id for a in unit]
 
+        delivers = self._sender.delivers
+
         def mark_sent(session: Session) -> None:
             for alert_id in ids:
-                storage.mark_alert_sent(session, alert_id, message_id=message_id, now=now)
+                if delivers:
+                    storage.mark_alert_sent(session, alert_id, message_id=message_id, now=now)
+                else:
+                    # issue 7: a console print is no delivery; the operator may send it later.
+                    storage.mark_alert_shown(session, alert_id, now=now)
 
         self._write(mark_sent)
 

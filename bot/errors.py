@@ -4,6 +4,7 @@
 
     WatchpostError
     ├─ ConfigError(problems)            one line per problem: "FILE:LINE: field.path: message"
+    ├─ StartupError                     the worker cannot start as configured: one line, exit 2
     ├─ SourceError(source_key)          __cause__ is the library's exception
     │  ├─ SourceUnavailable(retry_after)   429, 5xx, timeouts, resets: back off, keep state
     │  │  └─ SourceHeld                    our own budget holds the request: wait, no failure
@@ -33,6 +34,7 @@ __all__ = [
     "SourceHeld",
     "SourceRejected",
     "SourceUnavailable",
+    "StartupError",
     "StorageError",
     "WatchpostError",
 ]
@@ -40,6 +42,10 @@ __all__ = [
 
 class WatchpostError(Exception):
     """The root of every error Watchpost raises on purpose."""
+
+
+class StartupError(WatchpostError):
+    """The worker must not start as configured; `str()` is the one line the operator reads."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,10 @@ class PostLookup(Protocol):
 class Sender(Protocol):
     """Sends one rendered alert to one chat."""
 
+    #: True when an accepted message reached Telegram; False for a sender that only shows it
+    #: (the console): its alerts are recorded as shown, never as sent (issue 7).
+    delivers: bool
+
     async def send(
         self,
         channel_id: str,

@@ -7,6 +7,7 @@ Every `telegram.error` is mapped here to `DeliveryError`s that carry what the ca
 from __future__ import annotations
 
 import itertools
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ from bot.tghtml import html_to_plain
 
 __all__ = ["ConsoleSender", "TelegramSender", "retry_after_seconds"]
 
+log = logging.getLogger("watchpost.telegram")
+
 # How long to hold alerts when the token itself is refused: the operator must act, and the
 # alerts must wait for them rather than be dropped.
 INVALID_TOKEN_WAIT = 300.0
@@ -43,6 +46,8 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 
 class TelegramSender:
     """Sends HTML messages through the Bot API at `base_url`; satisfies `bot.ports.Sender`."""
+
+    delivers: bool = True
 
     def __init__(self, token: str, *, api_root: str, timeout: float = 20.0) -> None:
         request = HTTPXRequest(
@@ -129,8 +134,15 @@ class TelegramSender:
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
             except BadRequest as exc:
-                if "not modified" not in exc.message.lower():
+                if "message is not modified" not in exc.message.lower():
                     raise
+                # The Bot API's 400 for an edit that changes nothing: the message already says
+                # what we wanted, so the edit is done (issue 7).
+                log.info(
+                    "edit unchanged channel=%s message_id=%s: Telegram has this text already",
+                    channel_id,
+                    message_id,
+                )
 
 
 @contextmanager
@@ -158,7 +170,12 @@ def _map_errors(channel_id: str) -> Iterator[None]:
 
 
 class ConsoleSender:
-    """Prints alerts as plain text: with no token, Watchpost still runs and shows its alerts."""
+    """Prints alerts as plain text, when the operator asks for console mode.
+
+    Nothing reaches Telegram: the dispatcher records these alerts as shown, not sent.
+    """
+
+    delivers: bool = False
 
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out

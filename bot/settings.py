@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = Field(
         default="https://api.telegram.org", validation_alias="TELEGRAM_API_BASE_URL"
     )
+    #: print alerts on the console instead of sending them (without a token, `run` refuses to
+    #: start unless this is on: issue 7); console alerts are recorded as shown, never as sent
+    console: bool = Field(default=False, validation_alias=_env("console"))
     x_bearer_token: SecretStr | None = Field(default=None, validation_alias="X_BEARER_TOKEN")
     x_api_base_url: str = Field(
         default="https://api.twitter.com", validation_alias="X_API_BASE_URL"

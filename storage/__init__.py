@@ -3,7 +3,14 @@
 Repository functions take a `Session` first and return `bot.model` values, never ORM rows.
 """
 
-from storage.db import make_engine, make_sessions, migrate, session_scope, wrap_errors
+from storage.db import (
+    make_engine,
+    make_sessions,
+    migrate,
+    rollback_scope,
+    session_scope,
+    wrap_errors,
+)
 from storage.deletions import ToCheck, due_for_deletion_check, record_checked, record_deleted
 from storage.outbox import (
     alert_state,
@@ -11,8 +18,10 @@ from storage.outbox import (
     mark_alert_failed,
     mark_alert_retry,
     mark_alert_sent,
+    mark_alert_shown,
     outbox_counts,
     release_alert,
+    resend_shown,
     set_channel_chat,
     sync_channels,
 )
@@ -58,6 +67,7 @@ __all__ = [
     "mark_alert_failed",
     "mark_alert_retry",
     "mark_alert_sent",
+    "mark_alert_shown",
     "migrate",
     "month_usage",
     "outbox_counts",
@@ -71,6 +81,8 @@ __all__ = [
     "record_poll_success",
     "record_usage",
     "release_alert",
+    "resend_shown",
+    "rollback_scope",
     "session_scope",
     "set_channel_chat",
     "source_statuses",

@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import StorageError
 
-__all__ = ["make_engine", "make_sessions", "migrate", "session_scope", "wrap_errors"]
+__all__ = [
+    "make_engine",
+    "make_sessions",
+    "migrate",
+    "rollback_scope",
+    "session_scope",
+    "wrap_errors",
+]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -71,6 +78,18 @@ def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back on any error."""
     with wrap_errors(), sessions() as session, session.begin():
         yield session
+
+
+@contextmanager
+def rollback_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction that is always rolled back: its writes are seen inside it, then undone
+    (a dry run, issue 7)."""
+    with wrap_errors(), sessions() as session:
+        session.begin()
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 def migrate(engine: Engine) -> None:

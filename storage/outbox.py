@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.model import AlertForDelivery, AlertKind, Channel
+from bot.model import AlertForDelivery, AlertKind, AlertStatus, Channel
 from storage.schema import AlertRow, ChannelRow
 from storage.statements import load_statement
 
@@ -18,8 +18,10 @@ __all__ = [
     "mark_alert_failed",
     "mark_alert_retry",
     "mark_alert_sent",
+    "mark_alert_shown",
     "outbox_counts",
     "release_alert",
+    "resend_shown",
     "set_channel_chat",
     "sync_channels",
 ]
@@ -54,7 +56,7 @@ def claim_alerts(
     query = (
         select(AlertRow, ChannelRow.chat)
         .join(ChannelRow, ChannelRow.id == AlertRow.channel_id)
-        .where(AlertRow.status == "pending")
+        .where(AlertRow.status == AlertStatus.PENDING.value)
         .order_by(AlertRow.id)
         # Not-yet-due rows are read too (they block their channel); read enough to fill `limit`.
         .limit(limit * 4)
@@ -109,7 +111,7 @@ def mark_alert_sent(
         update(AlertRow)
         .where(AlertRow.id == alert_id)
         .values(
-            status="sent",
+            status=AlertStatus.SENT.value,
             message_id=message_id,
             sent_at=now,
             lease_until=None,
@@ -117,6 +119,44 @@ def mark_alert_sent(
             last_error=None,
         )
     )
+
+
+def mark_alert_shown(session: Session, alert_id: int, *, now: datetime) -> None:
+    """The alert was printed on the console: done for this worker, but never counted as sent.
+
+    No message id is kept: a console number is no Telegram message, and a reply or an edit
+    aimed at it would land on someone else's message.
+    """
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id == alert_id)
+        .values(
+            status=AlertStatus.SHOWN.value,
+            message_id=None,
+            sent_at=None,
+            lease_until=None,
+            attempts=AlertRow.attempts + 1,
+            last_error=None,
+        )
+    )
+
+
+def resend_shown(session: Session, *, now: datetime, channel_id: str | None = None) -> int:
+    """Queue the alerts a console worker only showed (of one channel, or all) to be sent;
+    returns how many. The operator's decision: nothing does this on its own."""
+    query = update(AlertRow).where(AlertRow.status == AlertStatus.SHOWN.value)
+    if channel_id is not None:
+        query = query.where(AlertRow.channel_id == channel_id)
+    result = session.execute(
+        query.values(
+            status=AlertStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            lease_until=None,
+            last_error=None,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def mark_alert_retry(
@@ -146,7 +186,7 @@ def mark_alert_failed(session: Session, alert_id: int, *, error: str, now: datet
         update(AlertRow)
         .where(AlertRow.id == alert_id)
         .values(
-            status="failed",
+            status=AlertStatus.FAILED.value,
             attempts=AlertRow.attempts + 1,
             last_error=error[:2000],
             lease_until=None,
@@ -156,16 +196,16 @@ def mark_alert_failed(session: Session, alert_id: int, *, error: str, now: datet
 
 
 def outbox_counts(session: Session) -> dict[str, int]:
-    """How many alerts are pending, sent and failed."""
+    """How many alerts are in each `AlertStatus` (by its value), zeros included."""
     rows = session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status))
-    counts = {"pending": 0, "sent": 0, "failed": 0}
+    counts = {s.value: 0 for s in AlertStatus}
     counts.update({status: int(n) for status, n in rows})
     return counts
 
 
-def alert_state(session: Session, alert_id: int) -> tuple[str, str | None]:
+def alert_state(session: Session, alert_id: int) -> tuple[AlertStatus, str | None]:
     """An alert's status and Telegram message id, as they are now."""
     row = session.execute(
         select(AlertRow.status, AlertRow.message_id).where(AlertRow.id == alert_id)
     ).one()
-    return row.status, row.message_id
+    return AlertStatus(row.status), row.message_id

@@ -73,19 +73,25 @@ def claim_sources(
     lease: timedelta,
     owner: str,
     due_only: bool = True,
+    after_key: str | None = None,
 ) -> list[SourceForPoll]:
     """Take up to `limit` active sources that are due (or all, with ``due_only=False``).
 
     Each is leased to `owner` until ``now + lease`` so that another worker does not poll it too;
-    on PostgreSQL concurrent claimers skip each other's locked rows.
+    on PostgreSQL concurrent claimers skip each other's locked rows. With `after_key` the
+    sources come in key order, only those whose key sorts after it: a walk over every source
+    that never takes one twice (``after_key=""`` starts it).
     """
     query = (
         select(SourceRow)
         .where(SourceRow.active.is_(True))
         .where(or_(SourceRow.lease_until.is_(None), SourceRow.lease_until <= now))
-        .order_by(SourceRow.next_poll_at, SourceRow.id)
         .limit(limit)
     )
+    if after_key is None:
+        query = query.order_by(SourceRow.next_poll_at, SourceRow.id)
+    else:
+        query = query.where(SourceRow.key > after_key).order_by(SourceRow.key)
     if due_only:
         query = query.where(SourceRow.next_poll_at <= now)
     if session.get_bind().dialect.name == "postgresql":

@@ -206,7 +206,7 @@ def test_outbox_claim_send_retry_fail(sessions) -> None:
         storage.mark_alert_retry(s, claimed[1].id, error="429", next_attempt_at=T0 + lease * 2)
         storage.mark_alert_failed(s, claimed[2].id, error="Forbidden", now=T0)
     with storage.session_scope(sessions) as s:
-        assert storage.outbox_counts(s) == {"pending": 1, "sent": 1, "failed": 1}
+        assert storage.outbox_counts(s) == {"pending": 1, "sent": 1, "failed": 1, "shown": 0}
         assert storage.claim_alerts(s, T0 + lease, limit=10, lease=lease) == []
         retry = storage.claim_alerts(s, T0 + lease * 3, limit=10, lease=lease)
     assert [a.id for a in retry] == [claimed[1].id] and retry[0].attempts == 1

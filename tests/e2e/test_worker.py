@@ -218,10 +218,15 @@ async def test_refused_alert_is_kept_as_failed_and_the_rest_go_on(world: World) 
         world.publish("/am.rss", entry(60, "Karabakh ceasefire", "Both channels want this."))
         _, report = await run_once(app)
         assert (report.sent, report.failed) == (1, 1)
-        assert storage.outbox_counts(app.sessions()) == {"pending": 0, "sent": 1, "failed": 1}
+        assert storage.outbox_counts(app.sessions()) == {
+            "pending": 0,
+            "sent": 1,
+            "failed": 1,
+            "shown": 0,
+        }
 
 
-async def test_no_token_sends_to_the_console(world: World) -> None:
+async def test_console_mode_shows_alerts_and_records_them_as_shown(world: World) -> None:
     _prime(world)
     out = io.StringIO()
     wl = parse_watchlist(WATCHLIST.replace("{feeds}", world.feeds.url), path="t.yaml")
@@ -233,9 +238,11 @@ async def test_no_token_sends_to_the_console(world: World) -> None:
         await run_once(app)
         world.publish("/am.rss", entry(70, "Karabakh", "To the console & beyond."))
         await run_once(app)
+        counts = storage.outbox_counts(app.sessions())
     assert "── alert 1 → main (@main_watch)" in out.getvalue()
     assert "To the console & beyond." in out.getvalue()
     assert world.telegram.calls() == []
+    assert (counts["shown"], counts["sent"], counts["pending"]) == (1, 0, 0)
 
 
 async def test_scheduled_worker_polls_delivers_and_stops_cleanly(
