@@ -7,6 +7,7 @@ whole, retries passing failures with backoff and keeps refused alerts visible as
 from __future__ import annotations
 
 import asyncio
+import html as htmllib
 import logging
 import random
 import time
@@ -25,6 +26,7 @@ from bot.model import AlertForDelivery, AlertKind, AlertStatus, Watchlist
 from bot.ports import Sender
 from bot.render import render_alert, render_deletion, render_digest, render_edit
 from bot.routing import in_quiet_hours, is_silent, is_urgent
+from bot.tghtml import utf16_len
 
 __all__ = ["DeliveryPolicy", "DispatchReport", "Dispatcher"]
 
@@ -46,6 +48,9 @@ class _Message:
 
 
 log = logging.getLogger("watchpost.delivery")
+
+#: room for the statement's text in a plain (fallback) message, leaving some for the rest
+PLAIN_MAX_UNITS = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +272,27 @@ class Dispatcher:
             return _Message(html="", silent=True)  # the first alert was refused: nothing to add
         return _Message(html=html, silent=silent)
 
+    def _plain(self, unit: list[AlertForDelivery]) -> _Message:
+        """A minimal, safe message for alerts the renderer failed on: who, what, the link."""
+        parts = []
+        for alert in unit:
+            st = alert.statement
+            speaker = self._speakers.get(st.speaker_id)
+            name = speaker.name if speaker is not None else st.speaker_id
+            body = st.text
+            while utf16_len(body) > PLAIN_MAX_UNITS // len(unit):
+                body = body[: len(body) * 9 // 10]
+            lines = [f"<b>{htmllib.escape(name)}</b>"]
+            if st.title:
+                lines.append(htmllib.escape(st.title[:300]))
+            if body:
+                lines.append(htmllib.escape(body) + ("…" if body != st.text else ""))
+            if st.url:
+                lines.append(htmllib.escape(st.url[:1000]))
+            parts.append("\n".join(lines))
+        first = unit[0]
+        return _Message(html="\n\n".join(parts), reply_to=first.parent_message_id)
+
     async def _deliver(self, unit: list[AlertForDelivery]) -> str:
         alert = unit[0]
         try:
@@ -275,9 +301,18 @@ class Dispatcher:
             return self._retry_all(unit, str(exc), 1.0)
         except StorageError as exc:
             return self._retry_all(unit, f"context unavailable: {exc}", None)
-        except Exception as exc:  # a bug in rendering: keep the alerts, back off
-            log.critical("render bug alert=%d", alert.id, exc_info=True)
-            return self._retry_all(unit, f"bug: {exc!r}", None)
+        except Exception as exc:
+            # A bug in rendering (or data it cannot handle) would fail the same way at every
+            # try, and the channel's later alerts would wait behind it for days (issue 11):
+            # say what was said in a plain form instead, and never hold the channel.
+            log.critical("render bug alert=%d: sending a plain version", alert.id, exc_info=True)
+            try:
+                msg = self._plain(unit)
+            except Exception:
+                log.critical("plain render failed too alert=%d", alert.id, exc_info=True)
+                for a in unit:
+                    self._fail(a, f"could not be rendered: {exc!r}")
+                return "failed"
         if not msg.html:
             self._mark_sent(unit, None)
             return "sent"

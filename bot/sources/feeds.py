@@ -15,6 +15,7 @@ import httpx
 
 from bot.errors import FeedParseError, SourceRejected, SourceUnavailable
 from bot.model import CachingInfo, FetchResult, SourceForPoll
+from bot.sources.dates import sane_dates
 from bot.sources.feedparse import parse_feed
 
 __all__ = ["FeedFetcher", "HttpLimits", "make_http_client", "parse_retry_after"]
@@ -138,13 +139,14 @@ class FeedFetcher:
             content_type=resp_headers.get("content-type"),
             fetched_at=now,
         )
+        items, date_warnings = sane_dates(parsed.items, now)
         return FetchResult(
-            items=parsed.items,
+            items=items,
             caching=CachingInfo(
                 etag=resp_headers.get("etag"), last_modified=resp_headers.get("last-modified")
             ),
             fetched_at=now,
-            warnings=parsed.warnings,
+            warnings=(*parsed.warnings, *date_warnings),
         )
 
     async def _get(

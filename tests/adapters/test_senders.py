@@ -62,7 +62,7 @@ async def test_unchanged_edit_is_success_logged_once(
 
 
 async def test_other_edit_refusals_still_fail(sender: TelegramSender) -> None:
-    with pytest.raises(DeliveryRejected, match="(?i)message to edit not found"):
+    with pytest.raises(DeliveryRejected, match=r"(?i)message to edit not found"):
         await sender.edit("main", CHANNEL, "999", "text")
 
 
