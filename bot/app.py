@@ -417,6 +417,10 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
     finally:
         log.info("stopping: letting running ticks finish")
         await ticker.stop()
+        # Whatever a cancelled tick still held is given back: a restarted worker (or another
+        # one) takes it at once instead of after the lease (issue 11).
+        await asyncio.to_thread(app.dispatcher.release_all)
+        await asyncio.to_thread(app.poller.release_all)
         for sig in installed:
             loop.remove_signal_handler(sig)
         log.info("worker stopped")

@@ -134,19 +134,48 @@ class Dispatcher:
         self._chat_ready_at: dict[str, float] = {}
         self._next_global = 0.0
         self._lock = asyncio.Lock()
+        # issue 11: alerts claimed by the tick in flight (given back if it is cancelled), and
+        # outbox writes that failed on a database error, retried first at the next tick.
+        self._claimed: set[int] = set()
+        self._unwritten: list[Callable[[Session], None]] = []
 
     async def dispatch(self) -> DispatchReport:
         """Send what is due now; one tick. Never raises for Telegram's or the database's faults."""
         async with self._lock:
             return await self._dispatch()
 
+    def release_all(self) -> None:
+        """On shutdown: record what can be, and give back the alerts of a cancelled tick."""
+        self._retry_unwritten()
+        if not self._claimed:
+            return
+        ids, self._claimed = sorted(self._claimed), set()
+        try:
+            with storage.session_scope(self._sessions) as session:
+                storage.release_alerts(session, ids)
+            log.info("released %d claimed alert(s)", len(ids))
+        except StorageError as exc:
+            log.error("alert leases not released (they run out): %s", exc)
+
+    def _retry_unwritten(self) -> None:
+        while self._unwritten:
+            try:
+                with storage.session_scope(self._sessions) as session:
+                    self._unwritten[0](session)
+            except StorageError as exc:
+                log.error("%d outbox updates still not written: %s", len(self._unwritten), exc)
+                return
+            self._unwritten.pop(0)
+
     async def _dispatch(self) -> DispatchReport:
+        self._retry_unwritten()
         now = self._clock()
         try:
             with storage.session_scope(self._sessions) as session:
                 alerts = storage.claim_alerts(
                     session, now, limit=self._policy.batch_size, lease=self._policy.lease
                 )
+            self._claimed = {a.id for a in alerts}
         except StorageError as exc:
             log.error("dispatch tick skipped: %s", exc)
             self._metrics.inc("storage_errors", where="claim_alerts")
@@ -169,13 +198,15 @@ class Dispatcher:
         for unit in units:
             first = unit[0]
             over_budget = self._monotonic() - started > self._policy.tick_budget
+            ids = {a.id for a in unit}
             if first.channel_id in held or over_budget:
                 for alert in unit:
                     self._release(alert)
+                self._claimed -= ids
                 deferred += len(unit)
                 continue
             outcome = await self._deliver(unit)
-            ids = {a.id for a in unit}
+            self._claimed -= ids
             if outcome == "sent":
                 if self._sender.delivers:
                     sent += len(unit)
@@ -429,6 +460,8 @@ class Dispatcher:
             with storage.session_scope(self._sessions) as session:
                 fn(session)
         except StorageError as exc:
-            # The lease runs out and the alert is taken again: at worst sent twice, never lost.
-            log.error("outbox not updated: %s", exc)
+            # Written at the next tick, before anything is claimed; if the worker dies first,
+            # the lease runs out and the alert is taken again: at worst sent twice, never lost.
+            log.error("outbox not updated (retried next tick): %s", exc)
             self._metrics.inc("storage_errors", where="outbox")
+            self._unwritten.append(fn)

@@ -168,6 +168,10 @@ class Poller:
         # row, cursor, ETag, lease or usage stays); what it would have stored is kept here.
         self._dry_run = dry_run
         self.previewed: list[StoredStatement] = []
+        # issue 11: writes that settle a claimed source (its failure, its 304, giving its lease
+        # back) and failed on a database error, retried at the next tick: a source is not left
+        # leased for minutes after a passing database fault.
+        self._unwritten: list[Callable[[Session], object]] = []
         self._fetchers = fetchers
         self._batch_fetchers = dict(batch_fetchers or {})
         self._watchlist = watchlist
@@ -199,7 +203,34 @@ class Poller:
             with storage.session_scope(self._sessions) as session:
                 yield session
 
+    def _write_later(self, fn: Callable[[Session], object]) -> None:
+        self._unwritten.append(fn)
+
+    def _retry_unwritten(self) -> None:
+        """Apply the settling writes that failed before, oldest first; keep the rest on error."""
+        while self._unwritten:
+            try:
+                with self._scope() as session:
+                    self._unwritten[0](session)
+            except StorageError as exc:
+                log.error("%d poll results still not recorded: %s", len(self._unwritten), exc)
+                return
+            self._unwritten.pop(0)
+
+    def release_all(self) -> None:
+        """On shutdown: record what can be, and give back every lease this worker holds."""
+        self._retry_unwritten()
+        try:
+            with self._scope() as session:
+                n = storage.release_sources(session, self._owner)
+        except StorageError as exc:
+            log.error("source leases not released (they run out): %s", exc)
+            return
+        if n:
+            log.info("released %d source lease(s)", n)
+
     def _claim(self, *, due_only: bool, after_key: str | None = None) -> list[SourceForPoll]:
+        self._retry_unwritten()
         with self._scope() as session:
             return storage.claim_sources(
                 session,
@@ -266,8 +297,10 @@ class Poller:
             with self._scope() as session:
                 storage.record_not_modified(session, pending, now=self._clock())
         except StorageError as exc:
-            log.error("%d unchanged polls not recorded (polled again): %s", len(pending), exc)
+            log.error("%d unchanged polls not recorded (retried): %s", len(pending), exc)
             self._metrics.inc("storage_errors", where="not_modified")
+            now = self._clock()
+            self._write_later(lambda s: storage.record_not_modified(s, pending, now=now))
 
     async def _poll_batch(self, sources: list[SourceForPoll]) -> list[PollOutcome]:
         """Poll sources that one request can cover together, and schedule them together."""
@@ -318,9 +351,13 @@ class Poller:
         try:
             return self._ingest(source, spec, result, when)
         except StorageError as exc:
-            # Nothing was written; the lease runs out and the poll is done again.
+            # Nothing was written: give the lease back (now, or at the next tick if the database
+            # is still failing) so that the poll is done again within seconds.
             log.error("poll not stored source=%s: %s", source.key, exc)
             self._metrics.inc("storage_errors", where="ingest")
+            self._write_later(
+                lambda s: storage.release_sources(s, self._owner, keys=[source.key])
+            )
             return PollOutcome(source.key, error=str(exc))
 
     def _ingest(
@@ -427,21 +464,23 @@ class Poller:
                 message,
             )
             self._metrics.inc("poll_errors", error=kind)
+        def record(session: Session) -> None:
+            if held:
+                storage.postpone_source(session, source.key, next_poll_at=when)
+            else:
+                storage.record_poll_failure(session, source.key, error=message, next_poll_at=when)
+            if isinstance(exc, SourceError) and (exc.requests or exc.reads):
+                storage.record_usage(
+                    session, source.kind.value, now, requests=exc.requests, reads=exc.reads
+                )
+
         try:
             with self._scope() as session:
-                if held:
-                    storage.postpone_source(session, source.key, next_poll_at=when)
-                else:
-                    storage.record_poll_failure(
-                        session, source.key, error=message, next_poll_at=when
-                    )
-                if isinstance(exc, SourceError) and (exc.requests or exc.reads):
-                    storage.record_usage(
-                        session, source.kind.value, now, requests=exc.requests, reads=exc.reads
-                    )
+                record(session)
         except StorageError as db_exc:
-            log.error("poll failure not recorded source=%s: %s", source.key, db_exc)
+            log.error("poll failure not recorded source=%s (retried): %s", source.key, db_exc)
             self._metrics.inc("storage_errors", where="failure")
+            self._write_later(record)
         return PollOutcome(source.key, error=None if held else message)
 
     def _retry_at(

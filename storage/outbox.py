@@ -21,6 +21,7 @@ __all__ = [
     "mark_alert_shown",
     "outbox_counts",
     "release_alert",
+    "release_alerts",
     "resend_shown",
     "set_channel_chat",
     "sync_channels",
@@ -177,7 +178,16 @@ def mark_alert_retry(
 
 def release_alert(session: Session, alert_id: int) -> None:
     """Give a claimed alert back without counting an attempt (its chat is waiting out a limit)."""
-    session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(lease_until=None))
+    release_alerts(session, [alert_id])
+
+
+def release_alerts(session: Session, alert_ids: Sequence[int]) -> None:
+    """Give claimed alerts back without counting an attempt (their worker is stopping)."""
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id.in_(list(alert_ids)), AlertRow.status == AlertStatus.PENDING.value)
+        .values(lease_until=None)
+    )
 
 
 def mark_alert_failed(session: Session, alert_id: int, *, error: str, now: datetime) -> None:

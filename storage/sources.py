@@ -18,6 +18,7 @@ __all__ = [
     "record_not_modified",
     "record_poll_failure",
     "record_poll_success",
+    "release_sources",
     "source_statuses",
     "sync_sources",
 ]
@@ -178,6 +179,16 @@ def record_poll_failure(session: Session, key: str, *, error: str, next_poll_at:
     row.lease_until = None
     row.lease_owner = None
     return row.failures
+
+
+def release_sources(session: Session, owner: str, keys: Sequence[str] | None = None) -> int:
+    """Give back the leases `owner` holds (on `keys`, or all): those sources may be polled again
+    at once, by anyone. Returns how many were released."""
+    query = update(SourceRow).where(SourceRow.lease_owner == owner)
+    if keys is not None:
+        query = query.where(SourceRow.key.in_(keys))
+    result = session.execute(query.values(lease_until=None, lease_owner=None))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def postpone_source(session: Session, key: str, *, next_poll_at: datetime) -> None:
