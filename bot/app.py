@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 import storage
 from bot.deletions import DeletionChecker
 from bot.delivery import DeliveryPolicy, Dispatcher, DispatchReport
-from bot.errors import DeliveryRejected, DeliveryRetryLater, StartupError
+from bot.errors import DeliveryRejected, DeliveryRetryLater, StartupError, StorageError
 from bot.matching import compile_topics
 from bot.metrics import Metrics
 from bot.model import PollOutcome, SourceKind, SourceSpec, Watchlist
 from bot.pipeline import Poller, PollPolicy
 from bot.ports import BatchFetcher, Fetcher, Sender
+from bot.redact import redact_url
 from bot.scheduler import Ticker
 from bot.senders import ConsoleSender, TelegramSender
 from bot.settings import Settings
@@ -35,7 +36,7 @@ from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
 from bot.sources.x import BudgetGuard, XFetcher, make_x_client
 from bot.xbudget import Budget, PollingPlan, XAccount, XPlan, plan_polling, plan_preset
 
-__all__ = ["App", "open_app", "run_once", "run_worker", "x_polling_plan"]
+__all__ = ["App", "open_app", "open_database", "run_once", "run_worker", "x_polling_plan"]
 
 log = logging.getLogger("watchpost")
 
@@ -100,6 +101,32 @@ def _http_limits(s: Settings) -> HttpLimits:
     )
 
 
+def _database_problem(settings: Settings, exc: StorageError) -> StartupError:
+    """One line naming the database and the cause, for an operator at start (issue 11)."""
+    # The driver's own words ("Connection refused", "unable to open database file"), not the
+    # chain of wrappers around them.
+    orig = getattr(exc.__cause__, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    cause = text.splitlines()[0] if text else type(exc).__name__
+    where = redact_url(settings.database_url)
+    return StartupError(f"database {where}: {cause}")
+
+
+async def open_database(settings: Settings) -> Engine:
+    """An engine on a migrated database.
+
+    Raises:
+        StartupError: the database cannot be reached, opened or written (one line).
+    """
+    engine = storage.make_engine(settings.database_url)
+    try:
+        await asyncio.to_thread(storage.migrate, engine)
+    except StorageError as exc:
+        engine.dispose()
+        raise _database_problem(settings, exc) from exc
+    return engine
+
+
 @asynccontextmanager
 async def open_app(
     settings: Settings,
@@ -132,11 +159,10 @@ async def open_app(
         )
     # PTB 22 returns `retry_after` as a timedelta only when asked; we read seconds either way.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
-    engine = storage.make_engine(settings.database_url)
+    engine = await open_database(settings)
     client: httpx.AsyncClient | None = None
     telegram: TelegramSender | None = None
     try:
-        await asyncio.to_thread(storage.migrate, engine)
         sessions = storage.make_sessions(engine)
         now = clock()
         metrics = Metrics()
@@ -162,14 +188,17 @@ async def open_app(
         for s in watchlist.sources():
             if s.kind not in fetchable:
                 skipped[s.kind.value] = skipped.get(s.kind.value, 0) + 1
-        with storage.session_scope(sessions) as session:
-            storage.sync_sources(
-                session,
-                specs,
-                default_interval=timedelta(seconds=settings.default_interval_seconds),
-                now=now,
-            )
-            storage.sync_channels(session, watchlist.channels)
+        try:
+            with storage.session_scope(sessions) as session:
+                storage.sync_watchlist(
+                    session,
+                    specs,
+                    watchlist.channels,
+                    default_interval=timedelta(seconds=settings.default_interval_seconds),
+                    now=now,
+                )
+        except StorageError as exc:
+            raise _database_problem(settings, exc) from exc
         limits = _http_limits(settings)
         client = http_client or make_http_client(limits)
         fetchers[SourceKind.FEED] = FeedFetcher(client, limits, clock=clock)

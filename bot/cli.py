@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import storage
-from bot.app import open_app, run_once, run_worker, x_polling_plan
+from bot.app import open_app, open_database, run_once, run_worker, x_polling_plan
 from bot.errors import ConfigError, StartupError
 from bot.exitcodes import ExitStatus, once_status
 from bot.log import setup_logging
 from bot.model import StoredStatement, Watchlist
+from bot.redact import redact_text
 from bot.settings import Settings, load_settings
 from bot.watchlist import format_interval, load_watchlist
 
@@ -167,9 +168,8 @@ async def _once(settings: Settings, watchlist: Watchlist, *, as_json: bool, dry_
 
 async def _resend_shown(settings: Settings, *, channel: str | None) -> int:
     """`watchpost alerts resend --shown`: the operator sends what a console worker showed."""
-    engine = storage.make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
-        await asyncio.to_thread(storage.migrate, engine)
         with storage.session_scope(storage.make_sessions(engine)) as session:
             n = storage.resend_shown(session, now=datetime.now(UTC), channel_id=channel)
     finally:
@@ -182,7 +182,7 @@ async def _resend_shown(settings: Settings, *, channel: str | None) -> int:
 def statement_json(st: StoredStatement) -> dict[str, object]:
     """One statement as `once --json` prints it."""
     return {
-        "source": st.source_key,
+        "source": redact_text(st.source_key),
         "speaker": st.speaker_id,
         "external_id": st.external_id,
         "url": st.url,
@@ -197,9 +197,8 @@ def statement_json(st: StoredStatement) -> dict[str, object]:
 
 
 async def _sources(settings: Settings, watchlist: Watchlist) -> int:
-    engine = storage.make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
-        await asyncio.to_thread(storage.migrate, engine)
         with storage.session_scope(storage.make_sessions(engine)) as session:
             rows = storage.source_statuses(session)
             counts = storage.outbox_counts(session)
@@ -229,9 +228,10 @@ async def _sources(settings: Settings, watchlist: Watchlist) -> int:
     table = [header]
     for r in rows:
         interval, reads, cost = planned.get(r.key, ("", "", ""))
+        key = redact_text(r.key)  # issue 11: credentials in a feed URL are never shown
         table.append(
             (
-                r.key if len(r.key) <= 60 else r.key[:59] + "…",
+                key if len(key) <= 60 else key[:59] + "…",
                 r.kind.value,
                 _ago(r.last_success_at, now),
                 str(r.failures),
@@ -240,7 +240,7 @@ async def _sources(settings: Settings, watchlist: Watchlist) -> int:
                 interval,
                 reads,
                 cost,
-                (r.last_error or "")[:80],
+                redact_text(r.last_error or "")[:80],
             )
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

@@ -39,6 +39,8 @@ _DAY = 86400
 # The secrets that may also be read from a file named by "<NAME>_FILE".
 _SECRET_ENV = ("TELEGRAM_BOT_TOKEN", "X_BEARER_TOKEN")
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+#: the backends Watchpost is built and tested for
+_DATABASES = ("sqlite", "postgresql", "postgres")
 
 
 def _env(name: str) -> str:
@@ -262,6 +264,14 @@ class Settings(BaseSettings):
         if not _URL_SCHEME.match(value.strip()):
             raise PydanticCustomError(
                 "settings", "expected a database URL such as sqlite:///watchpost.sqlite"
+            )
+        backend = value.strip().split(":", 1)[0].split("+", 1)[0].lower()
+        if backend not in _DATABASES:
+            # issue 11: a mysql:// URL passed this check and failed at start with a traceback
+            raise PydanticCustomError(
+                "settings",
+                "unsupported database '{backend}': use sqlite:///FILE or postgresql://…",
+                {"backend": backend},
             )
         return value.strip()
 

@@ -4,6 +4,7 @@ Repository functions take a `Session` first and return `bot.model` values, never
 """
 
 from storage.db import (
+    lock_for_setup,
     make_engine,
     make_sessions,
     migrate,
@@ -42,6 +43,7 @@ from storage.sources import (
     release_sources,
     source_statuses,
     sync_sources,
+    sync_watchlist,
 )
 from storage.statements import (
     known_hashes,
@@ -64,6 +66,7 @@ __all__ = [
     "load_statement",
     "load_statements",
     "load_version",
+    "lock_for_setup",
     "make_engine",
     "make_sessions",
     "mark_alert_failed",
@@ -93,6 +96,7 @@ __all__ = [
     "store_statements",
     "sync_channels",
     "sync_sources",
+    "sync_watchlist",
     "text_before",
     "thread_continuations",
     "version_text",

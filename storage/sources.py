@@ -9,7 +9,9 @@ from typing import cast
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.model import CachingInfo, SourceForPoll, SourceKind, SourceSpec, SourceStatus
+from bot.model import CachingInfo, Channel, SourceForPoll, SourceKind, SourceSpec, SourceStatus
+from storage.db import SYNC_LOCK, lock_for_setup
+from storage.outbox import sync_channels
 from storage.schema import SourceRow, StatementRow
 
 __all__ = [
@@ -21,7 +23,23 @@ __all__ = [
     "release_sources",
     "source_statuses",
     "sync_sources",
+    "sync_watchlist",
 ]
+
+
+def sync_watchlist(
+    session: Session,
+    specs: Sequence[SourceSpec],
+    channels: Sequence[Channel],
+    *,
+    default_interval: timedelta,
+    now: datetime,
+) -> None:
+    """Make the sources and channels tables agree with the watchlist, one worker at a time
+    (workers started together would insert the same new source twice: issue 11)."""
+    lock_for_setup(session, SYNC_LOCK)
+    sync_sources(session, specs, default_interval=default_interval, now=now)
+    sync_channels(session, channels)
 
 
 def sync_sources(
