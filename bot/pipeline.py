@@ -355,9 +355,7 @@ class Poller:
             # is still failing) so that the poll is done again within seconds.
             log.error("poll not stored source=%s: %s", source.key, exc)
             self._metrics.inc("storage_errors", where="ingest")
-            self._write_later(
-                lambda s: storage.release_sources(s, self._owner, keys=[source.key])
-            )
+            self._write_later(lambda s: storage.release_sources(s, self._owner, keys=[source.key]))
             return PollOutcome(source.key, error=str(exc))
 
     def _ingest(
@@ -464,6 +462,7 @@ class Poller:
                 message,
             )
             self._metrics.inc("poll_errors", error=kind)
+
         def record(session: Session) -> None:
             if held:
                 storage.postpone_source(session, source.key, next_poll_at=when)
