@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ import httpx
 from bot.errors import FeedParseError, SourceRejected, SourceUnavailable
 from bot.model import CachingInfo, FetchResult, SourceForPoll
 from bot.sources.dates import sane_dates
+from bot.sources.decoding import ACCEPT_ENCODING, BodyTooLarge, CappedDecoder
 from bot.sources.feedparse import parse_feed
 
 __all__ = ["FeedFetcher", "HttpLimits", "make_http_client", "parse_retry_after"]
@@ -54,7 +56,12 @@ def make_http_client(limits: HttpLimits) -> httpx.AsyncClient:
         ),
         follow_redirects=True,
         max_redirects=limits.max_redirects,
-        headers={"User-Agent": limits.user_agent, "Accept": ACCEPT},
+        headers={
+            "User-Agent": limits.user_agent,
+            "Accept": ACCEPT,
+            # only what CappedDecoder reads: its cap holds while decoding
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
         trust_env=False,
     )
 
@@ -162,11 +169,15 @@ class FeedFetcher:
                     source.key, f"response of {declared} bytes is over the {cap}-byte cap"
                 )
             chunks: list[bytes] = []
-            size = 0
-            # Decoded bytes are counted, so a small gzip bomb is stopped as early as a large body.
-            async for chunk in resp.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
-                    raise FeedParseError(source.key, f"response over the {cap}-byte cap")
-                chunks.append(chunk)
+            # Decoded here, not by httpx: the cap is enforced while decoding, so a gzip bomb
+            # stops at the cap instead of after a whole chunk's expansion (issue 11).
+            decoder = CappedDecoder(resp.headers.get("content-encoding"), cap)
+            try:
+                async for raw in resp.aiter_raw():
+                    chunks.append(decoder.feed(raw))
+                chunks.append(decoder.flush())
+            except BodyTooLarge as exc:
+                raise FeedParseError(source.key, str(exc)) from exc
+            except zlib.error as exc:
+                raise FeedParseError(source.key, f"badly compressed body: {exc}") from exc
             return resp.status_code, resp.headers, b"".join(chunks), str(resp.url)

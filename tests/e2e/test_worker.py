@@ -269,3 +269,30 @@ async def test_scheduled_worker_polls_delivers_and_stops_cleanly(
     logging.getLogger().handlers.clear()
     assert "worker stopped" in logged and "sent alert=" in logged
     assert TOKEN not in logged  # the token never reaches a log, even at DEBUG
+
+
+async def test_a_gzip_bomb_is_stopped_at_the_cap_while_decoding(world: World) -> None:
+    """Issue 11: 60 MB of zeros as 60 KB of gzip, declared as Content-Encoding: gzip."""
+    import gzip
+    import tracemalloc
+
+    _prime(world)
+    async with world.app(WATCHPOST_MAX_BODY_BYTES="1000000") as app:
+        await run_once(app)
+        bomb = gzip.compress(b"<rss>" + b"\0" * 60_000_000, mtime=0)
+        world.feed_state.set_raw(
+            "/am.rss",
+            bomb,
+            {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"},
+        )
+        world.publish("/ru.rss", entry(31, "Карабах", "Другие идут дальше."))
+        tracemalloc.start()
+        try:
+            outcomes, report = await run_once(app)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    by_key = {o.source_key.rsplit("/", 1)[1]: o for o in outcomes}
+    assert by_key["am.rss"].error is not None and "cap" in by_key["am.rss"].error
+    assert report.sent == 1
+    assert peak < 20_000_000  # the cap and a network chunk, not the bomb's 60 MB
