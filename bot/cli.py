@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         "--shown", action="store_true", required=True, help="the alerts shown on the console"
     )
     resend.add_argument("--channel", help="only this channel's (its id in the watchlist)")
+    channels = sub.add_parser("channels", help="act on channels")
+    channels_sub = channels.add_subparsers(dest="channels_command", required=True)
+    resume = channels_sub.add_parser(
+        "resume", help="deliver a paused channel's alerts (and those it refused before)"
+    )
+    resume.add_argument("channel", help="the channel's id in the watchlist")
     demo = sub.add_parser("demo", help="replay a bundled scenario through local fake servers")
     demo.add_argument("--speed", type=float, default=1.0, help="replay faster (2 = twice as fast)")
     return p
@@ -96,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(settings, watchlist)
         if args.command == "sources":
             return asyncio.run(_sources(settings, watchlist))
+        if args.command == "channels":
+            return asyncio.run(_resume_channel(settings, args.channel))
         if args.command == "alerts":
             return asyncio.run(_resend_shown(settings, channel=args.channel))
         if args.command == "once":
@@ -166,6 +174,21 @@ async def _once(settings: Settings, watchlist: Watchlist, *, as_json: bool, dry_
     )
 
 
+async def _resume_channel(settings: Settings, channel: str) -> int:
+    """`watchpost channels resume ID`: the operator fixed the chat; its alerts go out."""
+    engine = await open_database(settings)
+    try:
+        with storage.session_scope(storage.make_sessions(engine)) as session:
+            n = storage.resume_channel(session, channel, now=datetime.now(UTC))
+    finally:
+        engine.dispose()
+    if n is None:
+        print(f"watchpost: no channel {channel!r} in the database", file=sys.stderr)
+        return ExitStatus.USAGE
+    print(f"channel {channel} resumed: {n} alert(s) queued for the next worker")
+    return ExitStatus.OK
+
+
 async def _resend_shown(settings: Settings, *, channel: str | None) -> int:
     """`watchpost alerts resend --shown`: the operator sends what a console worker showed."""
     engine = await open_database(settings)
@@ -202,6 +225,7 @@ async def _sources(settings: Settings, watchlist: Watchlist) -> int:
         with storage.session_scope(storage.make_sessions(engine)) as session:
             rows = storage.source_statuses(session)
             counts = storage.outbox_counts(session)
+            paused = storage.paused_channels(session)
             now = datetime.now(UTC)
             x_used = storage.month_usage(session, "x", now)
     finally:
@@ -255,6 +279,11 @@ async def _sources(settings: Settings, watchlist: Watchlist) -> int:
             else ""
         )
     )
+    for channel_id, since, reason in paused:
+        print(
+            f"channel {channel_id} PAUSED {_ago(since, now)}: {redact_text(reason)[:120]} "
+            f"(`watchpost channels resume {channel_id}` once fixed)"
+        )
     if x_specs:
         _, plan = x_polling_plan(settings, x_specs)
         total = f", {plan.cost_per_month:.2f} a month" if plan.cost_per_month is not None else ""

@@ -370,6 +370,8 @@ class Dispatcher:
                 )
                 self._write(lambda s: storage.set_channel_chat(s, alert.channel_id, new_chat))
                 return self._retry_all(unit, exc.message, 0.0)
+            if exc.chat_refused:
+                return self._pause(unit, exc.message)
             if msg.edit is not None:
                 # The first message can no longer be edited: say it in a message of its own.
                 return self._retry_all(unit, f"edit refused, will send anew: {exc.message}", 0.0)
@@ -395,6 +397,29 @@ class Dispatcher:
             lag,
         )
         return "sent"
+
+    def _pause(self, unit: list[AlertForDelivery], reason: str) -> str:
+        """The chat refuses the bot: every alert of the channel would fail alike. Keep them all
+        (issue 11: they were failed for good on the first try) and tell the operator."""
+        alert = unit[0]
+        now = self._clock()
+        log.error(
+            "channel paused channel=%s chat=%s: %s; its alerts wait: fix the chat, then run "
+            "`watchpost channels resume %s`",
+            alert.channel_id,
+            alert.chat,
+            reason,
+            alert.channel_id,
+        )
+        self._metrics.inc("channels_paused")
+        ids = [a.id for a in unit]
+
+        def pause(session: Session) -> None:
+            storage.pause_channel(session, alert.channel_id, reason=reason, now=now)
+            storage.release_alerts(session, ids)
+
+        self._write(pause)
+        return "retry"
 
     def _mark_sent(self, unit: list[AlertForDelivery], message_id: str | None) -> None:
         now = self._clock()

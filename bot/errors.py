@@ -124,12 +124,22 @@ class DeliveryRetryLater(DeliveryError):
 class DeliveryRejected(DeliveryError):
     """Telegram refused this message for good (bad request, bot not in chat).
 
-    ``new_chat`` is set when the group became a supergroup: resend there.
+    ``new_chat`` is set when the group became a supergroup: resend there. ``chat_refused`` when
+    the chat itself refuses the bot (kicked, chat not found, no right to post): every alert of
+    that channel would be refused alike, so the channel is paused and its alerts kept.
     """
 
-    def __init__(self, channel_id: str, message: str = "", *, new_chat: str | None = None):
+    def __init__(
+        self,
+        channel_id: str,
+        message: str = "",
+        *,
+        new_chat: str | None = None,
+        chat_refused: bool = False,
+    ):
         super().__init__(channel_id, message)
         self.new_chat = new_chat
+        self.chat_refused = chat_refused
 
 
 class StorageError(WatchpostError):

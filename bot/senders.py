@@ -27,15 +27,42 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.errors import DeliveryRejected, DeliveryRetryLater
-from bot.tghtml import html_to_plain
+from bot.tghtml import html_to_plain, utf16_len
 
-__all__ = ["ConsoleSender", "TelegramSender", "retry_after_seconds"]
+__all__ = ["ConsoleSender", "TelegramSender", "retry_after_seconds", "split_text"]
 
 log = logging.getLogger("watchpost.telegram")
 
 # How long to hold alerts when the token itself is refused: the operator must act, and the
 # alerts must wait for them rather than be dropped.
 INVALID_TOKEN_WAIT = 300.0
+
+
+#: UTF-16 units per part when a message must be split (the Bot API takes 4096)
+PART_UNITS = 4000
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` cut into parts of at most `limit` UTF-16 units, at line ends where possible."""
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while utf16_len(line) > limit:
+            cut = limit
+            while utf16_len(line[:cut]) > limit:
+                cut -= 1
+            head, line = line[:cut], line[cut:]
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(head)
+        if utf16_len(current + line) > limit:
+            parts.append(current)
+            current = ""
+        current += line
+    if current.strip():
+        parts.append(current)
+    return [p for p in parts if p.strip()] or [text[:limit]]
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -110,6 +137,10 @@ class TelegramSender:
                     reply_parameters=reply,
                 )
             except BadRequest as exc:
+                if "message is too long" in exc.message.lower():
+                    # issue 11: a refused length is no reason to lose the alert: send it in
+                    # parts (plain text, cut at line ends), the first part carrying the id.
+                    return await self._send_parts(chat, html_to_plain(html), silent, reply)
                 if "parse entities" not in exc.message.lower():
                     raise
                 # A rendering bug must not cost the subscribers the alert: send it as plain text.
@@ -121,6 +152,21 @@ class TelegramSender:
                     reply_parameters=reply,
                 )
         return str(msg.message_id)
+
+    async def _send_parts(
+        self, chat: str, text: str, silent: bool, reply: ReplyParameters | None
+    ) -> str:
+        first: str | None = None
+        for part in split_text(text, PART_UNITS):
+            msg = await self._bot.send_message(
+                chat_id=chat,
+                text=part,
+                disable_notification=silent,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_parameters=reply,
+            )
+            first = first or str(msg.message_id)
+        return first or ""
 
     async def edit(self, channel_id: str, chat: str, message_id: str, html: str) -> None:
         """Replace a sent message's text; "message is not modified" counts as done."""
@@ -164,9 +210,35 @@ def _map_errors(channel_id: str) -> Iterator[None]:
             channel_id, "the Bot API refused TELEGRAM_BOT_TOKEN", retry_after=INVALID_TOKEN_WAIT
         ) from exc
     except (Forbidden, BadRequest) as exc:
-        raise DeliveryRejected(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
+        raise DeliveryRejected(
+            channel_id,
+            f"{type(exc).__name__}: {exc.message}",
+            chat_refused=_chat_refused(exc),
+        ) from exc
     except TelegramError as exc:  # TimedOut, NetworkError and whatever else is passing
         raise DeliveryRetryLater(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
+
+
+# Bot API descriptions of a chat that refuses the bot itself (tdlib telegram-bot-api
+# Client.cpp, in ../shared/corpus/telegram): every message to it would be refused alike.
+_CHAT_REFUSALS = (
+    "chat not found",
+    "bot was kicked",
+    "bot is not a member",
+    "bot was blocked",
+    "not enough rights",
+    "have no rights to send",
+    "need administrator rights",
+    "chat_write_forbidden",
+    "group chat was deactivated",
+    "user is deactivated",
+)
+
+
+def _chat_refused(exc: TelegramError) -> bool:
+    """Whether a 400/403 refuses the chat (pause the channel), not just this message."""
+    text = exc.message.lower()
+    return isinstance(exc, Forbidden) or any(r in text for r in _CHAT_REFUSALS)
 
 
 class ConsoleSender:

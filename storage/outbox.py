@@ -20,9 +20,12 @@ __all__ = [
     "mark_alert_sent",
     "mark_alert_shown",
     "outbox_counts",
+    "pause_channel",
+    "paused_channels",
     "release_alert",
     "release_alerts",
     "resend_shown",
+    "resume_channel",
     "set_channel_chat",
     "sync_channels",
 ]
@@ -38,6 +41,54 @@ def sync_channels(session: Session, channels: Sequence[Channel]) -> None:
             session.add(ChannelRow(id=ch.id, chat=ch.chat, configured_chat=ch.chat))
         elif row.configured_chat != ch.chat:
             row.chat = row.configured_chat = ch.chat
+
+
+def pause_channel(session: Session, channel_id: str, *, reason: str, now: datetime) -> None:
+    """Telegram refuses the chat itself: hold every alert of the channel until resumed."""
+    session.execute(
+        update(ChannelRow)
+        .where(ChannelRow.id == channel_id, ChannelRow.paused_at.is_(None))
+        .values(paused_at=now, paused_reason=reason[:2000])
+    )
+
+
+def resume_channel(session: Session, channel_id: str, *, now: datetime) -> int | None:
+    """The operator fixed the chat: deliver its waiting alerts, and those refused before
+    (failed) too; returns how many alerts are queued, or None for an unknown channel."""
+    row = session.get(ChannelRow, channel_id)
+    if row is None:
+        return None
+    row.paused_at = None
+    row.paused_reason = None
+    session.execute(
+        update(AlertRow)
+        .where(
+            AlertRow.channel_id == channel_id,
+            AlertRow.status == AlertStatus.FAILED.value,
+        )
+        .values(status=AlertStatus.PENDING.value, attempts=0, last_error=None, sent_at=None)
+    )
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.channel_id == channel_id, AlertRow.status == AlertStatus.PENDING.value)
+        .values(next_attempt_at=now, lease_until=None)
+    )
+    n = session.scalar(
+        select(func.count())
+        .select_from(AlertRow)
+        .where(AlertRow.channel_id == channel_id, AlertRow.status == AlertStatus.PENDING.value)
+    )
+    return int(n or 0)
+
+
+def paused_channels(session: Session) -> list[tuple[str, datetime, str]]:
+    """(channel id, paused since, why) for every paused channel."""
+    rows = session.execute(
+        select(ChannelRow.id, ChannelRow.paused_at, ChannelRow.paused_reason)
+        .where(ChannelRow.paused_at.is_not(None))
+        .order_by(ChannelRow.id)
+    )
+    return [(cid, when, reason or "") for cid, when, reason in rows if when is not None]
 
 
 def set_channel_chat(session: Session, channel_id: str, chat: str) -> None:
@@ -58,6 +109,8 @@ def claim_alerts(
         select(AlertRow, ChannelRow.chat)
         .join(ChannelRow, ChannelRow.id == AlertRow.channel_id)
         .where(AlertRow.status == AlertStatus.PENDING.value)
+        # a paused channel's alerts wait for the operator (issue 11)
+        .where(ChannelRow.paused_at.is_(None))
         .order_by(AlertRow.id)
         # Not-yet-due rows are read too (they block their channel); read enough to fill `limit`.
         .limit(limit * 4)

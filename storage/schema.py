@@ -226,6 +226,9 @@ class ChannelRow(Base):
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     chat: Mapped[str] = mapped_column(String(200))
     configured_chat: Mapped[str] = mapped_column(String(200))
+    #: set when Telegram refused the chat itself: its alerts wait until the operator resumes it
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class UsageRow(Base):

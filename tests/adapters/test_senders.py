@@ -80,3 +80,17 @@ def test_fake_answers_not_modified_in_telegrams_words() -> None:
 def test_senders_say_whether_they_deliver() -> None:
     assert TelegramSender.delivers is True
     assert ConsoleSender.delivers is False
+
+
+async def test_a_message_telegram_finds_too_long_is_sent_in_parts(
+    sender: TelegramSender, fake: FakeTelegram
+) -> None:
+    """Issue 11: "message is too long" failed the alert; it is split instead."""
+    lines = [f"Line {n}: the statement goes on and on about the ceasefire." for n in range(150)]
+    html = "<b>Speaker</b>\n" + "\n".join(lines)
+    first = await sender.send("main", CHANNEL, html)
+    sent = fake.messages()
+    assert len(sent) >= 2 and str(sent[0].message_id) == first
+    joined = "".join(m.text + "\n" for m in sent)
+    assert all(line in joined for line in lines)
+    assert all(len(m.text.encode("utf-16-le")) // 2 <= 4096 for m in sent)

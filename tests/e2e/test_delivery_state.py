@@ -161,9 +161,35 @@ def test_exit_status_tells_failures_apart(
     assert main(["--config", config, "once"]) == ExitStatus.FAILED
     # One of two channels refused: partial.
     world.telegram.forbid("@main_watch", False)
+    assert main(["--config", config, "channels", "resume", "main"]) == ExitStatus.OK
     world.telegram.forbid("@cf_watch")
     world.publish("/am.rss", entry(7, "Karabakh ceasefire", "Half of it."))
     assert main(["--config", config, "once"]) == ExitStatus.PARTIAL
     world.telegram.forbid("@cf_watch", False)
+    assert main(["--config", config, "channels", "resume", "cf"]) == ExitStatus.OK
     world.publish("/am.rss", entry(8, "Karabakh", "All well."))
     assert main(["--config", config, "once"]) == ExitStatus.OK
+
+
+def test_paused_channel_is_shown_and_resumed_from_the_command_line(
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = _config(world, tmp_path)
+    _env(world, monkeypatch)
+    _prime(world, config)
+    world.telegram.forbid("@cf_watch")
+    world.publish("/am.rss", entry(9, "Karabakh ceasefire", "For both."))
+    assert main(["--config", config, "once"]) == ExitStatus.PARTIAL  # cf's alert waits
+    _ = capsys.readouterr()
+    assert main(["--config", config, "sources"]) == ExitStatus.OK
+    out = capsys.readouterr().out
+    assert "channel cf PAUSED" in out and "watchpost channels resume cf" in out
+    assert main(["--config", config, "channels", "resume", "nope"]) == ExitStatus.USAGE
+    world.telegram.forbid("@cf_watch", False)
+    assert main(["--config", config, "channels", "resume", "cf"]) == ExitStatus.OK
+    assert "channel cf resumed: 1 alert(s) queued" in capsys.readouterr().out
+    assert main(["--config", config, "once"]) == ExitStatus.OK
+    assert len(world.telegram.messages("@cf_watch")) == 1

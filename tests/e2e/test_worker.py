@@ -210,20 +210,46 @@ async def test_migrated_group_gets_the_alert_at_its_new_id(world: World) -> None
     assert len(world.telegram.messages(-1009999)) == 1
 
 
-async def test_refused_alert_is_kept_as_failed_and_the_rest_go_on(world: World) -> None:
+async def test_a_refusing_chat_pauses_its_channel_keeps_its_alerts_and_the_rest_go_on(
+    world: World,
+) -> None:
+    """Issue 11: 403 "bot was kicked" failed every alert for good on the first try."""
     _prime(world)
     async with world.app() as app:
         await run_once(app)
         world.telegram.forbid("@cf_watch")
         world.publish("/am.rss", entry(60, "Karabakh ceasefire", "Both channels want this."))
         _, report = await run_once(app)
-        assert (report.sent, report.failed) == (1, 1)
-        assert storage.outbox_counts(app.sessions()) == {
-            "pending": 0,
-            "sent": 1,
-            "failed": 1,
-            "shown": 0,
-        }
+        assert (report.sent, report.failed) == (1, 0)
+        world.publish("/ru.rss", entry(61, "Заявление", "Призываем к ceasefire."))
+        await run_once(app)  # the paused channel is not even tried
+        assert len([c for c in world.telegram.calls("sendMessage") if c.status == 403]) == 1
+        with storage.session_scope(app.sessions) as s:
+            counts = storage.outbox_counts(s)
+            ((channel, _, reason),) = storage.paused_channels(s)
+        assert counts == {"pending": 2, "sent": 2, "failed": 0, "shown": 0}
+        assert channel == "cf" and "kicked" in reason
+        # The operator adds the bot back and resumes the channel: both alerts go, in order.
+        world.telegram.forbid("@cf_watch", False)
+        with storage.session_scope(app.sessions) as s:
+            assert storage.resume_channel(s, "cf", now=app.clock()) == 2
+        _, report = await run_once(app)
+        assert report.sent == 2
+    cf = [m.text for m in world.telegram.messages("@cf_watch")]
+    assert ["Both channels" in cf[0], "Призываем" in cf[1]] == [True, True]
+
+
+async def test_chat_not_found_pauses_the_channel_too(world: World) -> None:
+    _prime(world)
+    text = WATCHLIST.replace('chat: "@cf_watch"', 'chat: "@no_such_chat"')
+    async with world.app(text) as app:
+        await run_once(app)
+        world.publish("/am.rss", entry(62, "Karabakh ceasefire", "Kept for cf."))
+        _, report = await run_once(app)
+        assert (report.sent, report.failed) == (1, 0)
+        with storage.session_scope(app.sessions) as s:
+            ((channel, _, reason),) = storage.paused_channels(s)
+    assert channel == "cf" and "chat not found" in reason.lower()
 
 
 async def test_console_mode_shows_alerts_and_records_them_as_shown(world: World) -> None:

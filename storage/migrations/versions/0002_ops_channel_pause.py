@@ -1,0 +1,31 @@
+"""Channels can be paused: Telegram refused the chat itself (bot kicked, chat not found), and
+its alerts wait for the operator (`watchpost channels resume ID`) instead of failing.
+
+Revision ID: 0002_ops_channel_pause
+Revises: 0001
+Create Date: 2026-11-29 04:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import storage.schema
+
+revision = "0002_ops_channel_pause"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("channels") as batch:
+        batch.add_column(sa.Column("paused_at", storage.schema.UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("paused_reason", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("channels") as batch:
+        batch.drop_column("paused_reason")
+        batch.drop_column("paused_at")
