@@ -16,6 +16,7 @@ import httpx
 
 from bot.errors import FeedParseError, SourceRejected, SourceUnavailable
 from bot.model import CachingInfo, FetchResult, SourceForPoll
+from bot.sources.bounds import bound_items
 from bot.sources.dates import sane_dates
 from bot.sources.decoding import ACCEPT_ENCODING, BodyTooLarge, CappedDecoder
 from bot.sources.feedparse import parse_feed
@@ -147,13 +148,14 @@ class FeedFetcher:
             fetched_at=now,
         )
         items, date_warnings = sane_dates(parsed.items, now)
+        items, size_warnings = bound_items(items)
         return FetchResult(
             items=items,
             caching=CachingInfo(
                 etag=resp_headers.get("etag"), last_modified=resp_headers.get("last-modified")
             ),
             fetched_at=now,
-            warnings=(*parsed.warnings, *date_warnings),
+            warnings=(*parsed.warnings, *date_warnings, *size_warnings),
         )
 
     async def _get(

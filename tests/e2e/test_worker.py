@@ -322,3 +322,24 @@ async def test_a_gzip_bomb_is_stopped_at_the_cap_while_decoding(world: World) ->
     assert by_key["am.rss"].error is not None and "cap" in by_key["am.rss"].error
     assert report.sent == 1
     assert peak < 20_000_000  # the cap and a network chunk, not the bomb's 60 MB
+
+
+async def test_a_huge_item_is_bounded_for_matching_and_kept_whole_as_raw(world: World) -> None:
+    """Issue 11: one 9 MB item (under the cap) drove matching to 872 MB. Any item over the
+    bound takes the same path; 3 MB keeps the test quick."""
+    from bot.sources.bounds import MAX_TEXT_CHARS
+    from storage.schema import StatementRow
+
+    _prime(world)
+    async with world.app() as app:
+        await run_once(app)
+        huge = "Karabakh ceasefire. " + "More words about the talks. " * 110_000
+        world.publish("/am.rss", entry(90, "Karabakh", huge))
+        _, report = await run_once(app)
+        with app.sessions() as s:
+            row = s.scalars(
+                select(StatementRow).where(StatementRow.external_id == "urn:test:90")
+            ).one()
+    assert len(row.text) <= MAX_TEXT_CHARS and row.text.startswith("Karabakh ceasefire.")
+    assert "More words about the talks. " * 100 in row.raw and len(row.raw) > len(huge)
+    assert report.sent == 2  # main and cf: the alert is not lost
