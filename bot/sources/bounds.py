@@ -37,9 +37,7 @@ def bound_items(
             f"item {item.external_id[:200]!r}: {len(item.title) + len(item.text):,} characters, "
             f"cut to {max_title:,} + {max_text:,} for matching and alerts (kept whole as raw)"
         )
-        out.append(
-            replace(item, title=_cut(item.title, max_title), text=_cut(item.text, max_text))
-        )
+        out.append(replace(item, title=_cut(item.title, max_title), text=_cut(item.text, max_text)))
     return tuple(out), tuple(warnings)
 
 

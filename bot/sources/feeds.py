@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import httpx
 
 from bot.errors import FeedParseError, SourceRejected, SourceUnavailable
 from bot.model import CachingInfo, FetchResult, SourceForPoll
+from bot.sources.addresses import IPAddress, is_public, redirect_refusal
 from bot.sources.bounds import bound_items
 from bot.sources.dates import sane_dates
 from bot.sources.decoding import ACCEPT_ENCODING, BodyTooLarge, CappedDecoder
@@ -83,6 +85,9 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
 class FeedFetcher:
     """Fetches RSS, Atom and JSON Feed sources; satisfies `bot.ports.Fetcher`."""
 
@@ -92,10 +97,14 @@ class FeedFetcher:
         limits: HttpLimits,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        public: Callable[[IPAddress], bool] = is_public,
     ) -> None:
         self._client = client
         self._limits = limits
         self._clock = clock
+        # which addresses count as public (tests call a loopback address public to stand for
+        # a public feed host without any traffic leaving the machine)
+        self._is_public = public
 
     async def fetch(self, source: SourceForPoll) -> FetchResult:
         """GET the feed (conditionally) and parse it.
@@ -161,8 +170,55 @@ class FeedFetcher:
     async def _get(
         self, source: SourceForPoll, headers: dict[str, str]
     ) -> tuple[int, httpx.Headers, bytes, str]:
+        """GET the feed, following redirects one by one through the address guard.
+
+        Raises:
+            SourceRejected: too many redirects, or one the guard refuses (issue 11).
+        """
+        url = source.target
+        for _ in range(self._limits.max_redirects + 1):
+            got = await self._get_one(source, url, headers)
+            if isinstance(got, tuple):
+                return got
+            refusal = await self._refusal(url, got)
+            if refusal is not None:
+                raise SourceRejected(source.key, f"{refusal}: {got}")
+            url = got
+        raise SourceRejected(source.key, f"more than {self._limits.max_redirects} redirects")
+
+    async def _refusal(self, from_url: str, to_url: str) -> str | None:
+        """Why the redirect must not be followed (see `bot.sources.addresses`), or None."""
+        target = httpx.URL(to_url)
+        if target.scheme not in ("http", "https"):
+            return f"redirect to a {target.scheme or 'relative'} URL refused"
+        from_ips = await self._resolve(httpx.URL(from_url).host)
+        to_ips = await self._resolve(target.host)
+        return redirect_refusal(from_ips, to_ips, public=self._is_public)
+
+    async def _resolve(self, host: str) -> list[IPAddress]:
+        try:
+            return [ipaddress.ip_address(host.strip("[]"))]
+        except ValueError:
+            pass
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+        except OSError:
+            return []
+        out: list[IPAddress] = []
+        for info in infos:
+            addr = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 zone
+            out.append(ipaddress.ip_address(addr))
+        return out
+
+    async def _get_one(
+        self, source: SourceForPoll, url: str, headers: dict[str, str]
+    ) -> tuple[int, httpx.Headers, bytes, str] | str:
+        """One request: the answer, or the URL a redirect points to."""
         cap = self._limits.max_body_bytes
-        async with self._client.stream("GET", source.target, headers=headers) as resp:
+        async with self._client.stream("GET", url, headers=headers, follow_redirects=False) as resp:
+            location = resp.headers.get("location")
+            if resp.status_code in _REDIRECTS and location:
+                return str(resp.url.join(location))
             if resp.status_code != 200:
                 return resp.status_code, resp.headers, b"", str(resp.url)
             declared = resp.headers.get("content-length")
