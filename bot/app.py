@@ -188,8 +188,11 @@ async def open_app(
         for s in watchlist.sources():
             if s.kind not in fetchable:
                 skipped[s.kind.value] = skipped.get(s.kind.value, 0) + 1
+        owner = settings.worker_id or socket.gethostname()
         try:
             with storage.session_scope(sessions) as session:
+                if not dry_run:
+                    _reclaim(session, owner)
                 storage.sync_watchlist(
                     session,
                     specs,
@@ -225,11 +228,12 @@ async def open_app(
             policy=_poll_policy(settings),
             clock=clock,
             metrics=metrics,
-            owner=f"{socket.gethostname()}:{os.getpid()}",
+            owner=owner,
             dry_run=dry_run,
         )
         refresh_fingerprints(poller, sessions, now)
         dispatcher = Dispatcher(
+            owner=owner,
             sessions=sessions,
             sender=sender,
             watchlist=watchlist,
@@ -259,6 +263,20 @@ async def open_app(
         if client is not None and http_client is None:
             await client.aclose()
         engine.dispose()
+
+
+def _reclaim(session: Session, owner: str) -> None:
+    """Give back what a crashed run of this worker still holds: a restarted worker resumes
+    within seconds, not after the leases (issue 11)."""
+    sources = storage.release_sources(session, owner)
+    alerts = storage.release_alerts_of(session, owner)
+    if sources or alerts:
+        log.warning(
+            "took back leases of a previous run worker=%s sources=%d alerts=%d",
+            owner,
+            sources,
+            alerts,
+        )
 
 
 @dataclass(frozen=True)

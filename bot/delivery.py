@@ -117,9 +117,11 @@ class Dispatcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        owner: str | None = None,
     ) -> None:
         self._sessions = sessions
         self._sender = sender
+        self._owner = owner
         self._watchlist = watchlist
         self._topics = {t.id: t for t in watchlist.topics}
         self._speakers = {sp.id: sp for sp in watchlist.speakers}
@@ -173,7 +175,11 @@ class Dispatcher:
         try:
             with storage.session_scope(self._sessions) as session:
                 alerts = storage.claim_alerts(
-                    session, now, limit=self._policy.batch_size, lease=self._policy.lease
+                    session,
+                    now,
+                    limit=self._policy.batch_size,
+                    lease=self._policy.lease,
+                    owner=self._owner,
                 )
             self._claimed = {a.id for a in alerts}
         except StorageError as exc:

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     #: print alerts on the console instead of sending them (without a token, `run` refuses to
     #: start unless this is on: issue 7); console alerts are recorded as shown, never as sent
     console: bool = Field(default=False, validation_alias=_env("console"))
+    #: this worker's name in leases; a worker restarted under the same name takes back its own
+    #: leases at once (default: the host name; give each worker on one host its own)
+    worker_id: str | None = Field(default=None, validation_alias=_env("worker_id"))
     x_bearer_token: SecretStr | None = Field(default=None, validation_alias="X_BEARER_TOKEN")
     x_api_base_url: str = Field(
         default="https://api.twitter.com", validation_alias="X_API_BASE_URL"

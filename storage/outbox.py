@@ -24,6 +24,7 @@ __all__ = [
     "paused_channels",
     "release_alert",
     "release_alerts",
+    "release_alerts_of",
     "resend_shown",
     "resume_channel",
     "set_channel_chat",
@@ -97,7 +98,7 @@ def set_channel_chat(session: Session, channel_id: str, chat: str) -> None:
 
 
 def claim_alerts(
-    session: Session, now: datetime, *, limit: int, lease: timedelta
+    session: Session, now: datetime, *, limit: int, lease: timedelta, owner: str | None = None
 ) -> list[AlertForDelivery]:
     """Take up to `limit` pending alerts that are due, oldest first, leased until ``now + lease``.
 
@@ -138,6 +139,7 @@ def claim_alerts(
                 blocked.add(row.channel_id)
             continue
         row.lease_until = now + lease
+        row.lease_owner = owner
         out.append(
             AlertForDelivery(
                 id=row.id,
@@ -239,8 +241,19 @@ def release_alerts(session: Session, alert_ids: Sequence[int]) -> None:
     session.execute(
         update(AlertRow)
         .where(AlertRow.id.in_(list(alert_ids)), AlertRow.status == AlertStatus.PENDING.value)
-        .values(lease_until=None)
+        .values(lease_until=None, lease_owner=None)
     )
+
+
+def release_alerts_of(session: Session, owner: str) -> int:
+    """Give back every alert `owner` holds (a worker restarting after a crash takes back its
+    own at once instead of waiting for the leases); returns how many."""
+    result = session.execute(
+        update(AlertRow)
+        .where(AlertRow.lease_owner == owner, AlertRow.lease_until.is_not(None))
+        .values(lease_until=None, lease_owner=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def mark_alert_failed(session: Session, alert_id: int, *, error: str, now: datetime) -> None:

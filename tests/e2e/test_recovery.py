@@ -97,3 +97,27 @@ async def test_alerts_of_a_cancelled_tick_are_given_back_on_stop(
             # another worker (or this one restarted) takes it at once, not 300 s later
             claimed = storage.claim_alerts(s, app.clock(), limit=10, lease=timedelta(seconds=60))
         assert [a.id for a in claimed] == [row.id]
+
+
+@pytest.mark.parametrize(("restarted_as", "taken_back"), [("w1", True), ("w2", False)])
+async def test_a_restarted_worker_takes_back_its_own_leases(
+    world: World, restarted_as: str, taken_back: bool
+) -> None:
+    """A killed worker leaves its claims leased; restarted under its name it takes them back at
+    once. Another worker's leases are left to run out (it may still be working on them)."""
+    world.publish("/am.rss", entry(1, "Old Karabakh news", "Seen."))
+    async with world.app(WATCHPOST_WORKER_ID="w1") as app:
+        await run_once(app)
+        world.publish("/am.rss", entry(2, "Karabakh", "Claimed when the worker was killed."))
+        await run_once(app, dispatch=False)
+        # what a kill -9 in the middle of both ticks leaves behind
+        lease = timedelta(seconds=300)
+        with storage.session_scope(app.sessions) as s:
+            assert storage.claim_alerts(s, app.clock(), limit=10, lease=lease, owner="w1")
+            assert storage.claim_sources(
+                s, app.clock(), limit=10, lease=lease, owner="w1", due_only=False
+            )
+    async with world.app(WATCHPOST_WORKER_ID=restarted_as) as app:
+        outcomes = await app.poller.poll_due(due_only=False)
+        report = await app.dispatcher.dispatch()
+    assert (len(outcomes), report.sent) == ((3, 1) if taken_back else (0, 0))
