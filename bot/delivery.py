@@ -49,6 +49,9 @@ class _Message:
 
 log = logging.getLogger("watchpost.delivery")
 
+#: how a timed-out send's error starts in the outbox (the next try is patient)
+TIMED_OUT = "timed out, may have been sent: "
+
 #: room for the statement's text in a plain (fallback) message, leaving some for the rest
 PLAIN_MAX_UNITS = 3000
 
@@ -365,9 +368,13 @@ class Dispatcher:
                     msg.html,
                     silent=msg.silent,
                     reply_to=msg.reply_to,
+                    # After a timeout Telegram may have posted it: wait long enough this time
+                    # to learn the outcome, so one such event costs at most one repeat.
+                    patient=(alert.last_error or "").startswith(TIMED_OUT),
                 )
         except DeliveryRetryLater as exc:
-            return self._retry_all(unit, exc.message, exc.retry_after)
+            error = f"{TIMED_OUT}{exc.message}" if exc.timed_out else exc.message
+            return self._retry_all(unit, error, exc.retry_after)
         except DeliveryRejected as exc:
             new_chat = exc.new_chat
             if new_chat:

@@ -114,11 +114,23 @@ class DeliveryError(WatchpostError):
 
 
 class DeliveryRetryLater(DeliveryError):
-    """Telegram asked us to wait, or could not be reached: keep the alert, retry later."""
+    """Telegram asked us to wait, or could not be reached: keep the alert, retry later.
 
-    def __init__(self, channel_id: str, message: str = "", *, retry_after: float | None = None):
+    ``timed_out`` when the request went out but no answer came in time: Telegram may have
+    posted the message anyway.
+    """
+
+    def __init__(
+        self,
+        channel_id: str,
+        message: str = "",
+        *,
+        retry_after: float | None = None,
+        timed_out: bool = False,
+    ):
         super().__init__(channel_id, message)
         self.retry_after = retry_after
+        self.timed_out = timed_out
 
 
 class DeliveryRejected(DeliveryError):

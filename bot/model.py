@@ -400,6 +400,8 @@ class AlertForDelivery:
     parent_message_id: str | None = None
     #: what the alert is about besides its statement: the version (edit) or other statement
     subject_id: int | None = None
+    #: why the last attempt did not deliver it (None: first attempt, or cleared)
+    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,9 +62,11 @@ class Sender(Protocol):
         *,
         silent: bool = False,
         reply_to: str | None = None,
+        patient: bool = False,
     ) -> str:
         """Send `html` (Telegram HTML) to `chat`, as a reply to message `reply_to` if given;
-        return the message id as text.
+        return the message id as text. `patient`: the last try timed out, so wait much longer
+        for the answer this time (issue 11: a slow Telegram got one copy per retry).
 
         Raises:
             DeliveryRetryLater: wait `retry_after` seconds (if set) and retry.

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TextIO
+from typing import Any, TextIO
 
 from telegram import Bot, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
@@ -23,6 +23,7 @@ from telegram.error import (
     InvalidToken,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.request import HTTPXRequest
 
@@ -37,6 +38,9 @@ log = logging.getLogger("watchpost.telegram")
 # alerts must wait for them rather than be dropped.
 INVALID_TOKEN_WAIT = 300.0
 
+
+#: how much longer a send waits for its answer after a timed-out try
+PATIENT_FACTOR = 6.0
 
 #: UTF-16 units per part when a message must be split (the Bot API takes 4096)
 PART_UNITS = 4000
@@ -77,6 +81,7 @@ class TelegramSender:
     delivers: bool = True
 
     def __init__(self, token: str, *, api_root: str, timeout: float = 20.0) -> None:
+        self._timeout = timeout
         request = HTTPXRequest(
             connection_pool_size=8,
             connect_timeout=timeout,
@@ -118,14 +123,21 @@ class TelegramSender:
         *,
         silent: bool = False,
         reply_to: str | None = None,
+        patient: bool = False,
     ) -> str:
-        """Send one HTML message (as a reply if `reply_to`); returns Telegram's message id."""
+        """Send one HTML message (as a reply if `reply_to`); returns Telegram's message id.
+
+        `patient` waits `PATIENT_FACTOR` times longer for the answer (after a timeout)."""
         reply = (
             ReplyParameters(message_id=int(reply_to), allow_sending_without_reply=True)
             if reply_to and reply_to.isdigit()
             else None
         )
         no_preview = LinkPreviewOptions(is_disabled=True)
+        # PTB reads read_timeout=None as "no timeout": pass it only when patient.
+        patience: dict[str, Any] = (
+            {"read_timeout": self._timeout * PATIENT_FACTOR} if patient else {}
+        )
         with _map_errors(channel_id):
             try:
                 msg = await self._bot.send_message(
@@ -135,6 +147,7 @@ class TelegramSender:
                     disable_notification=silent,
                     link_preview_options=no_preview,
                     reply_parameters=reply,
+                    **patience,
                 )
             except BadRequest as exc:
                 if "message is too long" in exc.message.lower():
@@ -215,7 +228,11 @@ def _map_errors(channel_id: str) -> Iterator[None]:
             f"{type(exc).__name__}: {exc.message}",
             chat_refused=_chat_refused(exc),
         ) from exc
-    except TelegramError as exc:  # TimedOut, NetworkError and whatever else is passing
+    except TimedOut as exc:
+        raise DeliveryRetryLater(
+            channel_id, f"{type(exc).__name__}: {exc.message}", timed_out=True
+        ) from exc
+    except TelegramError as exc:  # NetworkError and whatever else is passing
         raise DeliveryRetryLater(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
 
 
@@ -261,6 +278,7 @@ class ConsoleSender:
         *,
         silent: bool = False,
         reply_to: str | None = None,
+        patient: bool = False,
     ) -> str:
         """Print the message under a header naming the channel (and what it answers)."""
         n = next(self._ids)

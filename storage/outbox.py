@@ -152,6 +152,7 @@ def claim_alerts(
                 parent_id=row.parent_id,
                 parent_message_id=parents.get(row.parent_id) if row.parent_id else None,
                 subject_id=row.subject_id,
+                last_error=row.last_error,
             )
         )
         if len(out) >= limit:

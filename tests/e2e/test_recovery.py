@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 import storage
 from bot.app import App, open_app, run_once
@@ -121,3 +122,39 @@ async def test_a_restarted_worker_takes_back_its_own_leases(
         outcomes = await app.poller.poll_due(due_only=False)
         report = await app.dispatcher.dispatch()
     assert (len(outcomes), report.sent) == ((3, 1) if taken_back else (0, 0))
+
+
+async def test_a_late_answer_costs_at_most_one_repeat(world: World) -> None:
+    """Issue 11: Telegram posted the message but answered after our read timeout, at every
+    try: 3 copies after 3 runs. After one timeout the next try waits long enough to learn the
+    answer. The fake posts first, then answers late (as a slow Bot API does)."""
+    delay = 1.0
+
+    def handle(request: Request) -> Response:
+        response = world.telegram.handle(request)  # accepted and posted...
+        if request.path.endswith("/sendMessage"):
+            time.sleep(delay)  # ...but the answer is late
+        return response
+
+    world.publish("/am.rss", entry(1, "Old Karabakh news", "Seen."))
+    with LocalServer(handle) as slow:
+        settings_extra = {
+            "TELEGRAM_API_BASE_URL": slow.url,
+            "WATCHPOST_TELEGRAM_TIMEOUT": str(delay / 4),
+        }
+        async with world.app(**settings_extra) as app:
+            await run_once(app)
+            world.publish("/am.rss", entry(2, "Karabakh", "Answered late."))
+            for _ in range(3):  # three runs, as cron would
+                await run_once(app)
+                with app.sessions.begin() as s:  # the retry's backoff has passed
+                    s.execute(
+                        update(AlertRow)
+                        .where(AlertRow.status == "pending")
+                        .values(next_attempt_at=app.clock())
+                    )
+            with app.sessions() as s:
+                (row,) = s.scalars(select(AlertRow)).all()
+    copies = world.telegram.messages("@main_watch")
+    assert len(copies) == 2  # the one that timed out, and one repeat
+    assert row.status == "sent" and row.message_id == str(copies[1].message_id)
