@@ -60,10 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     resend.add_argument("--channel", help="only this channel's (its id in the watchlist)")
     channels = sub.add_parser("channels", help="act on channels")
     channels_sub = channels.add_subparsers(dest="channels_command", required=True)
-    resume = channels_sub.add_parser(
-        "resume", help="deliver a paused channel's alerts (and those it refused before)"
-    )
+    resume = channels_sub.add_parser("resume", help="deliver a paused channel's alerts")
     resume.add_argument("channel", help="the channel's id in the watchlist")
+    resume.add_argument(
+        "--failed", action="store_true", help="also send the alerts it refused for good before"
+    )
     demo = sub.add_parser("demo", help="replay a bundled scenario through local fake servers")
     demo.add_argument("--speed", type=float, default=1.0, help="replay faster (2 = twice as fast)")
     return p
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sources":
             return asyncio.run(_sources(settings, watchlist))
         if args.command == "channels":
-            return asyncio.run(_resume_channel(settings, args.channel))
+            return asyncio.run(_resume_channel(settings, args.channel, failed=args.failed))
         if args.command == "alerts":
             return asyncio.run(_resend_shown(settings, channel=args.channel))
         if args.command == "once":
@@ -174,12 +175,14 @@ async def _once(settings: Settings, watchlist: Watchlist, *, as_json: bool, dry_
     )
 
 
-async def _resume_channel(settings: Settings, channel: str) -> int:
+async def _resume_channel(settings: Settings, channel: str, *, failed: bool) -> int:
     """`watchpost channels resume ID`: the operator fixed the chat; its alerts go out."""
     engine = await open_database(settings)
     try:
         with storage.session_scope(storage.make_sessions(engine)) as session:
-            n = storage.resume_channel(session, channel, now=datetime.now(UTC))
+            n = storage.resume_channel(
+                session, channel, now=datetime.now(UTC), include_failed=failed
+            )
     finally:
         engine.dispose()
     if n is None:

@@ -53,22 +53,26 @@ def pause_channel(session: Session, channel_id: str, *, reason: str, now: dateti
     )
 
 
-def resume_channel(session: Session, channel_id: str, *, now: datetime) -> int | None:
-    """The operator fixed the chat: deliver its waiting alerts, and those refused before
-    (failed) too; returns how many alerts are queued, or None for an unknown channel."""
+def resume_channel(
+    session: Session, channel_id: str, *, now: datetime, include_failed: bool = False
+) -> int | None:
+    """The operator fixed the chat: deliver its waiting alerts (and, with `include_failed`,
+    those it refused for good before: an old version failed them on the first refusal);
+    returns how many alerts are queued, or None for an unknown channel."""
     row = session.get(ChannelRow, channel_id)
     if row is None:
         return None
     row.paused_at = None
     row.paused_reason = None
-    session.execute(
-        update(AlertRow)
-        .where(
-            AlertRow.channel_id == channel_id,
-            AlertRow.status == AlertStatus.FAILED.value,
+    if include_failed:
+        session.execute(
+            update(AlertRow)
+            .where(
+                AlertRow.channel_id == channel_id,
+                AlertRow.status == AlertStatus.FAILED.value,
+            )
+            .values(status=AlertStatus.PENDING.value, attempts=0, last_error=None, sent_at=None)
         )
-        .values(status=AlertStatus.PENDING.value, attempts=0, last_error=None, sent_at=None)
-    )
     session.execute(
         update(AlertRow)
         .where(AlertRow.channel_id == channel_id, AlertRow.status == AlertStatus.PENDING.value)
