@@ -58,14 +58,14 @@ async def _cycle() -> None:
     settings = load_settings()
     watchlist = load_watchlist(settings.config_path)
     _mark("settings + watchlist")
-    async with open_app(settings, watchlist) as app:
+    # as `watchpost once --dry-run --json` does it: every write rolled back, the statements
+    # printed from what the dry run would have stored
+    async with open_app(settings, watchlist, dry_run=True) as app:
         _mark("open_app (migrate, sync)")
-        outcomes, _ = await run_once(app, dispatch=False)
+        await run_once(app)
         _mark("poll cycle (run_once)")
-        ids = [i for o in outcomes for i in o.statement_ids]
-        with storage.session_scope(app.sessions) as session:
-            for sid in ids:
-                json.dumps(statement_json(storage.load_statement(session, sid)))
+        for st in app.poller.previewed:
+            json.dumps(statement_json(st))
         _mark("--json output")
     _mark("close")
 

@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 import storage
 from bot.deletions import DeletionChecker
 from bot.delivery import DeliveryPolicy, Dispatcher, DispatchReport
-from bot.errors import DeliveryRejected, DeliveryRetryLater
+from bot.errors import DeliveryRejected, DeliveryRetryLater, StartupError, StorageError
 from bot.matching import compile_topics
 from bot.metrics import Metrics
 from bot.model import PollOutcome, SourceKind, SourceSpec, Watchlist
 from bot.pipeline import Poller, PollPolicy
 from bot.ports import BatchFetcher, Fetcher, Sender
+from bot.redact import redact_url
 from bot.scheduler import Ticker
 from bot.senders import ConsoleSender, TelegramSender
 from bot.settings import Settings
@@ -38,7 +39,7 @@ from bot.x.budget import Budget, BudgetState
 from bot.x.plan import PollingPlan, XAccount, XPlan, plan_polling, plan_preset
 from bot.x.source import BudgetGuard, XFetcher, make_x_client
 
-__all__ = ["App", "open_app", "run_once", "run_worker", "x_polling_plan"]
+__all__ = ["App", "open_app", "open_database", "run_once", "run_worker", "x_polling_plan"]
 
 log = logging.getLogger("watchpost")
 
@@ -64,6 +65,8 @@ class App:
     skipped_kinds: dict[str, int] = field(default_factory=dict)
     deletions: DeletionChecker | None = None
     x_plan: PollingPlan | None = None
+    #: polls, writes nothing, sends nothing (`once --dry-run`)
+    dry_run: bool = False
 
 
 def _poll_policy(s: Settings) -> PollPolicy:
@@ -101,6 +104,32 @@ def _http_limits(s: Settings) -> HttpLimits:
     )
 
 
+def _database_problem(settings: Settings, exc: StorageError) -> StartupError:
+    """One line naming the database and the cause, for an operator at start (issue 11)."""
+    # The driver's own words ("Connection refused", "unable to open database file"), not the
+    # chain of wrappers around them.
+    orig = getattr(exc.__cause__, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    cause = text.splitlines()[0] if text else type(exc).__name__
+    where = redact_url(settings.database_url)
+    return StartupError(f"database {where}: {cause}")
+
+
+async def open_database(settings: Settings) -> Engine:
+    """An engine on a migrated database.
+
+    Raises:
+        StartupError: the database cannot be reached, opened or written (one line).
+    """
+    engine = storage.make_engine(settings.database_url)
+    try:
+        await asyncio.to_thread(storage.migrate, engine)
+    except StorageError as exc:
+        engine.dispose()
+        raise _database_problem(settings, exc) from exc
+    return engine
+
+
 @asynccontextmanager
 async def open_app(
     settings: Settings,
@@ -109,18 +138,34 @@ async def open_app(
     sender: Sender | None = None,
     clock: Callable[[], datetime] = utc_now,
     http_client: httpx.AsyncClient | None = None,
+    dry_run: bool = False,
 ) -> AsyncIterator[App]:
     """Migrate the database, sync the watchlist into it, and wire the worker's parts.
 
-    With no Telegram token (and no `sender` given) alerts go to the console.
+    Alerts go to Telegram, or to the console when console mode is asked for
+    (`settings.console`); the console's alerts are recorded as shown, never as sent. A
+    `dry_run` app polls but writes nothing and sends nothing: no token is needed then.
+
+    Raises:
+        StartupError: no Telegram token and no console mode asked for (issue 7: a worker that a
+            missing variable turned into a console printer must not look healthy).
     """
+    if (
+        sender is None
+        and not dry_run
+        and settings.telegram_bot_token is None
+        and not settings.console
+    ):
+        raise StartupError(
+            "TELEGRAM_BOT_TOKEN is not set: alerts could not be sent. Set it, or ask for "
+            "console mode (--console or WATCHPOST_CONSOLE=true) to print them instead"
+        )
     # PTB 22 returns `retry_after` as a timedelta only when asked; we read seconds either way.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
-    engine = storage.make_engine(settings.database_url)
+    engine = await open_database(settings)
     client: httpx.AsyncClient | None = None
     telegram: TelegramSender | None = None
     try:
-        await asyncio.to_thread(storage.migrate, engine)
         sessions = storage.make_sessions(engine)
         now = clock()
         metrics = Metrics()
@@ -147,22 +192,29 @@ async def open_app(
         for s in watchlist.sources():
             if s.kind not in fetchable:
                 skipped[s.kind.value] = skipped.get(s.kind.value, 0) + 1
-        with storage.session_scope(sessions) as session:
-            storage.sync_sources(
-                session,
-                specs,
-                default_interval=timedelta(seconds=settings.default_interval_seconds),
-                now=now,
-            )
-            storage.sync_channels(session, watchlist.channels)
+        owner = settings.worker_id or socket.gethostname()
+        try:
+            with storage.session_scope(sessions) as session:
+                if not dry_run:
+                    _reclaim(session, owner)
+                storage.sync_watchlist(
+                    session,
+                    specs,
+                    watchlist.channels,
+                    default_interval=timedelta(seconds=settings.default_interval_seconds),
+                    now=now,
+                )
+        except StorageError as exc:
+            raise _database_problem(settings, exc) from exc
         limits = _http_limits(settings)
         client = http_client or make_http_client(limits)
         fetchers[SourceKind.FEED] = FeedFetcher(client, limits, clock=clock)
         fetchers[SourceKind.TELEGRAM] = _telegram_fetcher(settings, client, limits, clock)
         if sender is None:
             token = settings.telegram_bot_token
-            if token is None:
-                log.warning("no TELEGRAM_BOT_TOKEN: alerts go to the console")
+            if token is None or settings.console or dry_run:
+                if not dry_run:
+                    log.warning("console mode: alerts are printed and recorded as shown, not sent")
                 sender = ConsoleSender()
             else:
                 telegram = TelegramSender(
@@ -181,10 +233,12 @@ async def open_app(
             policy=_poll_policy(settings),
             clock=clock,
             metrics=metrics,
-            owner=f"{socket.gethostname()}:{os.getpid()}",
+            owner=owner,
+            dry_run=dry_run,
         )
         refresh_fingerprints(poller, sessions, now)
         dispatcher = Dispatcher(
+            owner=owner,
             sessions=sessions,
             sender=sender,
             watchlist=watchlist,
@@ -205,6 +259,7 @@ async def open_app(
             skipped_kinds=skipped,
             deletions=deletions,
             x_plan=x_plan,
+            dry_run=dry_run,
         )
     finally:
         if telegram is not None:
@@ -231,6 +286,20 @@ def _telegram_fetcher(
         HostPacer(pace),
         clock=clock,
     )
+
+
+def _reclaim(session: Session, owner: str) -> None:
+    """Give back what a crashed run of this worker still holds: a restarted worker resumes
+    within seconds, not after the leases (issue 11)."""
+    sources = storage.release_sources(session, owner)
+    alerts = storage.release_alerts_of(session, owner)
+    if sources or alerts:
+        log.warning(
+            "took back leases of a previous run worker=%s sources=%d alerts=%d",
+            owner,
+            sources,
+            alerts,
+        )
 
 
 @dataclass(frozen=True)
@@ -381,27 +450,24 @@ async def _start_telegram(sender: TelegramSender) -> None:
 
 
 async def run_once(app: App, *, dispatch: bool = True) -> tuple[list[PollOutcome], DispatchReport]:
-    """Poll every source once (all of them, due or not), then send what is pending."""
-    outcomes: list[PollOutcome] = []
-    while True:
-        batch = await app.poller.poll_due(due_only=False)
-        outcomes.extend(batch)
-        # Each call leases what it polled until the next poll, so a second call takes the rest.
-        if len(batch) < app.settings.poll_batch_size:
-            break
+    """Poll every source once (all of them, due or not), then send what is pending.
+
+    A dry-run app sends nothing and checks no deletions (both would write).
+
+    Raises:
+        StorageError: the sources could not be claimed.
+    """
+    outcomes = await app.poller.poll_all()
+    if app.dry_run:
+        return outcomes, DispatchReport()
     if app.deletions is not None:
         await app.deletions.check()
     total = DispatchReport()
     if dispatch:
         while True:
             rep = await app.dispatcher.dispatch()
-            total = DispatchReport(
-                sent=total.sent + rep.sent,
-                retried=total.retried + rep.retried,
-                failed=total.failed + rep.failed,
-                deferred=total.deferred + rep.deferred,
-            )
-            if rep.sent == 0 and rep.deferred == 0:
+            total += rep
+            if rep.sent == 0 and rep.shown == 0 and rep.deferred == 0:
                 break
     return outcomes, total
 
@@ -440,6 +506,10 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
     finally:
         log.info("stopping: letting running ticks finish")
         await ticker.stop()
+        # Whatever a cancelled tick still held is given back: a restarted worker (or another
+        # one) takes it at once instead of after the lease (issue 11).
+        await asyncio.to_thread(app.dispatcher.release_all)
+        await asyncio.to_thread(app.poller.release_all)
         for sig in installed:
             loop.remove_signal_handler(sig)
         log.info("worker stopped")

@@ -1,6 +1,9 @@
-"""The `watchpost` command: check, run, once, sources, match, demo. Parses arguments; no logic.
+"""The `watchpost` command: check, run, once, sources, match, alerts, channels, demo. Parses
+arguments; no logic.
 
-Exit codes: 0 done, 1 failed (for `match`: nothing matched), 2 bad configuration or usage.
+Exit statuses (`bot.exitcodes.ExitStatus`): 0 done, 1 a bug (for `match`: nothing matched), 2 bad
+configuration or usage (or a worker that must not start), 3 `once` did part of its work, 4 `once`
+did none of it.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import storage
-from bot.app import open_app, run_once, run_worker, x_polling_plan
-from bot.errors import ConfigError
+from bot.app import open_app, open_database, run_once, run_worker, x_polling_plan
+from bot.errors import ConfigError, StartupError
+from bot.exitcodes import ExitStatus, once_status
 from bot.log import setup_logging
 from bot.matching import Hit, Role, TopicReport, compile_topics
 from bot.model import StoredStatement, Watchlist
+from bot.redact import redact_text
 from bot.settings import Settings, load_settings
 from bot.watchlist import format_interval, load_watchlist
 
@@ -41,10 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check", parents=[common], help="validate the watchlist and settings, print a summary"
     )
-    sub.add_parser("run", parents=[common], help="run the worker until SIGINT/SIGTERM")
+    console_help = "print alerts on the console instead of sending them (recorded as shown)"
+    run = sub.add_parser("run", parents=[common], help="run the worker until SIGINT/SIGTERM")
+    run.add_argument("--console", action="store_true", help=console_help)
     once = sub.add_parser("once", parents=[common], help="poll every source once, store, and send")
     once.add_argument("--json", action="store_true", help="print each new statement as a JSON line")
-    once.add_argument("--dry-run", action="store_true", help="store but do not send alerts")
+    once.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="poll and print, but write nothing to the database and send nothing",
+    )
+    once.add_argument("--console", action="store_true", help=console_help)
     sub.add_parser("sources", parents=[common], help="a table of sources and their polling state")
     match = sub.add_parser(
         "match",
@@ -55,6 +67,26 @@ def _parser() -> argparse.ArgumentParser:
     match.add_argument("--topic", action="append", help="only this topic (may be repeated)")
     match.add_argument(
         "--language", help="the statement's language: hits of other languages' terms are marked"
+    )
+    alerts = sub.add_parser("alerts", help="act on the outbox")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    resend = alerts_sub.add_parser(
+        "resend",
+        parents=[common],
+        help="queue alerts that were only shown on the console to be sent",
+    )
+    resend.add_argument(
+        "--shown", action="store_true", required=True, help="the alerts shown on the console"
+    )
+    resend.add_argument("--channel", help="only this channel's (its id in the watchlist)")
+    channels = sub.add_parser("channels", help="act on channels")
+    channels_sub = channels.add_subparsers(dest="channels_command", required=True)
+    resume = channels_sub.add_parser(
+        "resume", parents=[common], help="deliver a paused channel's alerts"
+    )
+    resume.add_argument("channel", help="the channel's id in the watchlist")
+    resume.add_argument(
+        "--failed", action="store_true", help="also send the alerts it refused for good before"
     )
     demo = sub.add_parser("demo", help="replay a bundled scenario through local fake servers")
     demo.add_argument("--speed", type=float, default=1.0, help="replay faster (2 = twice as fast)")
@@ -94,15 +126,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if s is not None
     ]
     setup_logging(settings.log_level, settings.log_format, secrets)
-    if args.command == "check":
-        return _check(settings, watchlist, origin=_config_origin(args))
-    if args.command == "match":
-        return _match(watchlist, args.text, topics=args.topic, language=args.language)
-    if args.command == "sources":
-        return asyncio.run(_sources(settings, watchlist))
-    if args.command == "once":
-        return asyncio.run(_once(settings, watchlist, as_json=args.json, dry_run=args.dry_run))
-    return asyncio.run(_run(settings, watchlist))
+    if getattr(args, "console", False):
+        settings = settings.model_copy(update={"console": True})
+    try:
+        if args.command == "check":
+            return _check(settings, watchlist, origin=_config_origin(args))
+        if args.command == "match":
+            return _match(watchlist, args.text, topics=args.topic, language=args.language)
+        if args.command == "sources":
+            return asyncio.run(_sources(settings, watchlist))
+        if args.command == "channels":
+            return asyncio.run(_resume_channel(settings, args.channel, failed=args.failed))
+        if args.command == "alerts":
+            return asyncio.run(_resend_shown(settings, channel=args.channel))
+        if args.command == "once":
+            return asyncio.run(_once(settings, watchlist, as_json=args.json, dry_run=args.dry_run))
+        return asyncio.run(_run(settings, watchlist))
+    except StartupError as exc:
+        print(f"watchpost: {exc}", file=sys.stderr)
+        return ExitStatus.USAGE
 
 
 def _check(settings: Settings, watchlist: Watchlist, *, origin: str) -> int:
@@ -192,32 +234,76 @@ async def _run(settings: Settings, watchlist: Watchlist) -> int:
 
 
 async def _once(settings: Settings, watchlist: Watchlist, *, as_json: bool, dry_run: bool) -> int:
-    async with open_app(settings, watchlist) as app:
-        outcomes, report = await run_once(app, dispatch=not dry_run)
+    async with open_app(settings, watchlist, dry_run=dry_run) as app:
+        outcomes, report = await run_once(app)
         if as_json:
-            ids = [i for o in outcomes for i in o.statement_ids]
-            with storage.session_scope(app.sessions) as session:
-                for sid in ids:
-                    print(
-                        json.dumps(
-                            statement_json(storage.load_statement(session, sid)), ensure_ascii=False
-                        )
-                    )
+            if dry_run:
+                statements = list(app.poller.previewed)
+            else:
+                ids = [i for o in outcomes for i in o.statement_ids]
+                with storage.session_scope(app.sessions) as session:
+                    statements = storage.load_statements(session, ids)
+            for st in statements:
+                print(json.dumps(statement_json(st), ensure_ascii=False))
         errors = sum(1 for o in outcomes if o.error)
+        delivered = report.sent + report.shown
+        undelivered = len(report.undelivered)
+        if dry_run:
+            summary = "dry run: nothing stored, nothing sent"
+        else:
+            shown = f"{report.shown} shown on the console, " if report.shown else ""
+            summary = (
+                f"{report.sent} alerts sent, {shown}{undelivered} not delivered "
+                f"({report.failed} refused)"
+            )
         print(
             f"once: {len(outcomes)} sources polled ({errors} failed), "
             f"{sum(o.new_statements for o in outcomes)} new statements, "
-            f"{sum(o.duplicates for o in outcomes)} duplicates, "
-            f"{report.sent} alerts sent, {report.retried} to retry, {report.failed} refused",
+            f"{sum(o.duplicates for o in outcomes)} duplicates, {summary}",
             file=sys.stderr,
         )
-    return 0
+    return once_status(
+        sources=len(outcomes),
+        failed_sources=errors,
+        delivered=delivered,
+        undelivered=undelivered,
+    )
+
+
+async def _resume_channel(settings: Settings, channel: str, *, failed: bool) -> int:
+    """`watchpost channels resume ID`: the operator fixed the chat; its alerts go out."""
+    engine = await open_database(settings)
+    try:
+        with storage.session_scope(storage.make_sessions(engine)) as session:
+            n = storage.resume_channel(
+                session, channel, now=datetime.now(UTC), include_failed=failed
+            )
+    finally:
+        engine.dispose()
+    if n is None:
+        print(f"watchpost: no channel {channel!r} in the database", file=sys.stderr)
+        return ExitStatus.USAGE
+    print(f"channel {channel} resumed: {n} alert(s) queued for the next worker")
+    return ExitStatus.OK
+
+
+async def _resend_shown(settings: Settings, *, channel: str | None) -> int:
+    """`watchpost alerts resend --shown`: the operator sends what a console worker showed."""
+    engine = await open_database(settings)
+    try:
+        with storage.session_scope(storage.make_sessions(engine)) as session:
+            n = storage.resend_shown(session, now=datetime.now(UTC), channel_id=channel)
+    finally:
+        engine.dispose()
+    where = f" of channel {channel}" if channel else ""
+    print(f"{n} alert(s){where} shown on the console queued to be sent by the next worker")
+    return ExitStatus.OK
 
 
 def statement_json(st: StoredStatement) -> dict[str, object]:
     """One statement as `once --json` prints it."""
     return {
-        "source": st.source_key,
+        "source": redact_text(st.source_key),
         "speaker": st.speaker_id,
         "external_id": st.external_id,
         "url": st.url,
@@ -233,12 +319,12 @@ def statement_json(st: StoredStatement) -> dict[str, object]:
 
 
 async def _sources(settings: Settings, watchlist: Watchlist) -> int:
-    engine = storage.make_engine(settings.database_url)
+    engine = await open_database(settings)
     try:
-        await asyncio.to_thread(storage.migrate, engine)
         with storage.session_scope(storage.make_sessions(engine)) as session:
             rows = storage.source_statuses(session)
             counts = storage.outbox_counts(session)
+            paused = storage.paused_channels(session)
             now = datetime.now(UTC)
             x_used = storage.month_usage(session, "x", now)
     finally:
@@ -267,9 +353,10 @@ async def _sources(settings: Settings, watchlist: Watchlist) -> int:
     table = [header]
     for r in rows:
         interval, reads, cost = planned.get(r.key, ("", "", ""))
+        key = redact_text(r.key)  # issue 11: credentials in a feed URL are never shown
         table.append(
             (
-                r.key if len(r.key) <= 60 else r.key[:59] + "…",
+                key if len(key) <= 60 else key[:59] + "…",
                 r.kind.value,
                 _ago(r.last_success_at, now),
                 str(r.failures),
@@ -280,7 +367,7 @@ async def _sources(settings: Settings, watchlist: Watchlist) -> int:
                 interval,
                 reads,
                 cost,
-                (r.last_error or "")[:80],
+                redact_text(r.last_error or "")[:80],
             )
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -288,7 +375,18 @@ async def _sources(settings: Settings, watchlist: Watchlist) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     print(
         f"\noutbox: {counts['pending']} pending, {counts['sent']} sent, {counts['failed']} failed"
+        + (
+            f", {counts['shown']} shown on the console only (`watchpost alerts resend --shown` "
+            "sends them)"
+            if counts["shown"]
+            else ""
+        )
     )
+    for channel_id, since, reason in paused:
+        print(
+            f"channel {channel_id} PAUSED {_ago(since, now)}: {redact_text(reason)[:120]} "
+            f"(`watchpost channels resume {channel_id}` once fixed)"
+        )
     if x_specs:
         _, plan = x_polling_plan(settings, x_specs)
         total = f", {plan.cost_per_month:.2f} a month" if plan.cost_per_month is not None else ""

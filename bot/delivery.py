@@ -7,6 +7,7 @@ whole, retries passing failures with backoff and keeps refused alerts visible as
 from __future__ import annotations
 
 import asyncio
+import html as htmllib
 import logging
 import random
 import time
@@ -21,10 +22,11 @@ from bot.backoff import next_attempt
 from bot.context import OTHER_SIDE_WINDOW, build_context
 from bot.errors import DeliveryRejected, DeliveryRetryLater, StorageError
 from bot.metrics import Metrics
-from bot.model import AlertForDelivery, AlertKind, Watchlist
+from bot.model import AlertForDelivery, AlertKind, AlertStatus, Watchlist
 from bot.ports import Sender
 from bot.render import render_alert, render_deletion, render_digest, render_edit
 from bot.routing import in_quiet_hours, is_silent, is_urgent
+from bot.tghtml import utf16_len
 
 __all__ = ["DeliveryPolicy", "DispatchReport", "Dispatcher"]
 
@@ -46,6 +48,12 @@ class _Message:
 
 
 log = logging.getLogger("watchpost.delivery")
+
+#: how a timed-out send's error starts in the outbox (the next try is patient)
+TIMED_OUT = "timed out, may have been sent: "
+
+#: room for the statement's text in a plain (fallback) message, leaving some for the rest
+PLAIN_MAX_UNITS = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,27 @@ class DispatchReport:
     retried: int = 0
     failed: int = 0
     deferred: int = 0
+    #: printed on the console (console mode): done, but not sent
+    shown: int = 0
+    #: ids of the alerts this tick delivered (sent or shown), and of those it could not
+    done_ids: frozenset[int] = frozenset()
+    undone_ids: frozenset[int] = frozenset()
+
+    def __add__(self, other: DispatchReport) -> DispatchReport:
+        return DispatchReport(
+            sent=self.sent + other.sent,
+            retried=self.retried + other.retried,
+            failed=self.failed + other.failed,
+            deferred=self.deferred + other.deferred,
+            shown=self.shown + other.shown,
+            done_ids=self.done_ids | other.done_ids,
+            undone_ids=self.undone_ids | other.undone_ids,
+        )
+
+    @property
+    def undelivered(self) -> frozenset[int]:
+        """Alerts that were retried or refused and not delivered later in the same run."""
+        return self.undone_ids - self.done_ids
 
 
 class Dispatcher:
@@ -91,9 +120,11 @@ class Dispatcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        owner: str | None = None,
     ) -> None:
         self._sessions = sessions
         self._sender = sender
+        self._owner = owner
         self._watchlist = watchlist
         self._topics = {t.id: t for t in watchlist.topics}
         self._speakers = {sp.id: sp for sp in watchlist.speakers}
@@ -108,26 +139,61 @@ class Dispatcher:
         self._chat_ready_at: dict[str, float] = {}
         self._next_global = 0.0
         self._lock = asyncio.Lock()
+        # issue 11: alerts claimed by the tick in flight (given back if it is cancelled), and
+        # outbox writes that failed on a database error, retried first at the next tick.
+        self._claimed: set[int] = set()
+        self._unwritten: list[Callable[[Session], None]] = []
 
     async def dispatch(self) -> DispatchReport:
         """Send what is due now; one tick. Never raises for Telegram's or the database's faults."""
         async with self._lock:
             return await self._dispatch()
 
+    def release_all(self) -> None:
+        """On shutdown: record what can be, and give back the alerts of a cancelled tick."""
+        self._retry_unwritten()
+        if not self._claimed:
+            return
+        ids, self._claimed = sorted(self._claimed), set()
+        try:
+            with storage.session_scope(self._sessions) as session:
+                storage.release_alerts(session, ids)
+            log.info("released %d claimed alert(s)", len(ids))
+        except StorageError as exc:
+            log.error("alert leases not released (they run out): %s", exc)
+
+    def _retry_unwritten(self) -> None:
+        while self._unwritten:
+            try:
+                with storage.session_scope(self._sessions) as session:
+                    self._unwritten[0](session)
+            except StorageError as exc:
+                log.error("%d outbox updates still not written: %s", len(self._unwritten), exc)
+                return
+            self._unwritten.pop(0)
+
     async def _dispatch(self) -> DispatchReport:
+        self._retry_unwritten()
         now = self._clock()
         try:
             with storage.session_scope(self._sessions) as session:
                 alerts = storage.claim_alerts(
-                    session, now, limit=self._policy.batch_size, lease=self._policy.lease
+                    session,
+                    now,
+                    limit=self._policy.batch_size,
+                    lease=self._policy.lease,
+                    owner=self._owner,
                 )
+            self._claimed = {a.id for a in alerts}
         except StorageError as exc:
             log.error("dispatch tick skipped: %s", exc)
             self._metrics.inc("storage_errors", where="claim_alerts")
             return DispatchReport()
         started = self._monotonic()
         held: set[str] = set()  # chats told to wait: keep their order, send nothing more now
-        sent = retried = failed = deferred = 0
+        sent = retried = failed = deferred = shown = 0
+        done: set[int] = set()
+        undone: set[int] = set()
         digests: dict[str, list[AlertForDelivery]] = {}
         units: list[list[AlertForDelivery]] = []
         for alert in alerts:
@@ -141,20 +207,37 @@ class Dispatcher:
         for unit in units:
             first = unit[0]
             over_budget = self._monotonic() - started > self._policy.tick_budget
+            ids = {a.id for a in unit}
             if first.channel_id in held or over_budget:
                 for alert in unit:
                     self._release(alert)
+                self._claimed -= ids
                 deferred += len(unit)
                 continue
             outcome = await self._deliver(unit)
+            self._claimed -= ids
             if outcome == "sent":
-                sent += len(unit)
+                if self._sender.delivers:
+                    sent += len(unit)
+                else:
+                    shown += len(unit)
+                done |= ids
             elif outcome == "failed":
                 failed += len(unit)
+                undone |= ids
             else:
                 retried += len(unit)
+                undone |= ids
                 held.add(first.channel_id)
-        return DispatchReport(sent=sent, retried=retried, failed=failed, deferred=deferred)
+        return DispatchReport(
+            sent=sent,
+            retried=retried,
+            failed=failed,
+            deferred=deferred,
+            shown=shown,
+            done_ids=frozenset(done),
+            undone_ids=frozenset(undone),
+        )
 
     async def _pace(self, chat: str) -> None:
         now = self._monotonic()
@@ -219,7 +302,7 @@ class Dispatcher:
         if parent is None:
             return _Message(html=html, silent=silent)
         status, message_id = parent
-        if status == "pending":
+        if status == AlertStatus.PENDING:
             # The first alert is still on its way: grow it once it is there.
             raise _NotYet("the first alert is not sent yet")
         if message_id is not None:
@@ -229,6 +312,27 @@ class Dispatcher:
             return _Message(html="", silent=True)  # the first alert was refused: nothing to add
         return _Message(html=html, silent=silent)
 
+    def _plain(self, unit: list[AlertForDelivery]) -> _Message:
+        """A minimal, safe message for alerts the renderer failed on: who, what, the link."""
+        parts = []
+        for alert in unit:
+            st = alert.statement
+            speaker = self._speakers.get(st.speaker_id)
+            name = speaker.name if speaker is not None else st.speaker_id
+            body = st.text
+            while utf16_len(body) > PLAIN_MAX_UNITS // len(unit):
+                body = body[: len(body) * 9 // 10]
+            lines = [f"<b>{htmllib.escape(name)}</b>"]
+            if st.title:
+                lines.append(htmllib.escape(st.title[:300]))
+            if body:
+                lines.append(htmllib.escape(body) + ("…" if body != st.text else ""))
+            if st.url:
+                lines.append(htmllib.escape(st.url[:1000]))
+            parts.append("\n".join(lines))
+        first = unit[0]
+        return _Message(html="\n\n".join(parts), reply_to=first.parent_message_id)
+
     async def _deliver(self, unit: list[AlertForDelivery]) -> str:
         alert = unit[0]
         try:
@@ -237,9 +341,18 @@ class Dispatcher:
             return self._retry_all(unit, str(exc), 1.0)
         except StorageError as exc:
             return self._retry_all(unit, f"context unavailable: {exc}", None)
-        except Exception as exc:  # a bug in rendering: keep the alerts, back off
-            log.critical("render bug alert=%d", alert.id, exc_info=True)
-            return self._retry_all(unit, f"bug: {exc!r}", None)
+        except Exception as exc:
+            # A bug in rendering (or data it cannot handle) would fail the same way at every
+            # try, and the channel's later alerts would wait behind it for days (issue 11):
+            # say what was said in a plain form instead, and never hold the channel.
+            log.critical("render bug alert=%d: sending a plain version", alert.id, exc_info=True)
+            try:
+                msg = self._plain(unit)
+            except Exception:
+                log.critical("plain render failed too alert=%d", alert.id, exc_info=True)
+                for a in unit:
+                    self._fail(a, f"could not be rendered: {exc!r}")
+                return "failed"
         if not msg.html:
             self._mark_sent(unit, None)
             return "sent"
@@ -255,9 +368,13 @@ class Dispatcher:
                     msg.html,
                     silent=msg.silent,
                     reply_to=msg.reply_to,
+                    # After a timeout Telegram may have posted it: wait long enough this time
+                    # to learn the outcome, so one such event costs at most one repeat.
+                    patient=(alert.last_error or "").startswith(TIMED_OUT),
                 )
         except DeliveryRetryLater as exc:
-            return self._retry_all(unit, exc.message, exc.retry_after)
+            error = f"{TIMED_OUT}{exc.message}" if exc.timed_out else exc.message
+            return self._retry_all(unit, error, exc.retry_after)
         except DeliveryRejected as exc:
             new_chat = exc.new_chat
             if new_chat:
@@ -266,6 +383,8 @@ class Dispatcher:
                 )
                 self._write(lambda s: storage.set_channel_chat(s, alert.channel_id, new_chat))
                 return self._retry_all(unit, exc.message, 0.0)
+            if exc.chat_refused:
+                return self._pause(unit, exc.message)
             if msg.edit is not None:
                 # The first message can no longer be edited: say it in a message of its own.
                 return self._retry_all(unit, f"edit refused, will send anew: {exc.message}", 0.0)
@@ -277,10 +396,12 @@ class Dispatcher:
             return self._retry_all(unit, f"bug: {exc!r}", None)
         self._mark_sent(unit, message_id)
         now = self._clock()
-        self._metrics.inc("alerts_sent", len(unit), kind=alert.kind.value)
+        verb = "sent" if self._sender.delivers else "shown"
+        self._metrics.inc(f"alerts_{verb}", len(unit), kind=alert.kind.value)
         lag = (now - alert.statement.published_at).total_seconds()
         log.info(
-            "sent alert=%d kind=%s channel=%s message_id=%s statement=%d lag=%.0fs",
+            "%s alert=%d kind=%s channel=%s message_id=%s statement=%d lag=%.0fs",
+            verb,
             alert.id,
             alert.kind.value,
             alert.channel_id,
@@ -290,13 +411,42 @@ class Dispatcher:
         )
         return "sent"
 
+    def _pause(self, unit: list[AlertForDelivery], reason: str) -> str:
+        """The chat refuses the bot: every alert of the channel would fail alike. Keep them all
+        (issue 11: they were failed for good on the first try) and tell the operator."""
+        alert = unit[0]
+        now = self._clock()
+        log.error(
+            "channel paused channel=%s chat=%s: %s; its alerts wait: fix the chat, then run "
+            "`watchpost channels resume %s`",
+            alert.channel_id,
+            alert.chat,
+            reason,
+            alert.channel_id,
+        )
+        self._metrics.inc("channels_paused")
+        ids = [a.id for a in unit]
+
+        def pause(session: Session) -> None:
+            storage.pause_channel(session, alert.channel_id, reason=reason, now=now)
+            storage.release_alerts(session, ids)
+
+        self._write(pause)
+        return "retry"
+
     def _mark_sent(self, unit: list[AlertForDelivery], message_id: str | None) -> None:
         now = self._clock()
         ids = [a.id for a in unit]
 
+        delivers = self._sender.delivers
+
         def mark_sent(session: Session) -> None:
             for alert_id in ids:
-                storage.mark_alert_sent(session, alert_id, message_id=message_id, now=now)
+                if delivers:
+                    storage.mark_alert_sent(session, alert_id, message_id=message_id, now=now)
+                else:
+                    # issue 7: a console print is no delivery; the operator may send it later.
+                    storage.mark_alert_shown(session, alert_id, now=now)
 
         self._write(mark_sent)
 
@@ -348,6 +498,8 @@ class Dispatcher:
             with storage.session_scope(self._sessions) as session:
                 fn(session)
         except StorageError as exc:
-            # The lease runs out and the alert is taken again: at worst sent twice, never lost.
-            log.error("outbox not updated: %s", exc)
+            # Written at the next tick, before anything is claimed; if the worker dies first,
+            # the lease runs out and the alert is taken again: at worst sent twice, never lost.
+            log.error("outbox not updated (retried next tick): %s", exc)
             self._metrics.inc("storage_errors", where="outbox")
+            self._unwritten.append(fn)

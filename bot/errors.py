@@ -4,6 +4,7 @@
 
     WatchpostError
     ├─ ConfigError(problems)            one line per problem: "FILE:LINE: field.path: message"
+    ├─ StartupError                     the worker cannot start as configured: one line, exit 2
     ├─ SourceError(source_key)          __cause__ is the library's exception
     │  ├─ SourceUnavailable(retry_after)   429, 5xx, timeouts, resets: back off, keep state
     │  │  └─ SourceHeld                    our own budget holds the request: wait, no failure
@@ -37,6 +38,7 @@ __all__ = [
     "SourceProblem",
     "SourceRejected",
     "SourceUnavailable",
+    "StartupError",
     "StorageError",
     "WatchpostError",
 ]
@@ -44,6 +46,10 @@ __all__ = [
 
 class WatchpostError(Exception):
     """The root of every error Watchpost raises on purpose."""
+
+
+class StartupError(WatchpostError):
+    """The worker must not start as configured; `str()` is the one line the operator reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,22 +164,44 @@ class DeliveryError(WatchpostError):
 
 
 class DeliveryRetryLater(DeliveryError):
-    """Telegram asked us to wait, or could not be reached: keep the alert, retry later."""
+    """Telegram asked us to wait, or could not be reached: keep the alert, retry later.
 
-    def __init__(self, channel_id: str, message: str = "", *, retry_after: float | None = None):
+    ``timed_out`` when the request went out but no answer came in time: Telegram may have
+    posted the message anyway.
+    """
+
+    def __init__(
+        self,
+        channel_id: str,
+        message: str = "",
+        *,
+        retry_after: float | None = None,
+        timed_out: bool = False,
+    ):
         super().__init__(channel_id, message)
         self.retry_after = retry_after
+        self.timed_out = timed_out
 
 
 class DeliveryRejected(DeliveryError):
     """Telegram refused this message for good (bad request, bot not in chat).
 
-    ``new_chat`` is set when the group became a supergroup: resend there.
+    ``new_chat`` is set when the group became a supergroup: resend there. ``chat_refused`` when
+    the chat itself refuses the bot (kicked, chat not found, no right to post): every alert of
+    that channel would be refused alike, so the channel is paused and its alerts kept.
     """
 
-    def __init__(self, channel_id: str, message: str = "", *, new_chat: str | None = None):
+    def __init__(
+        self,
+        channel_id: str,
+        message: str = "",
+        *,
+        new_chat: str | None = None,
+        chat_refused: bool = False,
+    ):
         super().__init__(channel_id, message)
         self.new_chat = new_chat
+        self.chat_refused = chat_refused
 
 
 class StorageError(WatchpostError):

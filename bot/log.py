@@ -9,29 +9,31 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from bot.redact import redact_text
+
 __all__ = ["RedactSecrets", "setup_logging"]
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces every known secret value in a record's final message with "***"."""
+    """Replaces every known secret value, and every credential written in a URL (issue 11), in
+    a record's final message with "***"."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._secrets = tuple(s for s in secrets if s and len(s) >= 4)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
-        msg = record.getMessage()
-        text = msg
+    def _redact(self, text: str) -> str:
         for s in self._secrets:
             text = text.replace(s, "***")
+        return redact_text(text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        text = self._redact(msg)
         if record.exc_info and record.exc_info[1] is not None:
             # Tracebacks are formatted later from exc_info; format now so they can be redacted.
             formatted = logging.Formatter().formatException(record.exc_info)
-            for s in self._secrets:
-                formatted = formatted.replace(s, "***")
-            text = f"{text}\n{formatted}"
+            text = f"{text}\n{self._redact(formatted)}"
             record.exc_info = None
             record.exc_text = None
         if text != msg or record.args:

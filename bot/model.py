@@ -13,6 +13,7 @@ from enum import StrEnum
 __all__ = [
     "AlertForDelivery",
     "AlertKind",
+    "AlertStatus",
     "CachingInfo",
     "Channel",
     "EditPolicy",
@@ -73,6 +74,19 @@ class AlertKind(StrEnum):
     ALSO = "also"  #: the statement was published elsewhere too (edits its alert)
     THREAD = "thread"  #: the speaker continued the thread (edits the first post's alert)
     DIGEST = "digest"  #: low-priority statements gathered for a channel's digest
+
+
+class AlertStatus(StrEnum):
+    """Where an outbox row stands; stored as its value (a plain string column).
+
+    Only SENT means Telegram accepted the message. SHOWN is what console mode did: printed,
+    never sent, and never sent later unless the operator asks (`watchpost alerts resend`).
+    """
+
+    PENDING = "pending"  #: waiting to be sent (or for its next attempt)
+    SENT = "sent"  #: Telegram confirmed it, with a message id
+    FAILED = "failed"  #: refused for good, or attempts exhausted; kept for the operator
+    SHOWN = "shown"  #: printed on the console by a worker without a Bot API token
 
 
 class StatementKind(StrEnum):
@@ -423,6 +437,8 @@ class AlertForDelivery:
     parent_message_id: str | None = None
     #: what the alert is about besides its statement: the version (edit) or other statement
     subject_id: int | None = None
+    #: why the last attempt did not deliver it (None: first attempt, or cleared)
+    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

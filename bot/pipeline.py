@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -41,6 +42,7 @@ from bot.model import (
     SourceKind,
     SourceSpec,
     StatementToStore,
+    StoredStatement,
     StoreResult,
     Watchlist,
 )
@@ -184,8 +186,17 @@ class Poller:
         metrics: Metrics,
         owner: str,
         rng: random.Random | None = None,
+        dry_run: bool = False,
     ) -> None:
         self._sessions = sessions
+        # issue 7: a dry run polls for real but rolls every write back (no statement, outbox
+        # row, cursor, ETag, lease or usage stays); what it would have stored is kept here.
+        self._dry_run = dry_run
+        self.previewed: list[StoredStatement] = []
+        # issue 11: writes that settle a claimed source (its failure, its 304, giving its lease
+        # back) and failed on a database error, retried at the next tick: a source is not left
+        # leased for minutes after a passing database fault.
+        self._unwritten: list[Callable[[Session], object]] = []
         self._fetchers = fetchers
         self._batch_fetchers = dict(batch_fetchers or {})
         self._watchlist = watchlist
@@ -210,23 +221,84 @@ class Poller:
     def _near_candidates(self, fp: int) -> list[int]:
         return self._near.query(fp, limit=NEAR_CANDIDATES)
 
+    @contextmanager
+    def _scope(self) -> Iterator[Session]:
+        """One transaction: committed, or in a dry run always rolled back."""
+        if self._dry_run:
+            with storage.rollback_scope(self._sessions) as session:
+                yield session
+        else:
+            with storage.session_scope(self._sessions) as session:
+                yield session
+
+    def _write_later(self, fn: Callable[[Session], object]) -> None:
+        self._unwritten.append(fn)
+
+    def _retry_unwritten(self) -> None:
+        """Apply the settling writes that failed before, oldest first; keep the rest on error."""
+        while self._unwritten:
+            try:
+                with self._scope() as session:
+                    self._unwritten[0](session)
+            except StorageError as exc:
+                log.error("%d poll results still not recorded: %s", len(self._unwritten), exc)
+                return
+            self._unwritten.pop(0)
+
+    def release_all(self) -> None:
+        """On shutdown: record what can be, and give back every lease this worker holds."""
+        self._retry_unwritten()
+        try:
+            with self._scope() as session:
+                n = storage.release_sources(session, self._owner)
+        except StorageError as exc:
+            log.error("source leases not released (they run out): %s", exc)
+            return
+        if n:
+            log.info("released %d source lease(s)", n)
+
+    def _claim(self, *, due_only: bool, after_key: str | None = None) -> list[SourceForPoll]:
+        self._retry_unwritten()
+        with self._scope() as session:
+            return storage.claim_sources(
+                session,
+                self._clock(),
+                limit=self._policy.batch_size,
+                lease=self._policy.lease,
+                owner=self._owner,
+                due_only=due_only,
+                after_key=after_key,
+            )
+
     async def poll_due(self, *, due_only: bool = True) -> list[PollOutcome]:
         """Poll every source that is due (or every source), at most `batch_size` per call."""
-        now = self._clock()
         try:
-            with storage.session_scope(self._sessions) as session:
-                sources = storage.claim_sources(
-                    session,
-                    now,
-                    limit=self._policy.batch_size,
-                    lease=self._policy.lease,
-                    owner=self._owner,
-                    due_only=due_only,
-                )
+            sources = self._claim(due_only=due_only)
         except StorageError as exc:
             log.error("poll tick skipped: %s", exc)
             self._metrics.inc("storage_errors", where="claim")
             return []
+        return await self._poll_claimed(sources)
+
+    async def poll_all(self) -> list[PollOutcome]:
+        """Poll every active source exactly once, due or not (`watchpost once`).
+
+        Walks the sources in key order, `batch_size` at a time: a batch never takes again what
+        an earlier one polled and released (issue 7: 800 sources made 140,000 requests).
+
+        Raises:
+            StorageError: the sources could not be claimed; what was polled stays polled.
+        """
+        outcomes: list[PollOutcome] = []
+        after = ""
+        while True:
+            sources = self._claim(due_only=False, after_key=after)
+            if not sources:
+                return outcomes
+            after = sources[-1].key
+            outcomes.extend(await self._poll_claimed(sources))
+
+    async def _poll_claimed(self, sources: list[SourceForPoll]) -> list[PollOutcome]:
         sources = [s for s in sources if s.kind in self._fetchers and s.key in self._specs]
         if not sources:
             return []
@@ -250,11 +322,13 @@ class Poller:
         if not pending:
             return
         try:
-            with storage.session_scope(self._sessions) as session:
+            with self._scope() as session:
                 storage.record_not_modified(session, pending, now=self._clock())
         except StorageError as exc:
-            log.error("%d unchanged polls not recorded (polled again): %s", len(pending), exc)
+            log.error("%d unchanged polls not recorded (retried): %s", len(pending), exc)
             self._metrics.inc("storage_errors", where="not_modified")
+            now = self._clock()
+            self._write_later(lambda s: storage.record_not_modified(s, pending, now=now))
 
     async def _poll_batch(self, sources: list[SourceForPoll]) -> list[PollOutcome]:
         """Poll sources that one request can cover together, and schedule them together."""
@@ -305,9 +379,11 @@ class Poller:
         try:
             return self._ingest(source, spec, result, when)
         except StorageError as exc:
-            # Nothing was written; the lease runs out and the poll is done again.
+            # Nothing was written: give the lease back (now, or at the next tick if the database
+            # is still failing) so that the poll is done again within seconds.
             log.error("poll not stored source=%s: %s", source.key, exc)
             self._metrics.inc("storage_errors", where="ingest")
+            self._write_later(lambda s: storage.release_sources(s, self._owner, keys=[source.key]))
             return PollOutcome(source.key, error=str(exc))
 
     def _ingest(
@@ -323,7 +399,7 @@ class Poller:
             self._metrics.inc("polls", status="not_modified")
             return PollOutcome(source.key, not_modified=True)
         items = distinct_items(result.items)
-        with storage.session_scope(self._sessions) as session:
+        with self._scope() as session:
             known = storage.known_hashes(session, source.key, [i.external_id for i in items])
             todo = statements_to_store(
                 spec,
@@ -337,6 +413,8 @@ class Poller:
             )
             stored = store_statements(session, source.key, todo, now=now)
             deleted = self._vanished(session, source.key, result, now)
+            if self._dry_run:
+                self.previewed.extend(storage.load_statements(session, stored.new_ids))
             storage.record_poll_success(
                 session,
                 source.key,
@@ -351,7 +429,7 @@ class Poller:
                     session, source.kind.value, now, requests=result.requests, reads=result.reads
                 )
         # Only once committed: the index must not know statements that were rolled back.
-        for statement_id, fp in stored.fingerprints:
+        for statement_id, fp in () if self._dry_run else stored.fingerprints:
             self._near.add(statement_id, fp)
         status = "not_modified" if result.not_modified else "ok"
         self._metrics.inc("polls", status=status)
@@ -440,23 +518,26 @@ class Poller:
                 message,
             )
             self._metrics.inc("poll_errors", error=kind)
+
+        def record(session: Session) -> None:
+            if held:
+                storage.postpone_source(session, source.key, next_poll_at=when)
+            elif isinstance(exc, SourceGone):
+                storage.record_source_gone(session, source.key, error=message, now=now)
+            else:
+                storage.record_poll_failure(session, source.key, error=message, next_poll_at=when)
+            if isinstance(exc, SourceError) and (exc.requests or exc.reads):
+                storage.record_usage(
+                    session, source.kind.value, now, requests=exc.requests, reads=exc.reads
+                )
+
         try:
-            with storage.session_scope(self._sessions) as session:
-                if held:
-                    storage.postpone_source(session, source.key, next_poll_at=when)
-                elif isinstance(exc, SourceGone):
-                    storage.record_source_gone(session, source.key, error=message, now=now)
-                else:
-                    storage.record_poll_failure(
-                        session, source.key, error=message, next_poll_at=when
-                    )
-                if isinstance(exc, SourceError) and (exc.requests or exc.reads):
-                    storage.record_usage(
-                        session, source.kind.value, now, requests=exc.requests, reads=exc.reads
-                    )
+            with self._scope() as session:
+                record(session)
         except StorageError as db_exc:
-            log.error("poll failure not recorded source=%s: %s", source.key, db_exc)
+            log.error("poll failure not recorded source=%s (retried): %s", source.key, db_exc)
             self._metrics.inc("storage_errors", where="failure")
+            self._write_later(record)
         return PollOutcome(source.key, error=None if held else message)
 
     def _retry_at(

@@ -59,6 +59,10 @@ class PostLookup(Protocol):
 class Sender(Protocol):
     """Sends one rendered alert to one chat."""
 
+    #: True when an accepted message reached Telegram; False for a sender that only shows it
+    #: (the console): its alerts are recorded as shown, never as sent (issue 7).
+    delivers: bool
+
     async def send(
         self,
         channel_id: str,
@@ -67,9 +71,11 @@ class Sender(Protocol):
         *,
         silent: bool = False,
         reply_to: str | None = None,
+        patient: bool = False,
     ) -> str:
         """Send `html` (Telegram HTML) to `chat`, as a reply to message `reply_to` if given;
-        return the message id as text.
+        return the message id as text. `patient`: the last try timed out, so wait much longer
+        for the answer this time (issue 11: a slow Telegram got one copy per retry).
 
         Raises:
             DeliveryRetryLater: wait `retry_after` seconds (if set) and retry.

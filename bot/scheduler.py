@@ -70,13 +70,23 @@ class Ticker:
         self._scheduler.start()
 
     async def stop(self, *, grace: float = 20.0) -> None:
-        """Stop scheduling, then let ticks in flight finish (up to `grace` seconds)."""
+        """Stop scheduling, then let ticks in flight finish (up to `grace` seconds).
+
+        The scheduler is only paused while they run: APScheduler's `shutdown` cancels the
+        asyncio tasks of running jobs (`AsyncIOExecutor.shutdown`), which left a dispatch tick's
+        claimed alerts leased for minutes (issue 11). It is shut down once they are done.
+        """
         self._stopping = True
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.pause()
         pending = [t for t in self._running if not t.done()]
         if pending:
             log.info("waiting for %d running tick(s) to finish", len(pending))
             _done, still = await asyncio.wait(pending, timeout=grace)
             for t in still:
+                log.warning("tick still running after %gs: cancelled", grace)
                 t.cancel()
+            if still:
+                await asyncio.wait(still)
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)

@@ -7,11 +7,12 @@ Every `telegram.error` is mapped here to `DeliveryError`s that carry what the ca
 from __future__ import annotations
 
 import itertools
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TextIO
+from typing import Any, TextIO
 
 from telegram import Bot, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
@@ -22,17 +23,50 @@ from telegram.error import (
     InvalidToken,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.request import HTTPXRequest
 
 from bot.errors import DeliveryRejected, DeliveryRetryLater
-from bot.tghtml import html_to_plain
+from bot.tghtml import html_to_plain, utf16_len
 
-__all__ = ["ConsoleSender", "TelegramSender", "retry_after_seconds"]
+__all__ = ["ConsoleSender", "TelegramSender", "retry_after_seconds", "split_text"]
+
+log = logging.getLogger("watchpost.telegram")
 
 # How long to hold alerts when the token itself is refused: the operator must act, and the
 # alerts must wait for them rather than be dropped.
 INVALID_TOKEN_WAIT = 300.0
+
+
+#: how much longer a send waits for its answer after a timed-out try
+PATIENT_FACTOR = 6.0
+
+#: UTF-16 units per part when a message must be split (the Bot API takes 4096)
+PART_UNITS = 4000
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` cut into parts of at most `limit` UTF-16 units, at line ends where possible."""
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while utf16_len(line) > limit:
+            cut = limit
+            while utf16_len(line[:cut]) > limit:
+                cut -= 1
+            head, line = line[:cut], line[cut:]
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(head)
+        if utf16_len(current + line) > limit:
+            parts.append(current)
+            current = ""
+        current += line
+    if current.strip():
+        parts.append(current)
+    return [p for p in parts if p.strip()] or [text[:limit]]
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -44,7 +78,10 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 class TelegramSender:
     """Sends HTML messages through the Bot API at `base_url`; satisfies `bot.ports.Sender`."""
 
+    delivers: bool = True
+
     def __init__(self, token: str, *, api_root: str, timeout: float = 20.0) -> None:
+        self._timeout = timeout
         request = HTTPXRequest(
             connection_pool_size=8,
             connect_timeout=timeout,
@@ -86,14 +123,21 @@ class TelegramSender:
         *,
         silent: bool = False,
         reply_to: str | None = None,
+        patient: bool = False,
     ) -> str:
-        """Send one HTML message (as a reply if `reply_to`); returns Telegram's message id."""
+        """Send one HTML message (as a reply if `reply_to`); returns Telegram's message id.
+
+        `patient` waits `PATIENT_FACTOR` times longer for the answer (after a timeout)."""
         reply = (
             ReplyParameters(message_id=int(reply_to), allow_sending_without_reply=True)
             if reply_to and reply_to.isdigit()
             else None
         )
         no_preview = LinkPreviewOptions(is_disabled=True)
+        # PTB reads read_timeout=None as "no timeout": pass it only when patient.
+        patience: dict[str, Any] = (
+            {"read_timeout": self._timeout * PATIENT_FACTOR} if patient else {}
+        )
         with _map_errors(channel_id):
             try:
                 msg = await self._bot.send_message(
@@ -103,8 +147,13 @@ class TelegramSender:
                     disable_notification=silent,
                     link_preview_options=no_preview,
                     reply_parameters=reply,
+                    **patience,
                 )
             except BadRequest as exc:
+                if "message is too long" in exc.message.lower():
+                    # issue 11: a refused length is no reason to lose the alert: send it in
+                    # parts (plain text, cut at line ends), the first part carrying the id.
+                    return await self._send_parts(chat, html_to_plain(html), silent, reply)
                 if "parse entities" not in exc.message.lower():
                     raise
                 # A rendering bug must not cost the subscribers the alert: send it as plain text.
@@ -116,6 +165,21 @@ class TelegramSender:
                     reply_parameters=reply,
                 )
         return str(msg.message_id)
+
+    async def _send_parts(
+        self, chat: str, text: str, silent: bool, reply: ReplyParameters | None
+    ) -> str:
+        first: str | None = None
+        for part in split_text(text, PART_UNITS):
+            msg = await self._bot.send_message(
+                chat_id=chat,
+                text=part,
+                disable_notification=silent,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_parameters=reply,
+            )
+            first = first or str(msg.message_id)
+        return first or ""
 
     async def edit(self, channel_id: str, chat: str, message_id: str, html: str) -> None:
         """Replace a sent message's text; "message is not modified" counts as done."""
@@ -129,8 +193,15 @@ class TelegramSender:
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
             except BadRequest as exc:
-                if "not modified" not in exc.message.lower():
+                if "message is not modified" not in exc.message.lower():
                     raise
+                # The Bot API's 400 for an edit that changes nothing: the message already says
+                # what we wanted, so the edit is done (issue 7).
+                log.info(
+                    "edit unchanged channel=%s message_id=%s: Telegram has this text already",
+                    channel_id,
+                    message_id,
+                )
 
 
 @contextmanager
@@ -152,13 +223,48 @@ def _map_errors(channel_id: str) -> Iterator[None]:
             channel_id, "the Bot API refused TELEGRAM_BOT_TOKEN", retry_after=INVALID_TOKEN_WAIT
         ) from exc
     except (Forbidden, BadRequest) as exc:
-        raise DeliveryRejected(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
-    except TelegramError as exc:  # TimedOut, NetworkError and whatever else is passing
+        raise DeliveryRejected(
+            channel_id,
+            f"{type(exc).__name__}: {exc.message}",
+            chat_refused=_chat_refused(exc),
+        ) from exc
+    except TimedOut as exc:
+        raise DeliveryRetryLater(
+            channel_id, f"{type(exc).__name__}: {exc.message}", timed_out=True
+        ) from exc
+    except TelegramError as exc:  # NetworkError and whatever else is passing
         raise DeliveryRetryLater(channel_id, f"{type(exc).__name__}: {exc.message}") from exc
 
 
+# Bot API descriptions of a chat that refuses the bot itself (tdlib telegram-bot-api
+# Client.cpp, in ../shared/corpus/telegram): every message to it would be refused alike.
+_CHAT_REFUSALS = (
+    "chat not found",
+    "bot was kicked",
+    "bot is not a member",
+    "bot was blocked",
+    "not enough rights",
+    "have no rights to send",
+    "need administrator rights",
+    "chat_write_forbidden",
+    "group chat was deactivated",
+    "user is deactivated",
+)
+
+
+def _chat_refused(exc: TelegramError) -> bool:
+    """Whether a 400/403 refuses the chat (pause the channel), not just this message."""
+    text = exc.message.lower()
+    return isinstance(exc, Forbidden) or any(r in text for r in _CHAT_REFUSALS)
+
+
 class ConsoleSender:
-    """Prints alerts as plain text: with no token, Watchpost still runs and shows its alerts."""
+    """Prints alerts as plain text, when the operator asks for console mode.
+
+    Nothing reaches Telegram: the dispatcher records these alerts as shown, not sent.
+    """
+
+    delivers: bool = False
 
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out
@@ -172,6 +278,7 @@ class ConsoleSender:
         *,
         silent: bool = False,
         reply_to: str | None = None,
+        patient: bool = False,
     ) -> str:
         """Print the message under a header naming the channel (and what it answers)."""
         n = next(self._ids)

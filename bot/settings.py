@@ -39,6 +39,8 @@ _DAY = 86400
 # The secrets that may also be read from a file named by "<NAME>_FILE".
 _SECRET_ENV = ("TELEGRAM_BOT_TOKEN", "X_BEARER_TOKEN")
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+#: the backends Watchpost is built and tested for
+_DATABASES = ("sqlite", "postgresql", "postgres")
 
 
 def _env(name: str) -> str:
@@ -96,6 +98,12 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = Field(
         default="https://api.telegram.org", validation_alias="TELEGRAM_API_BASE_URL"
     )
+    #: print alerts on the console instead of sending them (without a token, `run` refuses to
+    #: start unless this is on: issue 7); console alerts are recorded as shown, never as sent
+    console: bool = Field(default=False, validation_alias=_env("console"))
+    #: this worker's name in leases; a worker restarted under the same name takes back its own
+    #: leases at once (default: the host name; give each worker on one host its own)
+    worker_id: str | None = Field(default=None, validation_alias=_env("worker_id"))
     x_bearer_token: SecretStr | None = Field(default=None, validation_alias="X_BEARER_TOKEN")
     x_api_base_url: str = Field(
         default="https://api.twitter.com", validation_alias="X_API_BASE_URL"
@@ -287,6 +295,14 @@ class Settings(BaseSettings):
         if not _URL_SCHEME.match(value.strip()):
             raise PydanticCustomError(
                 "settings", "expected a database URL such as sqlite:///watchpost.sqlite"
+            )
+        backend = value.strip().split(":", 1)[0].split("+", 1)[0].lower()
+        if backend not in _DATABASES:
+            # issue 11: a mysql:// URL passed this check and failed at start with a traceback
+            raise PydanticCustomError(
+                "settings",
+                "unsupported database '{backend}': use sqlite:///FILE or postgresql://…",
+                {"backend": backend},
             )
         return value.strip()
 

@@ -7,14 +7,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import StorageError
 
-__all__ = ["make_engine", "make_sessions", "migrate", "session_scope", "wrap_errors"]
+__all__ = [
+    "lock_for_setup",
+    "make_engine",
+    "make_sessions",
+    "migrate",
+    "rollback_scope",
+    "session_scope",
+    "wrap_errors",
+]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -73,13 +81,48 @@ def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def rollback_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction that is always rolled back: its writes are seen inside it, then undone
+    (a dry run, issue 7)."""
+    with wrap_errors(), sessions() as session:
+        session.begin()
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+#: PostgreSQL advisory lock keys (any constant 64-bit numbers, the same in every worker)
+MIGRATION_LOCK = 0x77617463_68706F01  # "watchpo" + 1
+SYNC_LOCK = 0x77617463_68706F02
+
+
+def lock_for_setup(session_or_conn: Session | Connection, key: int) -> None:
+    """Hold PostgreSQL advisory lock `key` until the transaction ends; no-op on SQLite (whose
+    writers are serialized by the file lock already).
+
+    Issue 11: two workers started together on a fresh PostgreSQL both created the schema
+    (`UniqueViolation pg_type_typname_nsp_index`) and both inserted the new sources
+    (`uq_sources_key`); with the lock the second waits and then finds the work done.
+    """
+    if isinstance(session_or_conn, Connection):
+        dialect = session_or_conn.dialect
+    else:
+        dialect = session_or_conn.get_bind().dialect
+    if dialect.name == "postgresql":
+        session_or_conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (a no-op when it is there)."""
+    """Bring the schema to the newest Alembic revision (a no-op when it is there); concurrent
+    workers take turns."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(_HERE / "migrations"))
     with wrap_errors(), engine.begin() as conn:
+        lock_for_setup(conn, MIGRATION_LOCK)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.model import AlertForDelivery, AlertKind, Channel
+from bot.model import AlertForDelivery, AlertKind, AlertStatus, Channel
 from storage.schema import AlertRow, ChannelRow
 from storage.statements import load_statement
 
@@ -18,8 +18,15 @@ __all__ = [
     "mark_alert_failed",
     "mark_alert_retry",
     "mark_alert_sent",
+    "mark_alert_shown",
     "outbox_counts",
+    "pause_channel",
+    "paused_channels",
     "release_alert",
+    "release_alerts",
+    "release_alerts_of",
+    "resend_shown",
+    "resume_channel",
     "set_channel_chat",
     "sync_channels",
 ]
@@ -37,13 +44,65 @@ def sync_channels(session: Session, channels: Sequence[Channel]) -> None:
             row.chat = row.configured_chat = ch.chat
 
 
+def pause_channel(session: Session, channel_id: str, *, reason: str, now: datetime) -> None:
+    """Telegram refuses the chat itself: hold every alert of the channel until resumed."""
+    session.execute(
+        update(ChannelRow)
+        .where(ChannelRow.id == channel_id, ChannelRow.paused_at.is_(None))
+        .values(paused_at=now, paused_reason=reason[:2000])
+    )
+
+
+def resume_channel(
+    session: Session, channel_id: str, *, now: datetime, include_failed: bool = False
+) -> int | None:
+    """The operator fixed the chat: deliver its waiting alerts (and, with `include_failed`,
+    those it refused for good before: an old version failed them on the first refusal);
+    returns how many alerts are queued, or None for an unknown channel."""
+    row = session.get(ChannelRow, channel_id)
+    if row is None:
+        return None
+    row.paused_at = None
+    row.paused_reason = None
+    if include_failed:
+        session.execute(
+            update(AlertRow)
+            .where(
+                AlertRow.channel_id == channel_id,
+                AlertRow.status == AlertStatus.FAILED.value,
+            )
+            .values(status=AlertStatus.PENDING.value, attempts=0, last_error=None, sent_at=None)
+        )
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.channel_id == channel_id, AlertRow.status == AlertStatus.PENDING.value)
+        .values(next_attempt_at=now, lease_until=None)
+    )
+    n = session.scalar(
+        select(func.count())
+        .select_from(AlertRow)
+        .where(AlertRow.channel_id == channel_id, AlertRow.status == AlertStatus.PENDING.value)
+    )
+    return int(n or 0)
+
+
+def paused_channels(session: Session) -> list[tuple[str, datetime, str]]:
+    """(channel id, paused since, why) for every paused channel."""
+    rows = session.execute(
+        select(ChannelRow.id, ChannelRow.paused_at, ChannelRow.paused_reason)
+        .where(ChannelRow.paused_at.is_not(None))
+        .order_by(ChannelRow.id)
+    )
+    return [(cid, when, reason or "") for cid, when, reason in rows if when is not None]
+
+
 def set_channel_chat(session: Session, channel_id: str, chat: str) -> None:
     """Telegram moved the chat (group → supergroup): send there from now on."""
     session.execute(update(ChannelRow).where(ChannelRow.id == channel_id).values(chat=chat))
 
 
 def claim_alerts(
-    session: Session, now: datetime, *, limit: int, lease: timedelta
+    session: Session, now: datetime, *, limit: int, lease: timedelta, owner: str | None = None
 ) -> list[AlertForDelivery]:
     """Take up to `limit` pending alerts that are due, oldest first, leased until ``now + lease``.
 
@@ -54,7 +113,9 @@ def claim_alerts(
     query = (
         select(AlertRow, ChannelRow.chat)
         .join(ChannelRow, ChannelRow.id == AlertRow.channel_id)
-        .where(AlertRow.status == "pending")
+        .where(AlertRow.status == AlertStatus.PENDING.value)
+        # a paused channel's alerts wait for the operator (issue 11)
+        .where(ChannelRow.paused_at.is_(None))
         .order_by(AlertRow.id)
         # Not-yet-due rows are read too (they block their channel); read enough to fill `limit`.
         .limit(limit * 4)
@@ -82,6 +143,7 @@ def claim_alerts(
                 blocked.add(row.channel_id)
             continue
         row.lease_until = now + lease
+        row.lease_owner = owner
         out.append(
             AlertForDelivery(
                 id=row.id,
@@ -94,6 +156,7 @@ def claim_alerts(
                 parent_id=row.parent_id,
                 parent_message_id=parents.get(row.parent_id) if row.parent_id else None,
                 subject_id=row.subject_id,
+                last_error=row.last_error,
             )
         )
         if len(out) >= limit:
@@ -109,7 +172,7 @@ def mark_alert_sent(
         update(AlertRow)
         .where(AlertRow.id == alert_id)
         .values(
-            status="sent",
+            status=AlertStatus.SENT.value,
             message_id=message_id,
             sent_at=now,
             lease_until=None,
@@ -117,6 +180,44 @@ def mark_alert_sent(
             last_error=None,
         )
     )
+
+
+def mark_alert_shown(session: Session, alert_id: int, *, now: datetime) -> None:
+    """The alert was printed on the console: done for this worker, but never counted as sent.
+
+    No message id is kept: a console number is no Telegram message, and a reply or an edit
+    aimed at it would land on someone else's message.
+    """
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id == alert_id)
+        .values(
+            status=AlertStatus.SHOWN.value,
+            message_id=None,
+            sent_at=None,
+            lease_until=None,
+            attempts=AlertRow.attempts + 1,
+            last_error=None,
+        )
+    )
+
+
+def resend_shown(session: Session, *, now: datetime, channel_id: str | None = None) -> int:
+    """Queue the alerts a console worker only showed (of one channel, or all) to be sent;
+    returns how many. The operator's decision: nothing does this on its own."""
+    query = update(AlertRow).where(AlertRow.status == AlertStatus.SHOWN.value)
+    if channel_id is not None:
+        query = query.where(AlertRow.channel_id == channel_id)
+    result = session.execute(
+        query.values(
+            status=AlertStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            lease_until=None,
+            last_error=None,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def mark_alert_retry(
@@ -137,7 +238,27 @@ def mark_alert_retry(
 
 def release_alert(session: Session, alert_id: int) -> None:
     """Give a claimed alert back without counting an attempt (its chat is waiting out a limit)."""
-    session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(lease_until=None))
+    release_alerts(session, [alert_id])
+
+
+def release_alerts(session: Session, alert_ids: Sequence[int]) -> None:
+    """Give claimed alerts back without counting an attempt (their worker is stopping)."""
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.id.in_(list(alert_ids)), AlertRow.status == AlertStatus.PENDING.value)
+        .values(lease_until=None, lease_owner=None)
+    )
+
+
+def release_alerts_of(session: Session, owner: str) -> int:
+    """Give back every alert `owner` holds (a worker restarting after a crash takes back its
+    own at once instead of waiting for the leases); returns how many."""
+    result = session.execute(
+        update(AlertRow)
+        .where(AlertRow.lease_owner == owner, AlertRow.lease_until.is_not(None))
+        .values(lease_until=None, lease_owner=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def mark_alert_failed(session: Session, alert_id: int, *, error: str, now: datetime) -> None:
@@ -146,7 +267,7 @@ def mark_alert_failed(session: Session, alert_id: int, *, error: str, now: datet
         update(AlertRow)
         .where(AlertRow.id == alert_id)
         .values(
-            status="failed",
+            status=AlertStatus.FAILED.value,
             attempts=AlertRow.attempts + 1,
             last_error=error[:2000],
             lease_until=None,
@@ -156,16 +277,16 @@ def mark_alert_failed(session: Session, alert_id: int, *, error: str, now: datet
 
 
 def outbox_counts(session: Session) -> dict[str, int]:
-    """How many alerts are pending, sent and failed."""
+    """How many alerts are in each `AlertStatus` (by its value), zeros included."""
     rows = session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status))
-    counts = {"pending": 0, "sent": 0, "failed": 0}
+    counts = {s.value: 0 for s in AlertStatus}
     counts.update({status: int(n) for status, n in rows})
     return counts
 
 
-def alert_state(session: Session, alert_id: int) -> tuple[str, str | None]:
+def alert_state(session: Session, alert_id: int) -> tuple[AlertStatus, str | None]:
     """An alert's status and Telegram message id, as they are now."""
     row = session.execute(
         select(AlertRow.status, AlertRow.message_id).where(AlertRow.id == alert_id)
     ).one()
-    return row.status, row.message_id
+    return AlertStatus(row.status), row.message_id

@@ -209,6 +209,8 @@ class AlertRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the worker holding the lease (a restarted worker releases its own at start)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -228,6 +230,9 @@ class ChannelRow(Base):
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     chat: Mapped[str] = mapped_column(String(200))
     configured_chat: Mapped[str] = mapped_column(String(200))
+    #: set when Telegram refused the chat itself: its alerts wait until the operator resumes it
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class UsageRow(Base):

@@ -9,7 +9,9 @@ from typing import cast
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.model import CachingInfo, SourceForPoll, SourceKind, SourceSpec, SourceStatus
+from bot.model import CachingInfo, Channel, SourceForPoll, SourceKind, SourceSpec, SourceStatus
+from storage.db import SYNC_LOCK, lock_for_setup
+from storage.outbox import sync_channels
 from storage.schema import SourceRow, StatementRow
 
 __all__ = [
@@ -19,9 +21,26 @@ __all__ = [
     "record_poll_failure",
     "record_poll_success",
     "record_source_gone",
+    "release_sources",
     "source_statuses",
     "sync_sources",
+    "sync_watchlist",
 ]
+
+
+def sync_watchlist(
+    session: Session,
+    specs: Sequence[SourceSpec],
+    channels: Sequence[Channel],
+    *,
+    default_interval: timedelta,
+    now: datetime,
+) -> None:
+    """Make the sources and channels tables agree with the watchlist, one worker at a time
+    (workers started together would insert the same new source twice: issue 11)."""
+    lock_for_setup(session, SYNC_LOCK)
+    sync_sources(session, specs, default_interval=default_interval, now=now)
+    sync_channels(session, channels)
 
 
 def sync_sources(
@@ -74,19 +93,25 @@ def claim_sources(
     lease: timedelta,
     owner: str,
     due_only: bool = True,
+    after_key: str | None = None,
 ) -> list[SourceForPoll]:
     """Take up to `limit` active sources that are due (or all, with ``due_only=False``).
 
     Each is leased to `owner` until ``now + lease`` so that another worker does not poll it too;
-    on PostgreSQL concurrent claimers skip each other's locked rows.
+    on PostgreSQL concurrent claimers skip each other's locked rows. With `after_key` the
+    sources come in key order, only those whose key sorts after it: a walk over every source
+    that never takes one twice (``after_key=""`` starts it).
     """
     query = (
         select(SourceRow)
         .where(SourceRow.active.is_(True), SourceRow.gone_at.is_(None))
         .where(or_(SourceRow.lease_until.is_(None), SourceRow.lease_until <= now))
-        .order_by(SourceRow.next_poll_at, SourceRow.id)
         .limit(limit)
     )
+    if after_key is None:
+        query = query.order_by(SourceRow.next_poll_at, SourceRow.id)
+    else:
+        query = query.where(SourceRow.key > after_key).order_by(SourceRow.key)
     if due_only:
         query = query.where(SourceRow.next_poll_at <= now)
     if session.get_bind().dialect.name == "postgresql":
@@ -191,6 +216,16 @@ def record_source_gone(session: Session, key: str, *, error: str, now: datetime)
             lease_owner=None,
         )
     )
+
+
+def release_sources(session: Session, owner: str, keys: Sequence[str] | None = None) -> int:
+    """Give back the leases `owner` holds (on `keys`, or all): those sources may be polled again
+    at once, by anyone. Returns how many were released."""
+    query = update(SourceRow).where(SourceRow.lease_owner == owner)
+    if keys is not None:
+        query = query.where(SourceRow.key.in_(keys))
+    result = session.execute(query.values(lease_until=None, lease_owner=None))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def postpone_source(session: Session, key: str, *, next_poll_at: datetime) -> None:

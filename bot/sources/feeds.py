@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +17,10 @@ import httpx
 
 from bot.errors import FeedParseError, SourceGone, SourceRejected, SourceUnavailable
 from bot.model import CachingInfo, FetchResult, SourceForPoll
+from bot.sources.addresses import IPAddress, is_public, redirect_refusal
+from bot.sources.bounds import bound_items
+from bot.sources.dates import sane_dates
+from bot.sources.decoding import ACCEPT_ENCODING, BodyTooLarge, CappedDecoder
 from bot.sources.feedparse import parse_feed
 
 __all__ = ["FeedFetcher", "HttpLimits", "make_http_client", "parse_retry_after"]
@@ -53,7 +59,12 @@ def make_http_client(limits: HttpLimits) -> httpx.AsyncClient:
         ),
         follow_redirects=True,
         max_redirects=limits.max_redirects,
-        headers={"User-Agent": limits.user_agent, "Accept": ACCEPT},
+        headers={
+            "User-Agent": limits.user_agent,
+            "Accept": ACCEPT,
+            # only what CappedDecoder reads: its cap holds while decoding
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
         trust_env=False,
     )
 
@@ -74,6 +85,9 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
 class FeedFetcher:
     """Fetches RSS, Atom and JSON Feed sources; satisfies `bot.ports.Fetcher`."""
 
@@ -83,10 +97,14 @@ class FeedFetcher:
         limits: HttpLimits,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        public: Callable[[IPAddress], bool] = is_public,
     ) -> None:
         self._client = client
         self._limits = limits
         self._clock = clock
+        # which addresses count as public (tests call a loopback address public to stand for
+        # a public feed host without any traffic leaving the machine)
+        self._is_public = public
 
     async def fetch(self, source: SourceForPoll) -> FetchResult:
         """GET the feed (conditionally) and parse it.
@@ -143,20 +161,69 @@ class FeedFetcher:
             content_type=resp_headers.get("content-type"),
             fetched_at=now,
         )
+        items, date_warnings = sane_dates(parsed.items, now)
+        items, size_warnings = bound_items(items)
         return FetchResult(
-            items=parsed.items,
+            items=items,
             caching=CachingInfo(
                 etag=resp_headers.get("etag"), last_modified=resp_headers.get("last-modified")
             ),
             fetched_at=now,
-            warnings=parsed.warnings,
+            warnings=(*parsed.warnings, *date_warnings, *size_warnings),
         )
 
     async def _get(
         self, source: SourceForPoll, headers: dict[str, str]
     ) -> tuple[int, httpx.Headers, bytes, str]:
+        """GET the feed, following redirects one by one through the address guard.
+
+        Raises:
+            SourceRejected: too many redirects, or one the guard refuses (issue 11).
+        """
+        url = source.target
+        for _ in range(self._limits.max_redirects + 1):
+            got = await self._get_one(source, url, headers)
+            if isinstance(got, tuple):
+                return got
+            refusal = await self._refusal(url, got)
+            if refusal is not None:
+                raise SourceRejected(source.key, f"{refusal}: {got}")
+            url = got
+        raise SourceRejected(source.key, f"more than {self._limits.max_redirects} redirects")
+
+    async def _refusal(self, from_url: str, to_url: str) -> str | None:
+        """Why the redirect must not be followed (see `bot.sources.addresses`), or None."""
+        target = httpx.URL(to_url)
+        if target.scheme not in ("http", "https"):
+            return f"redirect to a {target.scheme or 'relative'} URL refused"
+        from_ips = await self._resolve(httpx.URL(from_url).host)
+        to_ips = await self._resolve(target.host)
+        return redirect_refusal(from_ips, to_ips, public=self._is_public)
+
+    async def _resolve(self, host: str) -> list[IPAddress]:
+        try:
+            return [ipaddress.ip_address(host.strip("[]"))]
+        except ValueError:
+            pass
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+        except OSError:
+            return []
+        out: list[IPAddress] = []
+        for info in infos:
+            addr = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 zone
+            out.append(ipaddress.ip_address(addr))
+        return out
+
+    async def _get_one(
+        self, source: SourceForPoll, url: str, headers: dict[str, str]
+    ) -> tuple[int, httpx.Headers, bytes, str] | str:
+        """One request: the answer, or the URL a redirect points to."""
         cap = self._limits.max_body_bytes
-        async with self._client.stream("GET", source.target, headers=headers) as resp:
+        async with self._client.stream("GET", url, headers=headers, follow_redirects=False) as resp:
+            location = resp.headers.get("location")
+            if resp.status_code in _REDIRECTS and location:
+                return str(resp.url.join(location))
             if resp.status_code != 200:
                 return resp.status_code, resp.headers, b"", str(resp.url)
             declared = resp.headers.get("content-length")
@@ -165,11 +232,15 @@ class FeedFetcher:
                     source.key, f"response of {declared} bytes is over the {cap}-byte cap"
                 )
             chunks: list[bytes] = []
-            size = 0
-            # Decoded bytes are counted, so a small gzip bomb is stopped as early as a large body.
-            async for chunk in resp.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
-                    raise FeedParseError(source.key, f"response over the {cap}-byte cap")
-                chunks.append(chunk)
+            # Decoded here, not by httpx: the cap is enforced while decoding, so a gzip bomb
+            # stops at the cap instead of after a whole chunk's expansion (issue 11).
+            decoder = CappedDecoder(resp.headers.get("content-encoding"), cap)
+            try:
+                async for raw in resp.aiter_raw():
+                    chunks.append(decoder.feed(raw))
+                chunks.append(decoder.flush())
+            except BodyTooLarge as exc:
+                raise FeedParseError(source.key, str(exc)) from exc
+            except zlib.error as exc:
+                raise FeedParseError(source.key, f"badly compressed body: {exc}") from exc
             return resp.status_code, resp.headers, b"".join(chunks), str(resp.url)

@@ -209,7 +209,7 @@ def test_outbox_claim_send_retry_fail(sessions) -> None:
         storage.mark_alert_retry(s, claimed[1].id, error="429", next_attempt_at=T0 + lease * 2)
         storage.mark_alert_failed(s, claimed[2].id, error="Forbidden", now=T0)
     with storage.session_scope(sessions) as s:
-        assert storage.outbox_counts(s) == {"pending": 1, "sent": 1, "failed": 1}
+        assert storage.outbox_counts(s) == {"pending": 1, "sent": 1, "failed": 1, "shown": 0}
         assert storage.claim_alerts(s, T0 + lease, limit=10, lease=lease) == []
         retry = storage.claim_alerts(s, T0 + lease * 3, limit=10, lease=lease)
     assert [a.id for a in retry] == [claimed[1].id] and retry[0].attempts == 1
@@ -270,3 +270,23 @@ def test_concurrent_claimers_on_postgres_never_share_a_source(postgres_server) -
     eng.dispose()
     every = [k for keys in got.values() for k in keys]
     assert sorted(every) == sorted(s.key for s in specs)  # each once, none lost
+
+
+def test_a_paused_channel_is_not_claimed_until_resumed(sessions) -> None:
+    with storage.session_scope(sessions) as s:
+        store_statements(s, spec().key, [to_store(item(1)), to_store(item(2))], now=T0)
+    lease = timedelta(seconds=60)
+    with storage.session_scope(sessions) as s:
+        first, second = storage.claim_alerts(s, T0, limit=10, lease=lease)
+        storage.mark_alert_failed(s, first.id, error="BadRequest: old refusal", now=T0)
+        storage.pause_channel(s, second.channel_id, reason="Forbidden: bot was kicked", now=T0)
+        storage.release_alerts(s, [second.id])
+    with storage.session_scope(sessions) as s:
+        assert storage.claim_alerts(s, T0, limit=10, lease=lease) == []  # paused
+        assert storage.resume_channel(s, "nope", now=T0) is None
+        assert storage.resume_channel(s, second.channel_id, now=T0) == 1  # failed ones stay
+        assert storage.paused_channels(s) == []
+        (again,) = storage.claim_alerts(s, T0, limit=10, lease=lease)
+        assert again.id == second.id
+        storage.release_alerts(s, [again.id])
+        assert storage.resume_channel(s, second.channel_id, now=T0, include_failed=True) == 2

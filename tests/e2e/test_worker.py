@@ -210,18 +210,49 @@ async def test_migrated_group_gets_the_alert_at_its_new_id(world: World) -> None
     assert len(world.telegram.messages(-1009999)) == 1
 
 
-async def test_refused_alert_is_kept_as_failed_and_the_rest_go_on(world: World) -> None:
+async def test_a_refusing_chat_pauses_its_channel_keeps_its_alerts_and_the_rest_go_on(
+    world: World,
+) -> None:
+    """Issue 11: 403 "bot was kicked" failed every alert for good on the first try."""
     _prime(world)
     async with world.app() as app:
         await run_once(app)
         world.telegram.forbid("@cf_watch")
         world.publish("/am.rss", entry(60, "Karabakh ceasefire", "Both channels want this."))
         _, report = await run_once(app)
-        assert (report.sent, report.failed) == (1, 1)
-        assert storage.outbox_counts(app.sessions()) == {"pending": 0, "sent": 1, "failed": 1}
+        assert (report.sent, report.failed) == (1, 0)
+        world.publish("/ru.rss", entry(61, "Заявление", "Призываем к ceasefire."))
+        await run_once(app)  # the paused channel is not even tried
+        assert len([c for c in world.telegram.calls("sendMessage") if c.status == 403]) == 1
+        with storage.session_scope(app.sessions) as s:
+            counts = storage.outbox_counts(s)
+            ((channel, _, reason),) = storage.paused_channels(s)
+        assert counts == {"pending": 2, "sent": 2, "failed": 0, "shown": 0}
+        assert channel == "cf" and "kicked" in reason
+        # The operator adds the bot back and resumes the channel: both alerts go, in order.
+        world.telegram.forbid("@cf_watch", False)
+        with storage.session_scope(app.sessions) as s:
+            assert storage.resume_channel(s, "cf", now=app.clock()) == 2
+        _, report = await run_once(app)
+        assert report.sent == 2
+    cf = [m.text for m in world.telegram.messages("@cf_watch")]
+    assert ["Both channels" in cf[0], "Призываем" in cf[1]] == [True, True]
 
 
-async def test_no_token_sends_to_the_console(world: World) -> None:
+async def test_chat_not_found_pauses_the_channel_too(world: World) -> None:
+    _prime(world)
+    text = WATCHLIST.replace('chat: "@cf_watch"', 'chat: "@no_such_chat"')
+    async with world.app(text) as app:
+        await run_once(app)
+        world.publish("/am.rss", entry(62, "Karabakh ceasefire", "Kept for cf."))
+        _, report = await run_once(app)
+        assert (report.sent, report.failed) == (1, 0)
+        with storage.session_scope(app.sessions) as s:
+            ((channel, _, reason),) = storage.paused_channels(s)
+    assert channel == "cf" and "chat not found" in reason.lower()
+
+
+async def test_console_mode_shows_alerts_and_records_them_as_shown(world: World) -> None:
     _prime(world)
     out = io.StringIO()
     wl = parse_watchlist(WATCHLIST.replace("{feeds}", world.feeds.url), path="t.yaml")
@@ -233,9 +264,11 @@ async def test_no_token_sends_to_the_console(world: World) -> None:
         await run_once(app)
         world.publish("/am.rss", entry(70, "Karabakh", "To the console & beyond."))
         await run_once(app)
+        counts = storage.outbox_counts(app.sessions())
     assert "── alert 1 → main (@main_watch)" in out.getvalue()
     assert "To the console & beyond." in out.getvalue()
     assert world.telegram.calls() == []
+    assert (counts["shown"], counts["sent"], counts["pending"]) == (1, 0, 0)
 
 
 async def test_scheduled_worker_polls_delivers_and_stops_cleanly(
@@ -262,3 +295,51 @@ async def test_scheduled_worker_polls_delivers_and_stops_cleanly(
     logging.getLogger().handlers.clear()
     assert "worker stopped" in logged and "sent alert=" in logged
     assert TOKEN not in logged  # the token never reaches a log, even at DEBUG
+
+
+async def test_a_gzip_bomb_is_stopped_at_the_cap_while_decoding(world: World) -> None:
+    """Issue 11: 60 MB of zeros as 60 KB of gzip, declared as Content-Encoding: gzip."""
+    import gzip
+    import tracemalloc
+
+    _prime(world)
+    async with world.app(WATCHPOST_MAX_BODY_BYTES="1000000") as app:
+        await run_once(app)
+        bomb = gzip.compress(b"<rss>" + b"\0" * 60_000_000, mtime=0)
+        world.feed_state.set_raw(
+            "/am.rss",
+            bomb,
+            {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"},
+        )
+        world.publish("/ru.rss", entry(31, "Карабах", "Другие идут дальше."))
+        tracemalloc.start()
+        try:
+            outcomes, report = await run_once(app)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    by_key = {o.source_key.rsplit("/", 1)[1]: o for o in outcomes}
+    assert by_key["am.rss"].error is not None and "cap" in by_key["am.rss"].error
+    assert report.sent == 1
+    assert peak < 20_000_000  # the cap and a network chunk, not the bomb's 60 MB
+
+
+async def test_a_huge_item_is_bounded_for_matching_and_kept_whole_as_raw(world: World) -> None:
+    """Issue 11: one 9 MB item (under the cap) drove matching to 872 MB. Any item over the
+    bound takes the same path; 3 MB keeps the test quick."""
+    from bot.sources.bounds import MAX_TEXT_CHARS
+    from storage.schema import StatementRow
+
+    _prime(world)
+    async with world.app() as app:
+        await run_once(app)
+        huge = "Karabakh ceasefire. " + "More words about the talks. " * 110_000
+        world.publish("/am.rss", entry(90, "Karabakh", huge))
+        _, report = await run_once(app)
+        with app.sessions() as s:
+            row = s.scalars(
+                select(StatementRow).where(StatementRow.external_id == "urn:test:90")
+            ).one()
+    assert len(row.text) <= MAX_TEXT_CHARS and row.text.startswith("Karabakh ceasefire.")
+    assert "More words about the talks. " * 100 in row.raw and len(row.raw) > len(huge)
+    assert report.sent == 2  # main and cf: the alert is not lost

@@ -819,3 +819,28 @@ def test_shipped_watchlist_uses_the_new_fields() -> None:
     main = w.channel("main")
     assert main is not None and main.quiet_hours is not None
     zoneinfo.ZoneInfo(main.timezone)
+
+
+def test_an_oversized_watchlist_is_refused_unread(tmp_path: Path) -> None:
+    """Issue 11: a 10 MB file took 25 s and 674 MB before it was refused."""
+    big = tmp_path / "big.yaml"
+    line = "# " + "padding " * 12 + "\n"
+    big.write_text(line * (10_000_000 // len(line) + 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_watchlist(big)
+    (problem,) = info.value.problems
+    assert str(problem) == (
+        f"{big}: larger than 2,000,000 bytes: refused unread "
+        "(a watchlist of a thousand sources is under 200 KB)"
+    )
+
+
+def test_a_watchlist_at_the_cap_is_read(tmp_path: Path) -> None:
+    ok = tmp_path / "ok.yaml"
+    body = "speakers: []\ntopics: []\nchannels: []\n"
+    ok.write_text(body + "#" * (100 - len(body) - 1) + "\n", encoding="utf-8")
+    assert ok.stat().st_size == 100
+    try:
+        load_watchlist(ok, max_bytes=100)
+    except ConfigError as exc:  # read and validated: only its own problems, never its size
+        assert all("larger than" not in str(p) for p in exc.problems)
