@@ -22,6 +22,7 @@ __all__ = [
     "canonical_url",
     "content_hash",
     "fold",
+    "fold_lines",
     "fold_whitespace",
     "fold_with_offsets",
     "html_to_text",
@@ -30,18 +31,21 @@ __all__ = [
 ]
 
 _WS = re.compile(r"\s+")
-# Tags after which a reader expects a break between words.
-_BLOCK_TAGS = frozenset(
+# A run of whitespace holding a blank line: where one paragraph of plain text ends.
+_BLANK_LINE = re.compile(r"\s*\n\s*\n\s*")
+# What each tag means for the text around it. Paragraph tags end a paragraph; line tags start
+# a new line; cells are words apart. Issue 7: folding all of them to a space turned a
+# 12-paragraph statement into one block.
+_PARAGRAPH = "\n\n"
+_LINE = "\n"
+_PARAGRAPH_TAGS = frozenset(
     [
         "address",
         "article",
         "aside",
         "blockquote",
-        "br",
-        "dd",
         "div",
         "dl",
-        "dt",
         "figcaption",
         "figure",
         "footer",
@@ -53,7 +57,6 @@ _BLOCK_TAGS = frozenset(
         "h6",
         "header",
         "hr",
-        "li",
         "main",
         "nav",
         "ol",
@@ -61,12 +64,12 @@ _BLOCK_TAGS = frozenset(
         "pre",
         "section",
         "table",
-        "td",
-        "th",
-        "tr",
         "ul",
     ]
 )
+# Only their start breaks the line: "<li>a</li><li>b</li>" is two lines, not two paragraphs.
+_LINE_TAGS = frozenset(["dd", "dt", "li", "tr"])
+_CELL_TAGS = frozenset(["td", "th"])
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "head", "title"})
 # Query parameters that track the reader, not identify the page.
 _TRACKING_PARAMS = frozenset(
@@ -74,52 +77,105 @@ _TRACKING_PARAMS = frozenset(
 )
 
 
-def fold_whitespace(text: str) -> str:
-    """Collapse every run of whitespace to one space and strip the ends."""
-    return _WS.sub(" ", text).strip()
+def fold_whitespace(text: str, *, paragraphs: bool = False) -> str:
+    """Collapse every run of whitespace to one space and strip the ends.
+
+    With `paragraphs`, plain text keeps its paragraphs: a run of whitespace that holds a blank
+    line becomes exactly one blank line ("\\n\\n"); single line breaks are folded like spaces
+    (hard-wrapped lines are one paragraph).
+    """
+    if not paragraphs:
+        return _WS.sub(" ", text).strip()
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n\n")
+    parts = (_WS.sub(" ", p).strip() for p in _BLANK_LINE.split(text))
+    return _PARAGRAPH.join(p for p in parts if p)
 
 
 class _TextExtractor(HTMLParser):
+    """Text of HTML with its breaks: data with whitespace folded, "\\n" only from tags."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.tags = 0
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags += 1
         if tag in _SKIP_TAGS:
             self._skip += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+        else:
+            self._break(tag, start=True)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+        self.tags += 1
+        self._break(tag, start=True)
 
     def handle_endtag(self, tag: str) -> None:
+        self.tags += 1
         if tag in _SKIP_TAGS:
             self._skip = max(0, self._skip - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+        else:
+            self._break(tag, start=False)
 
     def handle_data(self, data: str) -> None:
         if not self._skip:
             self.parts.append(data)
 
+    def _break(self, tag: str, *, start: bool) -> None:
+        if tag == "br" or (start and tag in _LINE_TAGS):
+            self.parts.append(_LINE)
+        elif tag in _PARAGRAPH_TAGS:
+            self.parts.append(_PARAGRAPH)
+        elif tag in _CELL_TAGS or tag in _LINE_TAGS:
+            self.parts.append(" ")
 
-def html_to_text(markup: str) -> str:
+
+def fold_lines(text: str) -> str:
+    """Collapse whitespace within each line and keep the line breaks, with at most one blank
+    line in a row (a paragraph break); the ends stripped. Idempotent."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out: list[str] = []
+    blank = 0
+    for line in text.split(_LINE):
+        line = _WS.sub(" ", line).strip()
+        if not line:
+            blank += 1
+            continue
+        if out:
+            out.append(_PARAGRAPH if blank else _LINE)
+        out.append(line)
+        blank = 0
+    return "".join(out)
+
+
+def html_to_text(markup: str, *, paragraphs: bool = False) -> str:
     """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace folded.
 
     Text that merely contains "<" (not markup) survives: the parser keeps what is not a tag.
+
+    With `paragraphs` (issue 7), the text keeps the shape a reader sees: paragraph tags (p, div,
+    headings, lists, blockquote…) give a blank line, ``<br>``, list items and table rows a line
+    break; never more than one blank line in a row. Markup with no tag at all is plain text
+    whose entities are escaped (RSS descriptions often are): its own blank lines are its
+    paragraphs, as in `fold_whitespace`.
     """
     if "<" not in markup and "&" not in markup:
-        return fold_whitespace(markup)
+        return fold_whitespace(markup, paragraphs=paragraphs)
     parser = _TextExtractor()
     try:
         parser.feed(markup)
         parser.close()
     except AssertionError:  # html.parser's rare internal assertion on broken markup
         return fold_whitespace(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
-    return fold_whitespace("".join(parser.parts))
+    if not paragraphs:
+        return fold_whitespace("".join(parser.parts))
+    if not parser.tags:
+        return fold_whitespace("".join(parser.parts), paragraphs=True)
+    # In HTML, whitespace in the data is a space whatever it is; only tags break lines.
+    return fold_lines(
+        "".join(p if p in (_LINE, _PARAGRAPH) else _WS.sub(" ", p) for p in parser.parts)
+    )
 
 
 def canonical_url(url: str) -> str:

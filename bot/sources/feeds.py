@@ -87,6 +87,9 @@ class FeedFetcher:
         self._client = client
         self._limits = limits
         self._clock = clock
+        # Sources whose encoding repair was reported: a feed that double-encodes does it on
+        # every poll, and one log line per source per process says it (issue 7).
+        self._repair_reported: set[str] = set()
 
     async def fetch(self, source: SourceForPoll) -> FetchResult:
         """GET the feed (conditionally) and parse it.
@@ -138,13 +141,20 @@ class FeedFetcher:
             content_type=resp_headers.get("content-type"),
             fetched_at=now,
         )
+        warnings = parsed.warnings
+        if parsed.repaired and key not in self._repair_reported:
+            self._repair_reported.add(key)
+            warnings += (
+                f"double-encoded UTF-8 repaired in {parsed.repaired} of {len(parsed.items)} "
+                "items (the raw payload keeps the text as published; said once per source)",
+            )
         return FetchResult(
             items=parsed.items,
             caching=CachingInfo(
                 etag=resp_headers.get("etag"), last_modified=resp_headers.get("last-modified")
             ),
             fetched_at=now,
-            warnings=parsed.warnings,
+            warnings=warnings,
         )
 
     async def _get(
