@@ -21,6 +21,7 @@ __all__ = [
     "blank_links",
     "canonical_url",
     "content_hash",
+    "display_text",
     "fold",
     "fold_lines",
     "fold_whitespace",
@@ -176,6 +177,87 @@ def html_to_text(markup: str, *, paragraphs: bool = False) -> str:
     return fold_lines(
         "".join(p if p in (_LINE, _PARAGRAPH) else _WS.sub(" ", p) for p in parser.parts)
     )
+
+
+# --- text for display -----------------------------------------------------------------------
+#
+# Issue 7: alerts never carry bidi controls or zero-width characters into Telegram (U+202E
+# reverses the rest of the line in clients, and hides or disguises what a statement says); the
+# stored statement keeps them, as evidence. Decisions:
+# - Always dropped: the bidi embeddings, overrides and isolates (U+202A-U+202E,
+#   U+2066-U+2069), the marks U+200E, U+200F and U+061C, the deprecated format controls
+#   U+206A-U+206F, and the zero-width space, word joiner and no-break space (U+200B, U+2060,
+#   U+FEFF).
+# - Kept where they are spelling: the zero-width non-joiner (U+200C) and joiner (U+200D)
+#   between two letters of a script that joins or forms conjuncts (Persian "می‌خواهم" needs its
+#   ZWNJ; Arabic, Syriac, the Indic scripts, Mongolian), and the joiner inside an emoji
+#   sequence (👩‍⚕️, 🏳️‍🌈). Anywhere else (inside a Latin or Cyrillic word, at an edge) they only
+#   hide things, and are dropped.
+
+_ALWAYS_INVISIBLE = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    "\u206a\u206b\u206c\u206d\u206e\u206f\u200b\u2060\ufeff"
+)
+_ZWNJ, _ZWJ = "\u200c", "\u200d"
+_JOINING_SCRIPTS = (
+    "ARABIC",
+    "SYRIAC",
+    "NKO",
+    "THAANA",
+    "MONGOLIAN",
+    "DEVANAGARI",
+    "BENGALI",
+    "GURMUKHI",
+    "GUJARATI",
+    "ORIYA",
+    "TAMIL",
+    "TELUGU",
+    "KANNADA",
+    "MALAYALAM",
+    "SINHALA",
+)
+# Joined to the emoji before them without being one: variation selector 16, skin tones.
+_EMOJI_TRAIL = re.compile("[\ufe0f\U0001f3fb-\U0001f3ff]+$")
+
+
+@functools.lru_cache(maxsize=4096)
+def _joining_letter(c: str) -> bool:
+    return unicodedata.category(c)[0] in "LM" and unicodedata.name(c, "").startswith(
+        _JOINING_SCRIPTS
+    )
+
+
+def _emoji(c: str) -> bool:
+    return unicodedata.category(c) == "So" and (c >= "\U0001f000" or "\u2190" <= c <= "\u2bff")
+
+
+def _joiner_kept(s: str, i: int) -> bool:
+    before, after = s[max(0, i - 8) : i], s[i + 1 : i + 2]
+    if not before or not after:
+        return False
+    if _joining_letter(before[-1]) and _joining_letter(after):
+        return True
+    if s[i] == _ZWJ:
+        base = _EMOJI_TRAIL.sub("", before)
+        return bool(base) and _emoji(base[-1]) and _emoji(after)
+    return False
+
+
+def display_text(s: str) -> tuple[str, list[int]]:
+    """`s` as alerts show it, without invisible controls (see above), and where each offset
+    of `s` lands in it: ``shown[i]`` is the offset in the result of ``s[i]`` (or of what
+    follows it, if dropped); ``shown[len(s)]`` is the result's length. No I/O."""
+    out: list[str] = []
+    shown: list[int] = []
+    for i, c in enumerate(s):
+        shown.append(len(out))
+        if c in _ALWAYS_INVISIBLE:
+            continue
+        if c in (_ZWNJ, _ZWJ) and not _joiner_kept(s, i):
+            continue
+        out.append(c)
+    shown.append(len(out))
+    return "".join(out), shown
 
 
 def canonical_url(url: str) -> str:
