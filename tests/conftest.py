@@ -137,16 +137,23 @@ class PostgresServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        self._wait_until_ready()
+
+    def _wait_until_ready(self) -> None:
+        """Wait until the server answers a real login (an open port is not enough: it still
+        refuses logins while it starts up), or fail as soon as the server process has exited."""
+        import psycopg
+
+        assert self._proc is not None
+        dsn = self.url().replace("+psycopg", "")
+        while True:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("PostgreSQL did not start")
-        time.sleep(0.2)
+                with psycopg.connect(dsn, connect_timeout=5):
+                    return
+            except psycopg.OperationalError as exc:
+                if self._proc.poll() is not None:
+                    raise RuntimeError(f"PostgreSQL exited while starting: {exc}") from exc
+                time.sleep(0.05)  # between checks of the condition
 
     def url(self, db: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{db}"
