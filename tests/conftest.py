@@ -36,9 +36,12 @@ def in_ci(env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
 
 # "ci": the same examples on every run and machine (no seed, no example database), so a red CI
 # run is a real regression, reproducible; found failures are pinned with @example in the tests.
-settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+# Both from Hypothesis' own defaults, whatever profile is loaded when this module runs.
+settings.register_profile(
+    "ci", parent=settings.get_profile("default"), derandomize=True, database=None, print_blob=True
+)
 # "dev": random exploration, a new seed each run (what finds the next bug).
-settings.register_profile("dev")
+settings.register_profile("dev", parent=settings.get_profile("default"))
 
 
 def hypothesis_profile(env: dict[str, str] | os._Environ[str] = os.environ) -> str:
