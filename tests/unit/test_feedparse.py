@@ -339,6 +339,16 @@ class TestEncodingRepair:
         assert (feed.items[0].title, feed.items[0].text) == (text, text)
         assert feed.repaired == 0
 
+    def test_lone_surrogates_in_json_are_no_crash(self) -> None:
+        # JSON can escape a lone surrogate; repair and whitespace must take it as it is.
+        content = '"It\u00e2\u20ac\u2122s \\udfff \\ud800"'
+        body = (
+            '{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", '
+            f'"title": {content}, "content_text": {content}}}]}}'
+        )
+        (item,) = parse(body).items
+        assert item.title == item.text == "It’s \udfff \ud800"
+
     def test_repair_can_be_turned_off_to_measure_it(self) -> None:
         body = rss(f"<item><guid>g</guid><title>{mojibake('It’s')}</title></item>").encode()
         feed = parse_feed(

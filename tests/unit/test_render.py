@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from bot.matching import compile_topics
 from bot.model import AlertForDelivery, AlertKind, Speaker, StoredStatement, Term, Topic
 from bot.render import MIN_LEN, render_alert, render_plain, safe_href
+from bot.text import display_text
 from bot.tghtml import TgText, parse_tg_html, utf16_len
 
 NK = Topic(
@@ -156,6 +158,26 @@ def test_bidi_controls_and_zero_width_characters_never_reach_the_message() -> No
 def test_joiners_are_kept_only_where_they_are_spelling(stored: str, shown: str) -> None:
     parsed = parse_tg_html(render_alert(alert("", stored), MFA, TOPICS))
     assert shown in parsed.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.characters(codec="utf-8")
+        | st.sampled_from([*INVISIBLE, "\u200c", "\u200d", "👩", "\ufe0f", "ش", "क"]),
+        max_size=40,
+    ).map("".join)
+)
+def test_display_text_drops_only_invisible_characters_and_maps_offsets(s: str) -> None:
+    shown, at = display_text(s)
+    assert not INVISIBLE & set(shown)
+    assert len(at) == len(s) + 1 and at[-1] == len(shown)
+    assert all(a <= b for a, b in itertools.pairwise(at))
+    # each kept character is where its offset says, and the dropped ones are all invisible
+    kept = [i for i in range(len(s)) if at[i + 1] > at[i]]
+    assert "".join(s[i] for i in kept) == shown
+    assert all(s[i] in INVISIBLE | {"\u200c", "\u200d"} for i in range(len(s)) if i not in kept)
+    assert display_text(shown)[0] == shown  # shown once, shown the same
 
 
 def test_paragraphs_are_shown_as_paragraphs() -> None:
