@@ -32,8 +32,6 @@ __all__ = [
 ]
 
 _WS = re.compile(r"\s+")
-# A run of whitespace holding a blank line: where one paragraph of plain text ends.
-_BLANK_LINE = re.compile(r"\s*\n\s*\n\s*")
 # What each tag means for the text around it. Paragraph tags end a paragraph; line tags start
 # a new line; cells are words apart. Issue 7: folding all of them to a space turned a
 # 12-paragraph statement into one block.
@@ -88,8 +86,19 @@ def fold_whitespace(text: str, *, paragraphs: bool = False) -> str:
     if not paragraphs:
         return _WS.sub(" ", text).strip()
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n\n")
-    parts = (_WS.sub(" ", p).strip() for p in _BLANK_LINE.split(text))
-    return _PARAGRAPH.join(p for p in parts if p)
+    # Line by line, not one regex over the text: a regex for "whitespace holding two line
+    # breaks" backtracks quadratically over a long run of spaces, which a feed can send.
+    paras: list[str] = []
+    lines: list[str] = []
+    for line in text.split(_LINE):
+        if line and not line.isspace():
+            lines.append(line)
+        elif lines:
+            paras.append(_WS.sub(" ", " ".join(lines)).strip())
+            lines = []
+    if lines:
+        paras.append(_WS.sub(" ", " ".join(lines)).strip())
+    return _PARAGRAPH.join(paras)
 
 
 class _TextExtractor(HTMLParser):

@@ -241,6 +241,13 @@ class TestParagraphs:
         (item,) = parse(body).items
         assert item.text == "First paragraph, wrapped.\n\nSecond & last."
 
+    def test_long_runs_of_whitespace_are_read_in_one_pass(self) -> None:
+        # A regex over "whitespace holding a blank line" took minutes on this (quadratic).
+        spaces = " " * 400_000
+        text = f"One{spaces}\n{spaces}two.\n \n\n{spaces}Three."
+        body = rss(f"<item><guid>g</guid><description>{text}</description></item>")
+        assert parse(body).items[0].text == "One two.\n\nThree."
+
     def test_titles_are_one_line(self) -> None:
         body = rss("<item><guid>g</guid><title>On\n\nArtsakh</title></item>")
         assert parse(body).items[0].title == "On Artsakh"
