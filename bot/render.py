@@ -5,6 +5,11 @@ speaker's local time, and the language; the title (unless it merely repeats the 
 and the text, escaped, with every matched term in bold and trimmed at a sentence or word boundary
 to fit; the link; and why it matched ("Matched: topic — terms").
 
+The text keeps its paragraphs and line breaks (Telegram HTML takes a literal line break). No
+outside text carries bidi controls or zero-width characters into the message (U+202E would
+reverse the line in clients): they are taken out for display only, as `bot.text.display_text`
+decides, and the stored statement keeps them.
+
 Every piece of outside text is escaped and clipped to a share of ``max_len``, so the message
 always parses as Telegram HTML and stays within ``max_len`` UTF-16 code units, both as sent
 (markup included) and as shown. Only http(s) links become links; a link whose escaped form is
@@ -23,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.context import AlertContext, Mention
 from bot.model import AlertForDelivery, Speaker, Topic
+from bot.text import display_text
 from bot.tghtml import html_to_plain, utf16_len
 
 __all__ = [
@@ -153,7 +159,8 @@ def _render(
     if max_len < MIN_LEN:
         raise ValueError(f"max_len must be at least {MIN_LEN}, got {max_len}")
     st = alert.statement
-    title, text = _clean(st.title), _clean(st.text)
+    title, title_at = display_text(_surrogates(st.title))
+    text, text_at = display_text(_surrogates(st.text))
 
     head = [
         _speaker_line(speaker, st.speaker_id, max_len),
@@ -172,10 +179,11 @@ def _render(
     if why:
         tail.append(why)
 
+    # The matched terms' offsets are into the stored title and text: moved to the shown ones.
     spans = _bold_spans(alert)
-    split = len(title) + 1
-    title_spans = [(s, e) for s, e in spans if e <= len(title)]
-    text_spans = [(s - split, e - split) for s, e in spans if s >= split]
+    split = len(st.title) + 1
+    title_spans = _shown_spans([(s, e) for s, e in spans if e <= len(st.title)], title_at)
+    text_spans = _shown_spans([(s - split, e - split) for s, e in spans if s >= split], text_at)
     show_title = bool(title.strip()) and not _title_repeats_text(title, text)
 
     fixed = "\n".join(head) + "\n\n" + "\n".join(tail)
@@ -206,9 +214,20 @@ def _render(
     return message.rstrip()
 
 
-def _clean(s: str) -> str:
+def _surrogates(s: str) -> str:
     """`s` without lone surrogates (which Telegram refuses), code point for code point."""
     return _LONE_SURROGATE.sub("\ufffd", s)
+
+
+def _clean(s: str) -> str:
+    """`s` fit to show: no lone surrogates, no bidi controls or zero-width characters."""
+    return display_text(_surrogates(s))[0]
+
+
+def _shown_spans(spans: Sequence[tuple[int, int]], shown: Sequence[int]) -> list[tuple[int, int]]:
+    """Spans into a text moved to the text as shown (`shown` from `display_text`)."""
+    out = [(shown[s], shown[e]) for s, e in spans]
+    return [(s, e) for s, e in out if s < e]
 
 
 def _esc(s: str) -> str:

@@ -21,7 +21,9 @@ __all__ = [
     "blank_links",
     "canonical_url",
     "content_hash",
+    "display_text",
     "fold",
+    "fold_lines",
     "fold_whitespace",
     "fold_with_offsets",
     "html_to_text",
@@ -30,18 +32,19 @@ __all__ = [
 ]
 
 _WS = re.compile(r"\s+")
-# Tags after which a reader expects a break between words.
-_BLOCK_TAGS = frozenset(
+# What each tag means for the text around it. Paragraph tags end a paragraph; line tags start
+# a new line; cells are words apart. Issue 7: folding all of them to a space turned a
+# 12-paragraph statement into one block.
+_PARAGRAPH = "\n\n"
+_LINE = "\n"
+_PARAGRAPH_TAGS = frozenset(
     [
         "address",
         "article",
         "aside",
         "blockquote",
-        "br",
-        "dd",
         "div",
         "dl",
-        "dt",
         "figcaption",
         "figure",
         "footer",
@@ -53,7 +56,6 @@ _BLOCK_TAGS = frozenset(
         "h6",
         "header",
         "hr",
-        "li",
         "main",
         "nav",
         "ol",
@@ -61,12 +63,12 @@ _BLOCK_TAGS = frozenset(
         "pre",
         "section",
         "table",
-        "td",
-        "th",
-        "tr",
         "ul",
     ]
 )
+# Only their start breaks the line: "<li>a</li><li>b</li>" is two lines, not two paragraphs.
+_LINE_TAGS = frozenset(["dd", "dt", "li", "tr"])
+_CELL_TAGS = frozenset(["td", "th"])
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "head", "title"})
 # Query parameters that track the reader, not identify the page.
 _TRACKING_PARAMS = frozenset(
@@ -74,52 +76,197 @@ _TRACKING_PARAMS = frozenset(
 )
 
 
-def fold_whitespace(text: str) -> str:
-    """Collapse every run of whitespace to one space and strip the ends."""
-    return _WS.sub(" ", text).strip()
+def fold_whitespace(text: str, *, paragraphs: bool = False) -> str:
+    """Collapse every run of whitespace to one space and strip the ends.
+
+    With `paragraphs`, plain text keeps its paragraphs: a run of whitespace that holds a blank
+    line becomes exactly one blank line ("\\n\\n"); single line breaks are folded like spaces
+    (hard-wrapped lines are one paragraph).
+    """
+    if not paragraphs:
+        return _WS.sub(" ", text).strip()
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n\n")
+    # Line by line, not one regex over the text: a regex for "whitespace holding two line
+    # breaks" backtracks quadratically over a long run of spaces, which a feed can send.
+    paras: list[str] = []
+    lines: list[str] = []
+    for line in text.split(_LINE):
+        if line and not line.isspace():
+            lines.append(line)
+        elif lines:
+            paras.append(_WS.sub(" ", " ".join(lines)).strip())
+            lines = []
+    if lines:
+        paras.append(_WS.sub(" ", " ".join(lines)).strip())
+    return _PARAGRAPH.join(paras)
 
 
 class _TextExtractor(HTMLParser):
+    """Text of HTML with its breaks: data with whitespace folded, "\\n" only from tags."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.tags = 0
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags += 1
         if tag in _SKIP_TAGS:
             self._skip += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+        else:
+            self._break(tag, start=True)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+        self.tags += 1
+        self._break(tag, start=True)
 
     def handle_endtag(self, tag: str) -> None:
+        self.tags += 1
         if tag in _SKIP_TAGS:
             self._skip = max(0, self._skip - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+        else:
+            self._break(tag, start=False)
 
     def handle_data(self, data: str) -> None:
         if not self._skip:
             self.parts.append(data)
 
+    def _break(self, tag: str, *, start: bool) -> None:
+        if tag == "br" or (start and tag in _LINE_TAGS):
+            self.parts.append(_LINE)
+        elif tag in _PARAGRAPH_TAGS:
+            self.parts.append(_PARAGRAPH)
+        elif tag in _CELL_TAGS or tag in _LINE_TAGS:
+            self.parts.append(" ")
 
-def html_to_text(markup: str) -> str:
+
+def fold_lines(text: str) -> str:
+    """Collapse whitespace within each line and keep the line breaks, with at most one blank
+    line in a row (a paragraph break); the ends stripped. Idempotent."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out: list[str] = []
+    blank = 0
+    for line in text.split(_LINE):
+        line = _WS.sub(" ", line).strip()
+        if not line:
+            blank += 1
+            continue
+        if out:
+            out.append(_PARAGRAPH if blank else _LINE)
+        out.append(line)
+        blank = 0
+    return "".join(out)
+
+
+def html_to_text(markup: str, *, paragraphs: bool = False) -> str:
     """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace folded.
 
     Text that merely contains "<" (not markup) survives: the parser keeps what is not a tag.
+
+    With `paragraphs` (issue 7), the text keeps the shape a reader sees: paragraph tags (p, div,
+    headings, lists, blockquote…) give a blank line, ``<br>``, list items and table rows a line
+    break; never more than one blank line in a row. Markup with no tag at all is plain text
+    whose entities are escaped (RSS descriptions often are): its own blank lines are its
+    paragraphs, as in `fold_whitespace`.
     """
     if "<" not in markup and "&" not in markup:
-        return fold_whitespace(markup)
+        return fold_whitespace(markup, paragraphs=paragraphs)
     parser = _TextExtractor()
     try:
         parser.feed(markup)
         parser.close()
     except AssertionError:  # html.parser's rare internal assertion on broken markup
         return fold_whitespace(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
-    return fold_whitespace("".join(parser.parts))
+    if not paragraphs:
+        return fold_whitespace("".join(parser.parts))
+    if not parser.tags:
+        return fold_whitespace("".join(parser.parts), paragraphs=True)
+    # In HTML, whitespace in the data is a space whatever it is; only tags break lines.
+    return fold_lines(
+        "".join(p if p in (_LINE, _PARAGRAPH) else _WS.sub(" ", p) for p in parser.parts)
+    )
+
+
+# --- text for display -----------------------------------------------------------------------
+#
+# Issue 7: alerts never carry bidi controls or zero-width characters into Telegram (U+202E
+# reverses the rest of the line in clients, and hides or disguises what a statement says); the
+# stored statement keeps them, as evidence. Decisions:
+# - Always dropped: the bidi embeddings, overrides and isolates (U+202A-U+202E,
+#   U+2066-U+2069), the marks U+200E, U+200F and U+061C, the deprecated format controls
+#   U+206A-U+206F, and the zero-width space, word joiner and no-break space (U+200B, U+2060,
+#   U+FEFF).
+# - Kept where they are spelling: the zero-width non-joiner (U+200C) and joiner (U+200D)
+#   between two letters of a script that joins or forms conjuncts (Persian "می‌خواهم" needs its
+#   ZWNJ; Arabic, Syriac, the Indic scripts, Mongolian), and the joiner inside an emoji
+#   sequence (👩‍⚕️, 🏳️‍🌈). Anywhere else (inside a Latin or Cyrillic word, at an edge) they only
+#   hide things, and are dropped.
+
+_ALWAYS_INVISIBLE = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    "\u206a\u206b\u206c\u206d\u206e\u206f\u200b\u2060\ufeff"
+)
+_ZWNJ, _ZWJ = "\u200c", "\u200d"
+_JOINING_SCRIPTS = (
+    "ARABIC",
+    "SYRIAC",
+    "NKO",
+    "THAANA",
+    "MONGOLIAN",
+    "DEVANAGARI",
+    "BENGALI",
+    "GURMUKHI",
+    "GUJARATI",
+    "ORIYA",
+    "TAMIL",
+    "TELUGU",
+    "KANNADA",
+    "MALAYALAM",
+    "SINHALA",
+)
+# Joined to the emoji before them without being one: variation selector 16, skin tones.
+_EMOJI_TRAIL = re.compile("[\ufe0f\U0001f3fb-\U0001f3ff]+$")
+
+
+@functools.lru_cache(maxsize=4096)
+def _joining_letter(c: str) -> bool:
+    return unicodedata.category(c)[0] in "LM" and unicodedata.name(c, "").startswith(
+        _JOINING_SCRIPTS
+    )
+
+
+def _emoji(c: str) -> bool:
+    return unicodedata.category(c) == "So" and (c >= "\U0001f000" or "\u2190" <= c <= "\u2bff")
+
+
+def _joiner_kept(s: str, i: int) -> bool:
+    before, after = s[max(0, i - 8) : i], s[i + 1 : i + 2]
+    if not before or not after:
+        return False
+    if _joining_letter(before[-1]) and _joining_letter(after):
+        return True
+    if s[i] == _ZWJ:
+        base = _EMOJI_TRAIL.sub("", before)
+        return bool(base) and _emoji(base[-1]) and _emoji(after)
+    return False
+
+
+def display_text(s: str) -> tuple[str, list[int]]:
+    """`s` as alerts show it, without invisible controls (see above), and where each offset
+    of `s` lands in it: ``shown[i]`` is the offset in the result of ``s[i]`` (or of what
+    follows it, if dropped); ``shown[len(s)]`` is the result's length. No I/O."""
+    out: list[str] = []
+    shown: list[int] = []
+    for i, c in enumerate(s):
+        shown.append(len(out))
+        if c in _ALWAYS_INVISIBLE:
+            continue
+        if c in (_ZWNJ, _ZWJ) and not _joiner_kept(s, i):
+            continue
+        out.append(c)
+    shown.append(len(out))
+    return "".join(out), shown
 
 
 def canonical_url(url: str) -> str:

@@ -14,7 +14,7 @@ import os
 import re
 import zoneinfo
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -173,16 +173,29 @@ def _term(value: str) -> str:
     return stripped
 
 
+#: The key a plain (language-less) term list is validated under. It is never an operator's key:
+#: `_per_language` refuses a mapping that spells it. (Issue 7: it used to be "", which YAML can
+#: write too — `'': 1` or a bare anchor `&0:` — and the problem report then crashed.)
+_PLAIN_LIST: Final = "\x00plain term list"
+
+
+def _bad_lang(value: str) -> PydanticCustomError:
+    return _fail(f"{value!r} is not a language code; write e.g. 'en', 'hy', 'az', 'ru', 'tr'")
+
+
 def _lang(value: str) -> str:
-    # "" is the language-less list written as a plain list (see _per_language).
-    if value and not _LANG.fullmatch(value):
-        raise _fail(f"{value!r} is not a language code; write e.g. 'en', 'hy', 'az', 'ru', 'tr'")
+    if value != _PLAIN_LIST and not _LANG.fullmatch(value):
+        raise _bad_lang(value)
     return value
 
 
 def _per_language(value: Any) -> Any:
     # A plain list means terms in no particular language: keep one shape for validation.
-    return {"": value} if isinstance(value, list) else value
+    if isinstance(value, list):
+        return {_PLAIN_LIST: value}
+    if isinstance(value, dict) and _PLAIN_LIST in value:
+        raise _bad_lang(_PLAIN_LIST)
+    return value
 
 
 _Slug = Annotated[str, AfterValidator(_slug)]
@@ -521,8 +534,34 @@ def _field(loc: _Loc) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else part
+            name = part or "''"
+            out += f".{name}" if out else name
     return out
+
+
+def _is_language_slot(before: _Loc) -> bool:
+    """True when the key after `before` is a term list's language (terms, exclude, require[i])."""
+    if len(before) >= 3 and before[-3] == "topics" and before[-1] in ("terms", "exclude"):
+        return True
+    return (
+        len(before) >= 4
+        and before[-4] == "topics"
+        and before[-2] == "require"
+        and isinstance(before[-1], int)
+    )
+
+
+def _place(error: ErrorDetails) -> _Loc:
+    """The error's place in the document: pydantic's markers taken out, operators' keys kept."""
+    raw = tuple(error["loc"])
+    out: list[str | int] = []
+    for i, part in enumerate(raw):
+        if part == _PLAIN_LIST and _is_language_slot(tuple(out)):
+            continue  # a plain list: its items are numbered right under the field
+        if part == "[key]" and i == len(raw) - 1 and error["type"] != "extra_forbidden":
+            continue  # pydantic's mark of a bad mapping key, after the key itself
+        out.append(part)
+    return tuple(out)
 
 
 def _line(lines: dict[_Loc, int], loc: _Loc) -> int | None:
@@ -592,8 +631,7 @@ def _message(error: ErrorDetails, loc: _Loc) -> str:
 def _problems_of(exc: ValidationError, reader: _Reader) -> list[ConfigProblem]:
     problems = []
     for error in exc.errors(include_url=False):
-        # "" is the language of a plain term list; "[key]" marks a bad mapping key.
-        loc: _Loc = tuple(p for p in error["loc"] if p not in ("", "[key]"))
+        loc = _place(error)
         if any(loc[:end] in reader.refused for end in range(len(loc) + 1)):
             continue
         problems.append(
@@ -684,7 +722,11 @@ def _cross_checks(data: Any, reader: _Reader) -> None:
 
 def _terms(per_language: dict[str, list[str]]) -> tuple[Term, ...]:
     return tuple(
-        Term(text=t.removesuffix("*").strip(), lang=lang, prefix=t.endswith("*"))
+        Term(
+            text=t.removesuffix("*").strip(),
+            lang="" if lang == _PLAIN_LIST else lang,
+            prefix=t.endswith("*"),
+        )
         for lang, texts in per_language.items()
         for t in texts
     )

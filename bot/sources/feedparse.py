@@ -9,6 +9,19 @@ Hostile input: the body is handed to feedparser as a stream, never as ``bytes`` 
 a ``bytes`` value that names a local file); entity declarations are removed before parsing, so
 neither internal entities (billion laughs) nor external ones (XXE) are ever expanded; deep JSON
 nesting is caught. Whatever the body, the only exception is ``FeedParseError``.
+
+Text as the source meant it (issue 7):
+
+- Double-encoded UTF-8 ("Itâ€™s", "Ð¯Ð½Ð´ÐµÐºÑ"), common in real feeds, is repaired in items'
+  titles and texts with ftfy's encoding repair only (``ftfy.fix_encoding``: no quote, dash or
+  width changes), so that terms match and alerts read right; the item's ``raw`` keeps the text
+  as published, and the feed result counts the items repaired (the fetcher logs it once per
+  source). feedparser itself already decodes a whole field that is Latin-1-encodable and valid
+  UTF-8, and maps C1 controls to their windows-1252 characters; ftfy does the rest (mixed text).
+- Paragraphs are kept: texts come out with a blank line between paragraphs (see
+  `bot.text.html_to_text`); titles are one line.
+- Atom ``<content>``/``<summary>`` without ``type=`` is text by the RFC, but feeds put escaped
+  HTML there: a text value holding HTML elements is read as HTML.
 """
 
 from __future__ import annotations
@@ -19,17 +32,18 @@ import json
 import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+import ftfy
 
 from bot.errors import FeedParseError
 from bot.model import FetchedItem
-from bot.text import content_hash, fold_whitespace, html_to_text
+from bot.text import content_hash, fold_lines, fold_whitespace, html_to_text
 
 __all__ = ["ParsedFeed", "parse_feed"]
 
@@ -45,6 +59,8 @@ class ParsedFeed:
     language: str | None
     #: non-fatal problems worth a log line (a feed that is not well-formed but still gave items)
     warnings: tuple[str, ...] = ()
+    #: items whose title or text had double-encoded UTF-8 repaired (their raw keeps it)
+    repaired: int = 0
 
 
 _BOM_AND_SPACE = b"\xef\xbb\xbf \t\r\n"
@@ -56,6 +72,14 @@ _UNICODE_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 _SAFE_SCHEMES = frozenset({"http", "https"})
 _WEEKDAY = re.compile(r"^\s*[^\W\d]+\.?,\s*")
+# An HTML element as feeds write it in a field that says it is text: a known tag name, then
+# ">", "/" or an attribute. "a < b", "<3" or "x<y" are not.
+_HTML_ELEMENT = re.compile(
+    r"</?(?:p|div|br|span|a|b|i|em|strong|u|img|ul|ol|li|h[1-6]|blockquote|table|tr|td|th"
+    r"|figure|figcaption|section|article|header|footer|pre|code|hr|iframe|small|sup|sub)"
+    r"(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
 
 
 def parse_feed(
@@ -65,6 +89,7 @@ def parse_feed(
     url: str,
     content_type: str | None,
     fetched_at: datetime,
+    repair_encoding: bool = True,
 ) -> ParsedFeed:
     """Parse one feed body into items.
 
@@ -74,6 +99,8 @@ def parse_feed(
         url: the feed's URL; relative links are resolved against it.
         content_type: the HTTP Content-Type; its charset is used when the body declares none.
         fetched_at: when the body was fetched; the date of items that give none.
+        repair_encoding: repair double-encoded UTF-8 in titles and texts (off only to measure
+            what the repair changes).
 
     Returns:
         The feed's items, title and language. A valid feed with no items gives no items.
@@ -87,7 +114,7 @@ def parse_feed(
         raise FeedParseError(source_key, "empty body")
     if body.startswith(_GZIP_MAGIC):
         raise FeedParseError(source_key, "gzip-compressed body (Content-Encoding not decoded)")
-    ctx = _Context(source_key, url, fetched_at)
+    ctx = _Context(source_key, url, fetched_at, repair_encoding)
     # Sniffed, not taken from Content-Type: servers label feeds of both kinds wrongly.
     if head.startswith((b"{", b"[")):
         return _parse_json_feed(body, ctx)
@@ -99,6 +126,9 @@ class _Context:
     source_key: str
     url: str
     fetched_at: datetime
+    repair_encoding: bool
+    #: how many items had their title or text repaired so far (one counter, filled by _item)
+    repaired: list[int] = field(default_factory=lambda: [0])
 
 
 # --- XML, through feedparser ----------------------------------------------------------------
@@ -143,7 +173,7 @@ def _parse_xml_feed(body: bytes, content_type: str | None, ctx: _Context) -> Par
         except (TypeError, ValueError, OverflowError) as exc:
             notes.append(f"entry skipped: {exc}")
     title = _detail_text(feed.get("title"), feed.get("title_detail"))
-    return ParsedFeed(tuple(items), title, feed_lang, tuple(notes))
+    return _result(items, title, feed_lang, notes, ctx)
 
 
 def _declares_encoding(body: bytes) -> bool:
@@ -176,21 +206,24 @@ def _xml_item(entry: Mapping[str, Any], feed_lang: str | None, ctx: _Context) ->
     )
 
 
-def _detail_text(value: Any, detail: Any) -> str:
+def _detail_text(value: Any, detail: Any, *, body: bool = False) -> str:
+    """A title (one line) or, with `body`, a statement's text (paragraphs kept)."""
     if not isinstance(value, str):
         return ""
     kind = detail.get("type", "") if isinstance(detail, Mapping) else ""
-    return fold_whitespace(value) if kind == "text/plain" else html_to_text(value)
+    if kind == "text/plain" and not (body and _HTML_ELEMENT.search(value)):
+        return fold_whitespace(value, paragraphs=body)
+    return html_to_text(value, paragraphs=body)
 
 
 def _xml_text(entry: Mapping[str, Any]) -> str:
     # Full content first: it is what the statement says; the summary may be a teaser.
     for content in entry.get("content") or ():
         if isinstance(content, Mapping) and isinstance(content.get("value"), str):
-            text = _detail_text(content["value"], content)
+            text = _detail_text(content["value"], content, body=True)
             if text:
                 return text
-    return _detail_text(entry.get("summary"), entry.get("summary_detail"))
+    return _detail_text(entry.get("summary"), entry.get("summary_detail"), body=True)
 
 
 def _struct_date(entry: Mapping[str, Any]) -> datetime | None:
@@ -235,7 +268,7 @@ def _parse_json_feed(body: bytes, ctx: _Context) -> ParsedFeed:
             continue
         items.append(_json_item(raw, feed_lang, ctx))
     title = html_to_text(doc["title"]) if isinstance(doc.get("title"), str) else ""
-    return ParsedFeed(tuple(items), title, feed_lang, tuple(notes))
+    return _result(items, title, feed_lang, notes, ctx)
 
 
 def _json_item(raw: Mapping[str, Any], feed_lang: str | None, ctx: _Context) -> FetchedItem:
@@ -243,11 +276,11 @@ def _json_item(raw: Mapping[str, Any], feed_lang: str | None, ctx: _Context) -> 
     if isinstance(raw_id, int | float) and not isinstance(raw_id, bool):
         raw_id = str(raw_id)  # JSON Feed 1.0 readers met numeric ids
     if isinstance(raw.get("content_text"), str) and raw["content_text"].strip():
-        text = fold_whitespace(raw["content_text"])
+        text = fold_whitespace(raw["content_text"], paragraphs=True)
     else:
         text = next(
             (
-                html_to_text(raw[k])
+                html_to_text(raw[k], paragraphs=True)
                 for k in ("content_html", "summary")
                 if isinstance(raw.get(k), str) and raw[k].strip()
             ),
@@ -297,6 +330,14 @@ def _item(
     raw: str,
     ctx: _Context,
 ) -> FetchedItem:
+    if ctx.repair_encoding:
+        # After HTML and whitespace, so that the repair sees the text a reader sees; folded
+        # again, as a repaired character may be a space (a no-break space, restored).
+        fixed_title = fold_whitespace(_repair(title))
+        fixed_text = fold_lines(_repair(text))
+        if (fixed_title, fixed_text) != (title, text):
+            ctx.repaired[0] += 1
+        title, text = fixed_title, fixed_text
     if isinstance(raw_id, str) and raw_id.strip():
         external_id = raw_id.strip()
     elif link:
@@ -314,6 +355,21 @@ def _item(
         language=language,
         raw=raw,
     )
+
+
+def _repair(text: str) -> str:
+    """`text` with double-encoded UTF-8 decoded; correct text is returned unchanged."""
+    # fix_encoding is ftfy's encoding repair alone (fix_text would also straighten quotes and
+    # change widths). On the corpus it changed no correctly decoded text (README).
+    return ftfy.fix_encoding(text) if text else text
+
+
+def _result(
+    items: list[FetchedItem], title: str, language: str | None, notes: list[str], ctx: _Context
+) -> ParsedFeed:
+    if ctx.repair_encoding:
+        title = fold_whitespace(_repair(title))
+    return ParsedFeed(tuple(items), title, language, tuple(notes), ctx.repaired[0])
 
 
 def _link(value: Any, base: str) -> str | None:

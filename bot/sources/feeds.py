@@ -105,6 +105,9 @@ class FeedFetcher:
         # which addresses count as public (tests call a loopback address public to stand for
         # a public feed host without any traffic leaving the machine)
         self._is_public = public
+        # Sources whose encoding repair was reported: a feed that double-encodes does it on
+        # every poll, and one log line per source per process says it (issue 7).
+        self._repair_reported: set[str] = set()
 
     async def fetch(self, source: SourceForPoll) -> FetchResult:
         """GET the feed (conditionally) and parse it.
@@ -163,13 +166,20 @@ class FeedFetcher:
         )
         items, date_warnings = sane_dates(parsed.items, now)
         items, size_warnings = bound_items(items)
+        warnings = parsed.warnings
+        if parsed.repaired and key not in self._repair_reported:
+            self._repair_reported.add(key)
+            warnings += (
+                f"double-encoded UTF-8 repaired in {parsed.repaired} of {len(parsed.items)} "
+                "items (the raw payload keeps the text as published; said once per source)",
+            )
         return FetchResult(
             items=items,
             caching=CachingInfo(
                 etag=resp_headers.get("etag"), last_modified=resp_headers.get("last-modified")
             ),
             fetched_at=now,
-            warnings=(*parsed.warnings, *date_warnings, *size_warnings),
+            warnings=(*warnings, *date_warnings, *size_warnings),
         )
 
     async def _get(

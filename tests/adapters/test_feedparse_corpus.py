@@ -173,3 +173,77 @@ def test_turkish_feed_keeps_its_letters() -> None:
     titles = " ".join(i.title for i in result.items)
     assert "altyazısı" in titles
     assert not re.search(r"[\ufffdÝÞðýþ]", titles)
+
+
+# Issue 7: what ftfy's encoding repair changes in the corpus. Every field it changes is listed
+# here with why; a change anywhere else (correct text altered) fails the test.
+REPAIRED_MOJIBAKE = {
+    # feedparser's own test of UTF-8 read as windows-1252: "â€™â€\x9d" is "’”"
+    "feedparser/tests/encoding/bozo_linenoise.xml",
+}
+# Feeds in a legacy encoding they do not declare: decoded as windows-1252 before ftfy sees
+# them, their text is wrong already; ftfy turns some of that wrong text into other wrong text.
+ALREADY_MISDECODED = {
+    f"feedparser/tests/illformed/chardet/{name}.xml"
+    for name in ("eucjp", "euckr", "gb2312", "koi8r", "shiftjis", "tis620")
+}
+
+
+@cache
+def unrepaired(rel: str) -> ParsedFeed | FeedParseError:
+    try:
+        return parse_feed(
+            (FEEDS / rel).read_bytes(),
+            source_key=rel,
+            url=BASE + rel,
+            content_type=None,
+            fetched_at=FETCHED,
+            repair_encoding=False,
+        )
+    except FeedParseError as exc:
+        return exc
+
+
+def test_encoding_repair_changes_no_correct_text_in_the_corpus() -> None:
+    changed: dict[str, int] = {}
+    fields = 0
+    for rel in FILES:
+        fixed, plain = parsed(rel), unrepaired(rel)
+        if isinstance(fixed, FeedParseError) or isinstance(plain, FeedParseError):
+            assert type(fixed) is type(plain)
+            continue
+        assert fixed.repaired == sum(
+            (a.title, a.text) != (b.title, b.text)
+            for a, b in zip(fixed.items, plain.items, strict=True)
+        )
+        for a, b in zip(fixed.items, plain.items, strict=True):
+            for new, old in ((a.title, b.title), (a.text, b.text)):
+                fields += bool(old)
+                if new != old:
+                    changed[rel] = changed.get(rel, 0) + 1
+            assert a.raw == b.raw  # the evidence is the text as published
+    assert fields > 4000
+    assert set(changed) == REPAIRED_MOJIBAKE | ALREADY_MISDECODED, changed
+
+
+# (The corpus holds no Armenian; tests/unit/test_feedparse.py checks Armenian text.)
+_SCRIPTS = {
+    "Cyrillic": re.compile(r"[\u0400-\u04ff]{3}"),
+    "Azerbaijani/Turkish": re.compile(r"[əƏğĞışŞİ]"),
+}
+
+
+@pytest.mark.parametrize("script", sorted(_SCRIPTS))
+def test_correct_text_in_the_speakers_scripts_is_left_unchanged(script: str) -> None:
+    seen = 0
+    for rel in FILES:
+        fixed, plain = parsed(rel), unrepaired(rel)
+        if isinstance(fixed, FeedParseError) or isinstance(plain, FeedParseError):
+            continue
+        if rel in ALREADY_MISDECODED:
+            continue
+        for a, b in zip(fixed.items, plain.items, strict=True):
+            if _SCRIPTS[script].search(b.title + b.text):
+                seen += 1
+                assert (a.title, a.text) == (b.title, b.text), rel
+    assert seen > 0

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 import storage
 from bot.app import App, open_app, run_once, run_worker
+from bot.fakes.feedgen import FeedEntry
 from bot.log import setup_logging
 from bot.senders import ConsoleSender
 from bot.tghtml import parse_tg_html, utf16_len
@@ -28,6 +30,32 @@ def _time_passes(app: App) -> None:
             .where(AlertRow.status == "pending")
             .values(next_attempt_at=app.clock() - timedelta(seconds=1))
         )
+
+
+async def _until(
+    condition: Callable[[], bool],
+    *,
+    progress: Callable[[], int],
+    steps: int,
+    what: str,
+    worker: asyncio.Task[None] | None = None,
+) -> None:
+    """Wait until `condition` holds. It fails when the worker made `steps` steps of `progress`
+    (feed requests) without it, or stopped: a count of the worker's own work, never a
+    wall-clock bound, which would fail on a slow machine (issue 7)."""
+    start = progress()
+    while not condition():
+        if worker is not None and worker.done():
+            pytest.fail(f"the worker stopped before {what}: {worker!r}")
+        if progress() - start > steps:
+            pytest.fail(f"not {what} after {steps} polls")
+        await asyncio.sleep(0.02)  # let the worker run; the condition is checked again
+
+
+def _all_primed(app: App) -> bool:
+    with app.sessions() as s:
+        flags = list(s.scalars(select(SourceRow.primed)))
+    return bool(flags) and all(flags)
 
 
 def _prime(world: World) -> None:
@@ -203,10 +231,10 @@ async def test_migrated_group_gets_the_alert_at_its_new_id(world: World) -> None
         world.publish("/am.rss", entry(50, "Karabakh", "After the move."))
         await run_once(app)
         for _ in range(20):
+            _time_passes(app)  # a retry after the migration may wait: make it due now
             await app.dispatcher.dispatch()
             if world.telegram.messages(-1009999):
                 break
-            await asyncio.sleep(0.2)
     assert len(world.telegram.messages(-1009999)) == 1
 
 
@@ -282,14 +310,28 @@ async def test_scheduled_worker_polls_delivers_and_stops_cleanly(
     ) as app:
         stop = asyncio.Event()
         worker = asyncio.create_task(run_worker(app, stop=stop))
-        await asyncio.sleep(1.0)  # first polls: primed
+
+        def am_polls() -> int:
+            return world.feed_state.hits("/am.rss")
+
+        # Published before the first polls, the item would be stored as seen, never alerted.
+        await _until(
+            lambda: _all_primed(app),
+            progress=am_polls,
+            steps=20,
+            what="every source primed",
+            worker=worker,
+        )
         world.publish("/am.rss", entry(80, "Karabakh", "Seen by the scheduled worker."))
-        for _ in range(50):
-            await asyncio.sleep(0.1)
-            if world.telegram.messages():
-                break
+        await _until(
+            lambda: bool(world.telegram.messages()),
+            progress=am_polls,
+            steps=20,
+            what="the alert sent",
+            worker=worker,
+        )
         stop.set()
-        await asyncio.wait_for(worker, 10)
+        await worker  # it stops cleanly once asked; no clock bound (issue 7)
     assert len(world.telegram.messages()) == 1
     logged = capsys.readouterr().err
     logging.getLogger().handlers.clear()
@@ -343,3 +385,26 @@ async def test_a_huge_item_is_bounded_for_matching_and_kept_whole_as_raw(world: 
     assert len(row.text) <= MAX_TEXT_CHARS and row.text.startswith("Karabakh ceasefire.")
     assert "More words about the talks. " * 100 in row.raw and len(row.raw) > len(huge)
     assert report.sent == 2  # main and cf: the alert is not lost
+
+
+async def test_a_statement_of_twelve_paragraphs_arrives_as_twelve_paragraphs(world: World) -> None:
+    # Issue 7: the feed's HTML paragraphs reach the channel as paragraphs, not one block.
+    _prime(world)
+    paragraphs = [f"Paragraph {n} of the statement on Karabakh." for n in range(1, 13)]
+    async with world.app() as app:
+        await run_once(app)
+        world.publish(
+            "/am.rss",
+            FeedEntry(
+                id="urn:test:90",
+                title="Statement",
+                html="".join(f"<p>{p}</p>" for p in paragraphs) + "<p>Yerevan,<br>27 September</p>",
+                link="https://example.org/news/90",
+                published=datetime(2020, 9, 27, 5, tzinfo=UTC),
+            ),
+        )
+        _, report = await run_once(app)
+        assert report.sent == 1
+    (message,) = world.telegram.messages("@main_watch")
+    shown = parse_tg_html(message.text).text
+    assert "\n\n".join(paragraphs) + "\n\nYerevan,\n27 September" in shown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from bot.matching import compile_topics
 from bot.model import AlertForDelivery, AlertKind, Speaker, StoredStatement, Term, Topic
 from bot.render import MIN_LEN, render_alert, render_plain, safe_href
+from bot.text import display_text
 from bot.tghtml import TgText, parse_tg_html, utf16_len
 
 NK = Topic(
@@ -116,6 +118,91 @@ def test_max_len_below_minimum_is_refused() -> None:
         render_alert(alert("", "x"), MFA, TOPICS, max_len=MIN_LEN - 1)
 
 
+# Issue 7: what alerts must never carry into Telegram, whatever the statement holds.
+INVISIBLE = set(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u200b\u2060\ufeff"
+)
+
+
+def test_bidi_controls_and_zero_width_characters_never_reach_the_message() -> None:
+    hidden = "".join(sorted(INVISIBLE))
+    title = f"Statement\u202e on {hidden}shelling"
+    text = f"Stepa\u200bnakert\u2066 was\u202e shelled.\u200f Civilians\u2060 hurt.{hidden}"
+    a = alert(title, text)
+    speaker = Speaker("mfa_am", "Ministry\u202e of Foreign Affairs", "MFA\u200b", "Armenia", "UTC")
+    parsed = parse_tg_html(render_alert(a, speaker, TOPICS))
+    assert not INVISIBLE & set(parsed.text)
+    assert "Stepanakert was shelled. Civilians hurt." in parsed.text
+    assert "Statement on shelling" in parsed.text
+    assert "Ministry of Foreign Affairs — MFA" in parsed.text
+    # the matched term is in bold though the stored text hides a zero-width space in it
+    assert "Stepanakert" in bold_texts(parsed)
+    assert not INVISIBLE & set(render_plain(a, speaker, TOPICS))
+    assert a.statement.text == text  # the evidence is not touched
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        # Persian: the ZWNJ between letters is spelling ("I want"), kept
+        ("می\u200cخواهم Artsakh", "می\u200cخواهم Artsakh"),
+        # Hindi conjunct control with ZWJ, kept
+        ("क्\u200dष Artsakh", "क्\u200dष Artsakh"),
+        # emoji sequences hold together with ZWJ: health worker, rainbow flag
+        ("👩\u200d⚕️ 🏳️\u200d🌈 Artsakh", "👩\u200d⚕️ 🏳️\u200d🌈 Artsakh"),
+        # in a Latin word or at an edge they only hide: dropped
+        ("Art\u200csakh \u200dArtsakh\u200d", "Artsakh Artsakh"),
+        ("👍\u200c Artsakh", "👍 Artsakh"),
+    ],
+)
+def test_joiners_are_kept_only_where_they_are_spelling(stored: str, shown: str) -> None:
+    parsed = parse_tg_html(render_alert(alert("", stored), MFA, TOPICS))
+    assert shown in parsed.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.characters(codec="utf-8")
+        | st.sampled_from([*INVISIBLE, "\u200c", "\u200d", "👩", "\ufe0f", "ش", "क"]),
+        max_size=40,
+    ).map("".join)
+)
+def test_display_text_drops_only_invisible_characters_and_maps_offsets(s: str) -> None:
+    shown, at = display_text(s)
+    assert not INVISIBLE & set(shown)
+    assert len(at) == len(s) + 1 and at[-1] == len(shown)
+    assert all(a <= b for a, b in itertools.pairwise(at))
+    # each kept character is where its offset says, and the dropped ones are all invisible
+    kept = [i for i in range(len(s)) if at[i + 1] > at[i]]
+    assert "".join(s[i] for i in kept) == shown
+    assert all(s[i] in INVISIBLE | {"\u200c", "\u200d"} for i in range(len(s)) if i not in kept)
+    assert display_text(shown)[0] == shown  # shown once, shown the same
+
+
+def test_paragraphs_are_shown_as_paragraphs() -> None:
+    paragraphs = [f"Paragraph {n} on Artsakh." for n in range(1, 13)]
+    text = "\n\n".join(paragraphs) + "\nSigned,\nthe Ministry"
+    parsed = parse_tg_html(render_alert(alert("Statement", text), MFA, TOPICS))
+    assert "\n\n".join(paragraphs) + "\nSigned,\nthe Ministry" in parsed.text
+    assert bold_texts(parsed).count("Artsakh") == 12
+
+
+@pytest.mark.parametrize("max_len", [1024, 4096])
+def test_long_paragraphs_are_cut_to_fit_between_or_inside_paragraphs(max_len: int) -> None:
+    paragraphs = [
+        f"Paragraph {n} about Artsakh. " + "Words and more words. " * 30 for n in range(40)
+    ]
+    text = "\n\n".join(p.strip() for p in paragraphs)
+    msg = render_alert(alert("", text), MFA, TOPICS, max_len=max_len)
+    parsed = parse_tg_html(msg)
+    assert utf16_len(msg) <= max_len
+    body = parsed.text.split("🕒")[1]
+    assert "Paragraph 0 about Artsakh." in body and "…" in body
+    assert "\n\nParagraph 1 about Artsakh." in body
+    assert "https://mfa.am/" in parsed.text
+
+
 nasty = st.lists(
     st.characters(codec="utf-8")
     | st.sampled_from(["<", ">", "&", "&amp;", '"', "🏟", "\u202e", "\u200f", "שלום", "\n", " "]),
@@ -158,6 +245,7 @@ def test_always_valid_within_limits_bold_terms_and_link(
     parsed = parse_tg_html(msg)
     assert utf16_len(msg) <= max_len
     assert utf16_len(parsed.text) <= max_len
+    assert not INVISIBLE & set(parsed.text)
     # bold marks exactly the matched terms (merged where they overlap), and the speaker's name
     found = {t.found for m in a.statement.matches for t in m.terms}
     bolds = bold_texts(parsed)[1:]

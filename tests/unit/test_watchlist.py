@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import ConfigError
@@ -624,12 +624,57 @@ def test_config_error_message_lists_every_problem() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("speakrs:-[]{}&*!@#'\"\n\t ,ab01"))))
+# Found by this test (issue 7): an empty key, as written or as an anchor with no value, was
+# mistaken for the language-less term list and crashed the problem report with IndexError.
+@example("'': 1")
+@example("&0:")
 def test_any_text_gives_a_watchlist_or_a_config_error(text: str) -> None:
     try:
         parse_watchlist(text, path="w.yaml")
     except ConfigError as exc:
         assert exc.problems
         assert all(p.path == "w.yaml" for p in exc.problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("'': 1", "w.yaml:1: '': unknown key (known: speakers, topics, channels)"),
+        ("&0:", "w.yaml:1: '': unknown key (known: speakers, topics, channels)"),
+        ("'[key]': 1", "w.yaml:1: [key]: unknown key (known: speakers, topics, channels)"),
+    ],
+)
+def test_odd_keys_are_reported_not_crashed_on(text: str, expected: str) -> None:
+    assert expected in problems(text)
+
+
+def test_a_language_key_that_mimics_the_plain_list_is_refused() -> None:
+    doc = """\
+        speakers: []
+        topics:
+          - id: t
+            name: T
+            terms: {"": [a], en: [b]}
+        """
+    assert problems(doc) == [
+        "w.yaml:5: topics[0].terms.'': '' is not a language code; write e.g. 'en', 'hy', 'az', "
+        "'ru', 'tr'"
+    ]
+
+
+def test_plain_term_lists_still_report_their_own_place() -> None:
+    doc = """\
+        speakers: []
+        topics:
+          - id: t
+            name: T
+            terms: [a, " "]
+            require: [[" "]]
+        """
+    assert problems(doc) == [
+        "w.yaml:5: topics[0].terms[1]: empty term",
+        "w.yaml:6: topics[0].require[0][0]: empty term",
+    ]
 
 
 # --- intervals ------------------------------------------------------------------------------
