@@ -285,6 +285,7 @@ class XFetcher:
         self._budget = budget
         self._clock = clock
         self._max_query = max_query_length
+        #: the last answer's headers in each worker thread (set by the session's response hook)
         self._local = threading.local()
         #: (source key, new handle) renames already told to the operator
         self._renames: set[tuple[str, str]] = set()
