@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.model import NO_COST, Cost
+
 __all__ = [
     "ConfigError",
     "ConfigProblem",
@@ -96,16 +98,28 @@ class SourceError(WatchpostError):
     """Polling one source failed; the others go on."""
 
     def __init__(
-        self, source_key: str, message: str = "", *, problem: SourceProblem | None = None
+        self,
+        source_key: str,
+        message: str = "",
+        *,
+        problem: SourceProblem | None = None,
+        cost: Cost = NO_COST,
     ) -> None:
         self.source_key = source_key
         self.message = message
         #: what went wrong, as a value (None: not classified)
         self.problem = problem
         #: what the failed attempt still cost on a metered API (requests made, posts read)
-        self.requests = 0
-        self.reads = 0
+        self.cost = cost
         super().__init__(f"{source_key}: {message}" if message else source_key)
+
+    @property
+    def requests(self) -> int:
+        return self.cost.requests
+
+    @property
+    def reads(self) -> int:
+        return self.cost.reads
 
 
 class SourceUnavailable(SourceError):
@@ -118,8 +132,9 @@ class SourceUnavailable(SourceError):
         *,
         retry_after: float | None = None,
         problem: SourceProblem | None = None,
+        cost: Cost = NO_COST,
     ):
-        super().__init__(source_key, message, problem=problem)
+        super().__init__(source_key, message, problem=problem, cost=cost)
         self.retry_after = retry_after
 
 
@@ -141,8 +156,9 @@ class SourceRejected(SourceError):
         *,
         status: int | None = None,
         problem: SourceProblem | None = None,
+        cost: Cost = NO_COST,
     ):
-        super().__init__(source_key, message, problem=problem)
+        super().__init__(source_key, message, problem=problem, cost=cost)
         self.status = status
 
 

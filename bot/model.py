@@ -11,11 +11,13 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 __all__ = [
+    "NO_COST",
     "AlertForDelivery",
     "AlertKind",
     "AlertStatus",
     "CachingInfo",
     "Channel",
+    "Cost",
     "EditPolicy",
     "FetchResult",
     "FetchedItem",
@@ -285,6 +287,24 @@ class PostWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class Cost:
+    """What a call cost on a metered API: requests sent and posts read (a failed call too)."""
+
+    requests: int = 0
+    reads: int = 0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.requests + other.requests, self.reads + other.reads)
+
+    def __bool__(self) -> bool:
+        return bool(self.requests or self.reads)
+
+
+#: nothing spent (a free source, or a call that sent no request)
+NO_COST = Cost()
+
+
+@dataclass(frozen=True, slots=True)
 class FetchResult:
     """What one fetch of one source returned, from an adapter."""
 
@@ -300,10 +320,17 @@ class FetchResult:
     #: the platform's id for the target, when the fetch resolved it
     remote_id: str | None = None
     #: what the fetch cost on a metered API: requests made and posts read
-    requests: int = 0
-    reads: int = 0
+    cost: Cost = NO_COST
     #: the posts this fetch saw in full, when the source numbers its posts (Telegram)
     window: PostWindow | None = None
+
+    @property
+    def requests(self) -> int:
+        return self.cost.requests
+
+    @property
+    def reads(self) -> int:
+        return self.cost.reads
 
 
 @dataclass(frozen=True, slots=True)

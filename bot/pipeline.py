@@ -393,7 +393,7 @@ class Poller:
         interval = spec.interval or self._policy.default_interval
         if when is None:
             when = next_poll(now, interval, jitter=self._policy.jitter, rng=self._rng)
-        if result.not_modified and not (result.requests or result.reads or result.cursor):
+        if result.not_modified and not (result.cost or result.cursor):
             # Written with the tick's other 304s in one statement (see `_flush_not_modified`).
             self._not_modified.append((source.key, when))
             self._metrics.inc("polls", status="not_modified")
@@ -424,7 +424,7 @@ class Poller:
                 next_poll_at=when,
                 remote_id=result.remote_id,
             )
-            if result.requests or result.reads:
+            if result.cost:
                 storage.record_usage(
                     session, source.kind.value, now, requests=result.requests, reads=result.reads
                 )
@@ -526,7 +526,7 @@ class Poller:
                 storage.record_source_gone(session, source.key, error=message, now=now)
             else:
                 storage.record_poll_failure(session, source.key, error=message, next_poll_at=when)
-            if isinstance(exc, SourceError) and (exc.requests or exc.reads):
+            if isinstance(exc, SourceError) and exc.cost:
                 storage.record_usage(
                     session, source.kind.value, now, requests=exc.requests, reads=exc.reads
                 )

@@ -31,7 +31,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from bot.errors import FeedParseError, SourceHeld, SourceRejected, SourceUnavailable
-from bot.model import CachingInfo, FetchedItem, FetchResult, PostWindow, SourceForPoll
+from bot.model import CachingInfo, Cost, FetchedItem, FetchResult, PostWindow, SourceForPoll
 from bot.sources.feeds import HttpLimits, parse_retry_after
 from bot.sources.pacing import HostPacer
 from bot.sources.tgcursor import Gap, PreviewCursor
@@ -323,7 +323,7 @@ class TelegramPreviewFetcher:
             cursor=new_cursor.format(),
             fetched_at=now,
             warnings=tuple(warnings),
-            requests=len(pages),
+            cost=Cost(requests=len(pages)),
             # A page with a block we could not read says nothing about what was deleted.
             window=None if any(p.problems for p in contiguous) else _window(contiguous),
             remote_id=next((p.chat_id for p in pages if p.chat_id), None),

@@ -468,6 +468,243 @@ def _rate_floor(
     return floor, True, None
 
 
+@dataclass(frozen=True, slots=True)
+class _Usage:
+    """The month's projected reads, requests and spend as functions of the two figures the cuts
+    move: deletion re-checks a day (``checks``) and the interval floor (``floor``, seconds)."""
+
+    plan: XPlan
+    units: tuple[_Unit, ...]
+    accounts: int
+    days_in_month: int
+    #: the deletion window in days, and lookup requests one sweep of it takes
+    window_days: float
+    per_sweep: float
+    #: posts read once as new, and read by first polls, in the month
+    reads_new: float
+    reads_first: float
+    #: users requests that resolve the handles to ids (once, 100 a request, both strategies)
+    user_lookups: int
+
+    def deletion_reads(self, checks: float) -> float:
+        """Billed reads of deletion re-checks in a month at `checks` sweeps a day."""
+        # X's daily dedup: re-reading a post on a day it was already read is free, so at most one
+        # billed read per day the window reaches past its first.
+        per_post = self.window_days * (min(checks, 1.0) if self.plan.daily_dedup else checks)
+        return self.reads_new * per_post
+
+    def deletion_requests(self, checks: float) -> float:
+        """Lookup requests of deletion re-checks in a month at `checks` sweeps a day."""
+        return checks * self.per_sweep * self.days_in_month
+
+    def poll_requests(self, floor: float) -> float:
+        """Polling requests in a month with intervals no shorter than `floor` seconds."""
+        return (
+            _poll_rate(self.units, floor, self.plan.max_results)
+            * _WINDOWS_PER_DAY
+            * self.days_in_month
+        )
+
+    def reads(self, checks: float) -> float:
+        """Every billed post read in a month: new posts, first polls, deletion re-checks."""
+        return self.reads_new + self.reads_first + self.deletion_reads(checks)
+
+    def cost(self, checks: float, floor: float) -> float:
+        """Usage-based spend in a month (the monthly fee not included)."""
+        plan = self.plan
+        reads = self.reads(checks)
+        requests = self.poll_requests(floor) + self.deletion_requests(checks) + self.user_lookups
+        return (
+            reads * (plan.price_per_read or 0.0)
+            + requests * (plan.price_per_request or 0.0)
+            + self.accounts * (plan.price_per_user_read or 0.0)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """What one cut left: deletion re-checks a day, the interval floor (seconds), the limit or
+    cap that cut the checks (None: not cut), warnings, and whether the cap can be met at all."""
+
+    checks: float
+    floor: float
+    cut: str | None = None
+    warnings: tuple[str, ...] = ()
+    within: bool = True
+
+
+def _lookup_cut(plan: XPlan, checks: float, per_sweep: float) -> float:
+    """Step 2: deletion re-checks a day that fit the lookup request limit (``checks`` when they
+    fit already)."""
+    lookup_usable = plan.usable_per_15m(Endpoint.LOOKUP)
+    if checks > 0 and checks * per_sweep / _WINDOWS_PER_DAY > lookup_usable:
+        return _shrink(
+            lookup_usable * _WINDOWS_PER_DAY / per_sweep,
+            lambda c: c * per_sweep / _WINDOWS_PER_DAY <= lookup_usable,
+        )
+    return checks
+
+
+def _read_cap_cut(usage: _Usage, checks: float, floor: float) -> _Cut:
+    """Step 3: the monthly read cap; deletion re-checks are the only reads that can be cut.
+
+    New posts and first polls are read once whatever the interval (since_id), so when they alone
+    exceed the cap no cut helps: the cap is reported as not met.
+    """
+    plan = usage.plan
+    cap = plan.usable_reads()
+    if cap is None or usage.reads(checks) <= cap:
+        return _Cut(checks, floor)
+    reads_new, reads_first = usage.reads_new, usage.reads_first
+    room = cap - reads_new - reads_first
+    cut = None
+    # Deletion reads grow linearly with the checks up to where they stop costing more.
+    per_check = usage.deletion_reads(1.0)
+    if per_check > 0:
+        checks = _shrink(
+            min(checks, max(room, 0.0) / per_check),
+            lambda c: room <= 0 or usage.reads(c) <= cap,
+        )
+        cut = f"the read cap {plan.monthly_read_cap:,}/month (using {cap:,.0f})"
+    if room >= 0:
+        return _Cut(checks, floor, cut)
+    return _Cut(
+        checks,
+        floor,
+        cut,
+        (
+            f"read cap cannot be met: new posts ({reads_new:,.0f}) and first polls "
+            f"({reads_first:,.0f}) alone need more than {cap:,.0f} reads a month; since_id "
+            "reads each post once, so polling less often would not help: watch fewer or "
+            "quieter accounts, or raise the cap (the run-time guard stops reading at the cap)",
+        ),
+        within=False,
+    )
+
+
+def _spend_checks(usage: _Usage, checks: float, floor: float, spend: float) -> float:
+    """The most deletion re-checks a day (up to ``checks``) that keep usage within ``spend``
+    at the interval floor ``floor``; 0 when even none do."""
+    if usage.cost(0.0, floor) > spend:
+        return 0.0
+    lo, hi = 0.0, checks
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if usage.cost(mid, floor) <= spend else (lo, mid)
+    return lo
+
+
+def _spend_floor(usage: _Usage, checks: float, floor: float, slowest: float, spend: float) -> float:
+    """The shortest interval floor between ``floor`` and ``slowest`` that keeps usage within
+    ``spend`` (whole seconds); ``slowest`` when none does."""
+    if usage.cost(checks, slowest) > spend:
+        return slowest
+    lo, hi = floor, slowest
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if usage.cost(checks, mid) <= spend else (mid, hi)
+    return _ceil_seconds(hi)
+
+
+def _spend_cut(usage: _Usage, checks: float, floor: float, max_interval: timedelta) -> _Cut:
+    """Step 4: the spend cap; deletion re-checks are cut first, then (only when requests are
+    billed: polling less often reads no fewer posts) intervals are stretched up to
+    ``max_interval``."""
+    plan = usage.plan
+    spend = plan.usable_spend()
+    if spend is None or usage.cost(checks, floor) <= spend:
+        return _Cut(checks, floor)
+    before = checks
+    checks = _spend_checks(usage, checks, floor, spend)
+    cut = None
+    if checks < before:
+        cut = f"the spend cap {plan.monthly_spend_cap:g}/month (using {spend:g})"
+    warnings: list[str] = []
+    slowest = max(max_interval.total_seconds(), floor)
+    if usage.cost(checks, floor) > spend and plan.price_per_request and usage.units:
+        floor = _spend_floor(usage, checks, floor, slowest, spend)
+        warnings.append(
+            f"intervals stretched to at least {_secs(_ceil_seconds(floor))} for the spend cap"
+        )
+    within = usage.cost(checks, floor) <= spend
+    if not within:
+        warnings.append(
+            f"spend cap cannot be met: usage is projected at {usage.cost(checks, floor):,.2f} "
+            f"a month against {spend:,.2f} even with the cuts above"
+        )
+    return _Cut(checks, floor, cut, tuple(warnings), within)
+
+
+def _poll_units(
+    units: Sequence[_Unit], floor: float, max_results: int, days_in_month: int, first: int
+) -> list[PollUnit]:
+    """Step 5: each unit's interval (as asked, never under the floor) and its figures."""
+    built: list[PollUnit] = []
+    for u in units:
+        interval = _interval(u.asked, floor)
+        built.append(
+            PollUnit(
+                endpoint=u.endpoint,
+                keys=tuple(a.key for a in u.accounts),
+                handles=tuple(a.handle for a in u.accounts),
+                query=u.query,
+                asked=timedelta(seconds=u.asked),
+                interval=timedelta(seconds=interval),
+                requests_per_15m=_unit_rate(u, interval, max_results),
+                reads_per_month=u.posts_per_day * days_in_month + first,
+            )
+        )
+    return built
+
+
+def _freshness_warning(
+    units: Sequence[_Unit], rate_floor: float, plan: XPlan, endpoint: Endpoint, accounts: int
+) -> str | None:
+    """The warning naming the accounts the request limit polls less often than asked."""
+    stretched = [u for u in units if _interval(u.asked, rate_floor) > _interval(u.asked, 0.0)]
+    if not stretched:
+        return None
+    slowest_asked = max(u.asked for u in stretched)
+    return (
+        f"freshness not reachable for {sum(len(u.accounts) for u in stretched)} of "
+        f"{accounts} accounts: the {endpoint} limit {plan.limit_per_15m(endpoint)}/15 min "
+        f"(using {plan.usable_per_15m(endpoint)}) allows no poll more often than every "
+        f"{_secs(_interval(0.0, rate_floor))} (asked: {_secs(min(u.asked for u in stretched))}"
+        f" to {_secs(slowest_asked)})"
+    )
+
+
+def _account_rows(
+    units: Sequence[_Unit],
+    built: Sequence[PollUnit],
+    usage: _Usage,
+    checks: float,
+    posts_day: float,
+    first: int,
+) -> list[AccountPlan]:
+    """Each account's interval, reads and cost: its unit's shared costs split by posts."""
+    plan, days_in_month = usage.plan, usage.days_in_month
+    reads_del = usage.deletion_reads(checks)
+    rows: list[AccountPlan] = []
+    for i, (u, pu) in enumerate(zip(units, built, strict=True)):
+        unit_requests = pu.requests_per_15m * _WINDOWS_PER_DAY * days_in_month
+        for a in u.accounts:
+            own_posts = a.expected_posts_per_day * days_in_month
+            share = a.expected_posts_per_day / posts_day if posts_day > 0 else 0.0
+            reads = own_posts + (reads_del * share) + first / len(u.accounts)
+            requests = unit_requests / len(u.accounts) + usage.deletion_requests(checks) * share
+            requests += usage.user_lookups / usage.accounts
+            row_cost = None
+            if plan.price_per_read is not None or plan.price_per_request is not None:
+                row_cost = (
+                    reads * (plan.price_per_read or 0.0)
+                    + requests * (plan.price_per_request or 0.0)
+                    + (plan.price_per_user_read or 0.0)
+                )
+            rows.append(AccountPlan(a.key, a.handle, a.freshness, pu.interval, i, reads, row_cost))
+    return rows
+
+
 def plan_polling(
     accounts: Sequence[XAccount],
     plan: XPlan,
@@ -511,109 +748,42 @@ def plan_polling(
     endpoint, units = _polling_units(accounts, plan, strategy, query_suffix)
 
     # 1. The endpoint's request limit: a floor under the fastest intervals.
-    usable = plan.usable_per_15m(endpoint)
-    floor, within_limits, problem = _rate_floor(units, plan, endpoint, max_interval)
+    rate_floor, within_limits, problem = _rate_floor(units, plan, endpoint, max_interval)
     if problem:
         warnings.append(problem)
-    rate_floor = floor
 
     # 2. Deletion re-checks: the lookup limit.
     posts_day = sum(a.expected_posts_per_day for a in accounts)
     window_days = deletion_window.total_seconds() / 86400
     in_window = posts_day * window_days
     per_sweep = 1 + in_window / LOOKUP_BATCH if in_window > 0 else 0.0
-    checks = deletion_checks_per_day
+    checks = _lookup_cut(plan, deletion_checks_per_day, per_sweep)
     cuts: list[str] = []
-    lookup_usable = plan.usable_per_15m(Endpoint.LOOKUP)
-    if checks > 0 and checks * per_sweep / _WINDOWS_PER_DAY > lookup_usable:
-        checks = _shrink(
-            lookup_usable * _WINDOWS_PER_DAY / per_sweep,
-            lambda c: c * per_sweep / _WINDOWS_PER_DAY <= lookup_usable,
-        )
+    if checks != deletion_checks_per_day:
         cuts.append(f"the lookup limit {plan.limit_per_15m(Endpoint.LOOKUP)}/15 min")
 
-    reads_new = posts_day * days_in_month
-    reads_first = float(len(units) * first)
+    usage = _Usage(
+        plan=plan,
+        units=tuple(units),
+        accounts=len(accounts),
+        days_in_month=days_in_month,
+        window_days=window_days,
+        per_sweep=per_sweep,
+        reads_new=posts_day * days_in_month,
+        reads_first=float(len(units) * first),
+        user_lookups=math.ceil(len(accounts) / USERS_BATCH),
+    )
 
-    def deletion_reads(c: float) -> float:
-        # X's daily dedup: re-reading a post on a day it was already read is free, so at most one
-        # billed read per day the window reaches past its first.
-        per_post = window_days * (min(c, 1.0) if plan.daily_dedup else c)
-        return reads_new * per_post
-
-    def deletion_requests(c: float) -> float:
-        return c * per_sweep * days_in_month
-
-    def poll_requests(fl: float) -> float:
-        return _poll_rate(units, fl, plan.max_results) * _WINDOWS_PER_DAY * days_in_month
-
-    # Handles are resolved to ids once, 100 a request, in both strategies.
-    user_lookups = math.ceil(len(accounts) / USERS_BATCH)
-
-    def usage_cost(c: float, fl: float) -> float:
-        reads = reads_new + reads_first + deletion_reads(c)
-        requests = poll_requests(fl) + deletion_requests(c) + user_lookups
-        return (
-            reads * (plan.price_per_read or 0.0)
-            + requests * (plan.price_per_request or 0.0)
-            + len(accounts) * (plan.price_per_user_read or 0.0)
-        )
-
-    # 3. The monthly read cap: deletion re-checks are the only reads that can be cut.
+    # 3. The monthly read cap, then 4. the spend cap.
     within_caps = True
-    cap = plan.usable_reads()
-    if cap is not None and reads_new + reads_first + deletion_reads(checks) > cap:
-        room = cap - reads_new - reads_first
-        # Deletion reads grow linearly with the checks up to where they stop costing more.
-        per_check = deletion_reads(1.0)
-        if per_check > 0:
-            checks = _shrink(
-                min(checks, max(room, 0.0) / per_check),
-                lambda c: room <= 0 or reads_new + reads_first + deletion_reads(c) <= cap,
-            )
-            cuts.append(f"the read cap {plan.monthly_read_cap:,}/month (using {cap:,.0f})")
-        if room < 0:
-            within_caps = False
-            warnings.append(
-                f"read cap cannot be met: new posts ({reads_new:,.0f}) and first polls "
-                f"({reads_first:,.0f}) alone need more than {cap:,.0f} reads a month; since_id "
-                "reads each post once, so polling less often would not help: watch fewer or "
-                "quieter accounts, or raise the cap (the run-time guard stops reading at the cap)"
-            )
-
-    # 4. The spend cap: deletion re-checks first, then intervals.
-    spend = plan.usable_spend()
-    if spend is not None and usage_cost(checks, floor) > spend:
-        before = checks
-        if usage_cost(0.0, floor) <= spend:
-            lo, hi = 0.0, checks
-            for _ in range(60):
-                mid = (lo + hi) / 2
-                lo, hi = (mid, hi) if usage_cost(mid, floor) <= spend else (lo, mid)
-            checks = lo
-        else:
-            checks = 0.0
-        if checks < before:
-            cuts.append(f"the spend cap {plan.monthly_spend_cap:g}/month (using {spend:g})")
-        slowest = max(max_interval.total_seconds(), floor)
-        if usage_cost(checks, floor) > spend and plan.price_per_request and units:
-            if usage_cost(checks, slowest) <= spend:
-                lo, hi = floor, slowest
-                for _ in range(60):
-                    mid = (lo + hi) / 2
-                    lo, hi = (lo, mid) if usage_cost(checks, mid) <= spend else (mid, hi)
-                floor = _ceil_seconds(hi)
-            else:
-                floor = slowest
-            warnings.append(
-                f"intervals stretched to at least {_secs(_ceil_seconds(floor))} for the spend cap"
-            )
-        if usage_cost(checks, floor) > spend:
-            within_caps = False
-            warnings.append(
-                f"spend cap cannot be met: usage is projected at {usage_cost(checks, floor):,.2f} "
-                f"a month against {spend:,.2f} even with the cuts above"
-            )
+    floor = rate_floor
+    read_cut = _read_cap_cut(usage, checks, floor)
+    spend_cut = _spend_cut(usage, read_cut.checks, read_cut.floor, max_interval)
+    for c in (read_cut, spend_cut):
+        cuts.extend([c.cut] if c.cut else [])
+        warnings.extend(c.warnings)
+        within_caps = within_caps and c.within
+    checks, floor = spend_cut.checks, spend_cut.floor
 
     if checks < deletion_checks_per_day:
         warnings.insert(
@@ -622,33 +792,11 @@ def plan_polling(
             f"for {' and '.join(cuts)}",
         )
 
-    # Final figures, from the intervals as they will be used.
-    built: list[PollUnit] = []
-    for u in units:
-        interval = _interval(u.asked, floor)
-        built.append(
-            PollUnit(
-                endpoint=u.endpoint,
-                keys=tuple(a.key for a in u.accounts),
-                handles=tuple(a.handle for a in u.accounts),
-                query=u.query,
-                asked=timedelta(seconds=u.asked),
-                interval=timedelta(seconds=interval),
-                requests_per_15m=_unit_rate(u, interval, plan.max_results),
-                reads_per_month=u.posts_per_day * days_in_month + first,
-            )
-        )
-    stretched = [u for u in units if _interval(u.asked, rate_floor) > _interval(u.asked, 0.0)]
-    if stretched and within_limits:
-        slowest_asked = max(u.asked for u in stretched)
-        warnings.insert(
-            0,
-            f"freshness not reachable for {sum(len(u.accounts) for u in stretched)} of "
-            f"{len(accounts)} accounts: the {endpoint} limit {plan.limit_per_15m(endpoint)}/15 min "
-            f"(using {usable}) allows no poll more often than every "
-            f"{_secs(_interval(0.0, rate_floor))} (asked: {_secs(min(u.asked for u in stretched))}"
-            f" to {_secs(slowest_asked)})",
-        )
+    # 5. Intervals as they will be used, and the final figures from them.
+    built = _poll_units(units, floor, plan.max_results, days_in_month, first)
+    freshness = _freshness_warning(units, rate_floor, plan, endpoint, len(accounts))
+    if freshness and within_limits:
+        warnings.insert(0, freshness)
 
     poll_rate = sum(u.requests_per_15m for u in built)
     lookup_rate = checks * per_sweep / _WINDOWS_PER_DAY
@@ -657,56 +805,41 @@ def plan_polling(
         search=poll_rate if endpoint is Endpoint.SEARCH else 0.0,
         lookup=lookup_rate,
     )
-    reads_del = deletion_reads(checks)
+    reads_del = usage.deletion_reads(checks)
     requests_month = (
-        poll_rate * _WINDOWS_PER_DAY * days_in_month + deletion_requests(checks) + user_lookups
+        poll_rate * _WINDOWS_PER_DAY * days_in_month
+        + usage.deletion_requests(checks)
+        + usage.user_lookups
     )
-    reads_total = reads_new + reads_first + reads_del
+    reads_total = usage.reads_new + usage.reads_first + reads_del
     priced = (plan.price_per_read, plan.price_per_request, plan.monthly_fee)
     cost = None
     if any(p is not None for p in priced):
-        cost = (plan.monthly_fee or 0.0) + usage_cost(checks, floor)
-    if plan.users_per_15m and user_lookups > plan.usable_per_15m(Endpoint.USERS):
+        cost = (plan.monthly_fee or 0.0) + usage.cost(checks, floor)
+    if plan.users_per_15m and usage.user_lookups > plan.usable_per_15m(Endpoint.USERS):
         warnings.append(
-            f"resolving {len(accounts)} handles takes {user_lookups} users requests at start, more "
-            f"than the {plan.usable_per_15m(Endpoint.USERS)} one window allows: start is spread out"
+            f"resolving {len(accounts)} handles takes {usage.user_lookups} users requests at "
+            f"start, more than the {plan.usable_per_15m(Endpoint.USERS)} one window allows: "
+            "start is spread out"
         )
-
-    rows: list[AccountPlan] = []
-    for i, (u, pu) in enumerate(zip(units, built, strict=True)):
-        unit_requests = pu.requests_per_15m * _WINDOWS_PER_DAY * days_in_month
-        for a in u.accounts:
-            own_posts = a.expected_posts_per_day * days_in_month
-            share = a.expected_posts_per_day / posts_day if posts_day > 0 else 0.0
-            reads = own_posts + (reads_del * share) + first / len(u.accounts)
-            requests = unit_requests / len(u.accounts) + deletion_requests(checks) * share
-            requests += user_lookups / len(accounts)
-            row_cost = None
-            if plan.price_per_read is not None or plan.price_per_request is not None:
-                row_cost = (
-                    reads * (plan.price_per_read or 0.0)
-                    + requests * (plan.price_per_request or 0.0)
-                    + (plan.price_per_user_read or 0.0)
-                )
-            rows.append(AccountPlan(a.key, a.handle, a.freshness, pu.interval, i, reads, row_cost))
 
     return PollingPlan(
         strategy=strategy,
         plan_name=plan.name,
         days_in_month=days_in_month,
         units=tuple(built),
-        accounts=tuple(rows),
+        accounts=tuple(_account_rows(units, built, usage, checks, posts_day, first)),
         deletion_window=deletion_window,
         deletion_checks_asked=deletion_checks_per_day,
         deletion_checks_per_day=checks,
         requests_per_15m=rates,
         requests_per_month=requests_month,
-        reads_new=reads_new,
-        reads_first_poll=reads_first,
+        reads_new=usage.reads_new,
+        reads_first_poll=usage.reads_first,
         reads_deletion=reads_del,
         reads_per_month=reads_total,
         cost_per_month=cost,
-        user_lookups=user_lookups,
+        user_lookups=usage.user_lookups,
         within_limits=within_limits,
         within_caps=within_caps,
         warnings=tuple(warnings),

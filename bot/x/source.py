@@ -30,7 +30,15 @@ from bot.errors import (
     SourceRejected,
     SourceUnavailable,
 )
-from bot.model import FetchedItem, FetchResult, Reference, SourceForPoll, StatementKind
+from bot.model import (
+    NO_COST,
+    Cost,
+    FetchedItem,
+    FetchResult,
+    Reference,
+    SourceForPoll,
+    StatementKind,
+)
 from bot.x.budget import Budget, BudgetState
 from bot.x.plan import Endpoint
 from bot.x.query import batch_query, pack_batches
@@ -69,6 +77,29 @@ def make_x_client(bearer_token: str, *, base_url: str, timeout: float) -> tweepy
     client = tweepy.Client(bearer_token=bearer_token, return_type=dict, wait_on_rate_limit=False)
     client.session = make_x_session(base_url, timeout=timeout)
     return client
+
+
+class _Meter:
+    """What one call of the fetcher has cost so far: each request it sent, each post it read.
+
+    Made per call and passed down the path that sends the requests, so the cost is a value the
+    call hands back (`Cost` on its result or its error), never state shared between threads.
+    """
+
+    __slots__ = ("reads", "requests")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.reads = 0
+
+    def cost(self) -> Cost:
+        return Cost(self.requests, self.reads)
+
+    def take(self) -> Cost:
+        """The cost since the last `take`, and start counting again from zero."""
+        out = self.cost()
+        self.requests = self.reads = 0
+        return out
 
 
 class BudgetGuard:
@@ -254,6 +285,7 @@ class XFetcher:
         self._budget = budget
         self._clock = clock
         self._max_query = max_query_length
+        #: the last answer's headers in each worker thread (set by the session's response hook)
         self._local = threading.local()
         #: (source key, new handle) renames already told to the operator
         self._renames: set[tuple[str, str]] = set()
@@ -289,21 +321,21 @@ class XFetcher:
 
     # --- in the worker thread ---------------------------------------------------------------
 
-    def _call(self, key: str, endpoint: Endpoint, fn: Callable[[], Any]) -> Any:
+    def _call(self, meter: _Meter, key: str, endpoint: Endpoint, fn: Callable[[], Any]) -> Any:
         now = self._clock()
         if self._budget is not None:
             wait = self._budget.reserve(endpoint, now)
             if wait > 0:
                 raise SourceHeld(key, f"X budget: {endpoint.value} waits", retry_after=wait)
         # Counted as sent from here: a request that fails still cost what it cost.
-        self._local.requests = getattr(self._local, "requests", 0) + 1
+        meter.requests += 1
         self._local.headers = None
         try:
             payload = fn()
         except tweepy.TooManyRequests as exc:
             capped = _problem_type(exc) == "usage-capped" or _title(exc) == "UsageCapExceeded"
             headers = None if capped else exc.response.headers
-            self._record(endpoint, now, reads=0, headers=headers)
+            self._record(meter, endpoint, now, reads=0, headers=headers)
             if capped:
                 # issue 8: the monthly cap is no rate limit (its rate headers still show plenty
                 # left): every X request waits for the plan's billing day.
@@ -352,11 +384,12 @@ class XFetcher:
         # A users lookup returns accounts, not posts: X bills it as no post read.
         reads = 0 if endpoint is Endpoint.USERS else len((payload or {}).get("data") or [])
         ids = [str(t["id"]) for t in (payload or {}).get("data") or [] if "text" in t]
-        self._record(endpoint, now, reads=reads, headers=self._local.headers, post_ids=ids)
+        self._record(meter, endpoint, now, reads=reads, headers=self._local.headers, post_ids=ids)
         return payload
 
     def _record(
         self,
+        meter: _Meter,
         endpoint: Endpoint,
         now: datetime,
         *,
@@ -365,24 +398,17 @@ class XFetcher:
         post_ids: Sequence[str] | None = None,
     ) -> None:
         """Add an answer's posts (its request was counted when it was reserved)."""
-        self._local.reads = getattr(self._local, "reads", 0) + reads
+        meter.reads += reads
         if self._budget is not None:
             self._budget.record(
                 endpoint, now, requests=0, reads=reads, headers=headers, post_ids=post_ids
             )
 
-    def _usage(self) -> tuple[int, int]:
-        out = (getattr(self._local, "requests", 0), getattr(self._local, "reads", 0))
-        self._local.requests = self._local.reads = 0
-        return out
-
-    def _failed(self, exc: SourceError) -> SourceError:
-        exc.requests, exc.reads = self._usage()  # a failed poll still cost what it cost
-        return exc
-
     # --- who is who: handles to ids, and the account's state ---------------------------------
 
-    def _resolve_handles(self, key: str, handles: Sequence[str]) -> dict[str, str | SourceError]:
+    def _resolve_handles(
+        self, meter: _Meter, key: str, handles: Sequence[str]
+    ) -> dict[str, str | SourceError]:
         """Handle (lowercase) to user id, 100 handles a request (``GET /2/users/by``).
 
         A handle is resolved once, when a source is first polled; from then on the account is
@@ -393,6 +419,7 @@ class XFetcher:
             chunk = list(handles[i : i + USERS_PER_REQUEST])
             payload = (
                 self._call(
+                    meter,
                     key,
                     Endpoint.USERS,
                     partial(self._client.get_users, usernames=chunk, user_fields=USER_FIELDS),
@@ -422,14 +449,14 @@ class XFetcher:
         with self._resolving:
             self._pending.update(h.lower() for h in handles)
 
-    def _resolve(self, source: SourceForPoll) -> str:
+    def _resolve(self, meter: _Meter, source: SourceForPoll) -> str:
         handle = source.target.lower()
         # One thread resolves at a time, so concurrent first polls share one request.
         with self._resolving:
             found: str | SourceError | None = self._resolved.pop(handle, None)
             if found is None:
                 others = sorted(self._pending - {handle})[: USERS_PER_REQUEST - 1]
-                answers = self._resolve_handles(source.key, [source.target, *others])
+                answers = self._resolve_handles(meter, source.key, [source.target, *others])
                 found = answers[handle]
                 for h in others:
                     got = answers[h]
@@ -446,13 +473,16 @@ class XFetcher:
             )
         return found
 
-    def _accounts_by_id(self, key: str, ids: Sequence[str]) -> dict[str, SourceProblem | None]:
+    def _accounts_by_id(
+        self, meter: _Meter, key: str, ids: Sequence[str]
+    ) -> dict[str, SourceProblem | None]:
         """Each user id's state (``GET /2/users?ids=``): None when its posts are visible."""
         out: dict[str, SourceProblem | None] = {}
         for i in range(0, len(ids), USERS_PER_REQUEST):
             chunk = list(ids[i : i + USERS_PER_REQUEST])
             payload = (
                 self._call(
+                    meter,
                     key,
                     Endpoint.USERS,
                     partial(
@@ -472,7 +502,7 @@ class XFetcher:
         return out
 
     def _check_account(
-        self, source: SourceForPoll, user_id: str, payload: Mapping[str, Any]
+        self, meter: _Meter, source: SourceForPoll, user_id: str, payload: Mapping[str, Any]
     ) -> None:
         """Raise when a 200 answer carries only errors about the watched account itself.
 
@@ -488,7 +518,7 @@ class XFetcher:
             problem = _account_problem(err)
             if problem is SourceProblem.NOT_FOUND:
                 # issue 8: resolve again by id, never by handle (a freed handle may be anyone's).
-                state = self._accounts_by_id(source.key, [user_id]).get(user_id)
+                state = self._accounts_by_id(meter, source.key, [user_id]).get(user_id)
                 if state is None:
                     raise SourceUnavailable(
                         source.key,
@@ -534,27 +564,26 @@ class XFetcher:
     # --- per account: timelines ----------------------------------------------------------------
 
     def _fetch_timeline(self, source: SourceForPoll) -> FetchResult:
-        self._usage()
+        meter = _Meter()
         started = self._clock()
         try:
-            user_id = source.remote_id or self._resolve(source)
-            pages, complete = self._timeline_pages(source, user_id, source.cursor)
+            user_id = source.remote_id or self._resolve(meter, source)
+            pages, complete = self._timeline_pages(meter, source, user_id, source.cursor)
         except SourceError as exc:
-            raise self._failed(exc) from exc.__cause__
+            # A failed poll still cost what it cost.
+            raise _copy(exc, source.key, cost=meter.cost()) from exc.__cause__
         self._drop_strangers(source, user_id, pages)
         items = self._own_items(source, user_id, pages)
-        requests_made, reads = self._usage()
         return FetchResult(
             items=tuple(items),
             cursor=_safe_cursor(pages, source.cursor, started) if complete else None,
             fetched_at=self._clock(),
             remote_id=user_id if user_id != source.remote_id else None,
-            requests=requests_made,
-            reads=reads,
+            cost=meter.cost(),
         )
 
     def _timeline_pages(
-        self, source: SourceForPoll, user_id: str, since: str | None
+        self, meter: _Meter, source: SourceForPoll, user_id: str, since: str | None
     ) -> tuple[list[dict[str, Any]], bool]:
         """Every page of the timeline since `since` (one short page on a first poll);
         and whether all were read."""
@@ -564,6 +593,7 @@ class XFetcher:
         def page(token: str | None) -> dict[str, Any]:
             payload: dict[str, Any] = (
                 self._call(
+                    meter,
                     source.key,
                     Endpoint.TIMELINE,
                     lambda: self._client.get_users_tweets(
@@ -578,7 +608,7 @@ class XFetcher:
                 )
                 or {}
             )
-            self._check_account(source, user_id, payload)
+            self._check_account(meter, source, user_id, payload)
             return payload
 
         return self._pages(source.key, page, 1 if first else MAX_PAGES)
@@ -646,11 +676,11 @@ class XFetcher:
         out: dict[str, FetchResult | SourceError] = {}
         ids: dict[str, str] = {s.key: s.remote_id for s in sources if s.remote_id}
         new = [s for s in sources if not s.remote_id]
-        self._usage()
+        meter = _Meter()
         if new:
             found: dict[str, str | SourceError] = {}
             try:
-                found = self._resolve_handles(new[0].key, [s.target for s in new])
+                found = self._resolve_handles(meter, new[0].key, [s.target for s in new])
             except SourceError as exc:
                 found = {s.target.lower(): exc for s in new}
             for s in new:
@@ -664,14 +694,13 @@ class XFetcher:
         outcomes: list[dict[str, FetchResult | SourceError]] = [out]
         # A stable order packs the same accounts together poll after poll.
         for batch in pack_batches(sorted(by_id), self._max_query):
-            outcomes.append(self._poll_batch([by_id[i] for i in batch], ids))
-            requests_made, reads = self._usage()
-            _charge(outcomes, requests_made, reads)
-        _charge(outcomes, *self._usage())
+            outcomes.append(self._poll_batch(meter, [by_id[i] for i in batch], ids))
+            _charge(outcomes, meter.take())
+        _charge(outcomes, meter.take())
         return {k: v for o in outcomes for k, v in o.items()}
 
     def _poll_batch(
-        self, members: list[SourceForPoll], ids: Mapping[str, str]
+        self, meter: _Meter, members: list[SourceForPoll], ids: Mapping[str, str]
     ) -> dict[str, FetchResult | SourceError]:
         key = members[0].key
         now = self._clock()
@@ -686,12 +715,12 @@ class XFetcher:
         pages_max = MAX_PAGES if since or any(s.primed for s in members) else 1
         try:
             pages, complete = self._pages(
-                key, partial(self._search_page, key, query, since), pages_max
+                key, partial(self._search_page, meter, key, query, since), pages_max
             )
         except SourceRejected as exc:
             if exc.problem is not SourceProblem.SINCE_ID_TOO_OLD:
                 return {s.key: _copy(exc, s.key) for s in members}
-            return self._catch_up(members, ids, now, since)
+            return self._catch_up(meter, members, ids, now, since)
         except SourceError as exc:
             return {s.key: _copy(exc, s.key) for s in members}
         mine = {ids[s.key] for s in members}
@@ -721,6 +750,7 @@ class XFetcher:
 
     def _catch_up(
         self,
+        meter: _Meter,
         members: list[SourceForPoll],
         ids: Mapping[str, str],
         now: datetime,
@@ -733,7 +763,7 @@ class XFetcher:
             user_id = ids[s.key]
             start = s.cursor or since  # a member without its own cursor starts at the batch's
             try:
-                pages, complete = self._timeline_pages(s, user_id, start)
+                pages, complete = self._timeline_pages(meter, s, user_id, start)
             except SourceError as exc:
                 out[s.key] = _copy(exc, s.key)
                 continue
@@ -757,10 +787,11 @@ class XFetcher:
         return out
 
     def _search_page(
-        self, key: str, query: str, since: str | None, token: str | None
+        self, meter: _Meter, key: str, query: str, since: str | None, token: str | None
     ) -> dict[str, Any]:
         payload: dict[str, Any] = (
             self._call(
+                meter,
                 key,
                 Endpoint.SEARCH,
                 lambda: self._client.search_recent_tweets(
@@ -780,9 +811,10 @@ class XFetcher:
     # --- deletion checks -----------------------------------------------------------------------
 
     def _lookup(self, ids: list[str]) -> tuple[set[str], int]:
-        self._usage()
+        meter = _Meter()
         payload = (
             self._call(
+                meter,
                 "x:lookup",
                 Endpoint.LOOKUP,
                 lambda: self._client.get_tweets(ids[:100], tweet_fields=["edit_history_tweet_ids"]),
@@ -792,14 +824,12 @@ class XFetcher:
         present = {str(t["id"]) for t in payload.get("data") or []}
         for t in payload.get("data") or []:
             present.update(str(i) for i in t.get("edit_history_tweet_ids") or [])
-        _, reads = self._usage()
-        return present, reads
+        return present, meter.reads
 
     def _visible(self, user_ids: list[str]) -> tuple[set[str], int]:
-        self._usage()
-        states = self._accounts_by_id("x:lookup", user_ids)
-        requests_made, _ = self._usage()
-        return {uid for uid, state in states.items() if state is None}, requests_made
+        meter = _Meter()
+        states = self._accounts_by_id(meter, "x:lookup", user_ids)
+        return {uid for uid, state in states.items() if state is None}, meter.requests
 
 
 #: usernames or ids one users lookup takes (``GET /2/users/by``, ``GET /2/users``)
@@ -809,26 +839,22 @@ USERS_PER_REQUEST = 100
 INDEX_LAG = timedelta(seconds=120)
 
 
-def _charge(
-    outcomes: list[dict[str, FetchResult | SourceError]], requests_made: int, reads: int
-) -> None:
+def _charge(outcomes: list[dict[str, FetchResult | SourceError]], cost: Cost) -> None:
     """Add a cost to the last group's first result (counted once, not per member)."""
-    if not (requests_made or reads):
+    if not cost:
         return
     for group in reversed(outcomes):
         for key, res in group.items():
             if isinstance(res, FetchResult):
-                group[key] = replace(
-                    res, requests=res.requests + requests_made, reads=res.reads + reads
-                )
+                group[key] = replace(res, cost=res.cost + cost)
             else:
-                res.requests += requests_made
-                res.reads += reads
+                group[key] = _copy(res, key, cost=res.cost + cost)
             return
 
 
-def _copy(exc: SourceError, key: str) -> SourceError:
-    return type(exc)(key, exc.message, problem=exc.problem, **_extra(exc))
+def _copy(exc: SourceError, key: str, *, cost: Cost = NO_COST) -> SourceError:
+    """The same error for the source `key`, with the cost given (a poll's whole cost)."""
+    return type(exc)(key, exc.message, problem=exc.problem, cost=cost, **_extra(exc))
 
 
 def _id_time(tweet_id: str) -> datetime:
@@ -883,7 +909,11 @@ def _account_message(problem: SourceProblem, who: str) -> str:
 
 
 def _extra(exc: SourceError) -> dict[str, Any]:
-    return {"retry_after": exc.retry_after} if isinstance(exc, SourceUnavailable) else {}
+    if isinstance(exc, SourceUnavailable):
+        return {"retry_after": exc.retry_after}
+    if isinstance(exc, SourceRejected):
+        return {"status": exc.status}
+    return {}
 
 
 def _body(exc: tweepy.HTTPException) -> Mapping[str, Any]:

@@ -197,6 +197,18 @@ async def test_a_batch_member_that_cannot_be_resolved_fails_alone(
     assert sum(r.requests for r in out.values()) == 2  # one users lookup, one search
 
 
+async def test_a_failed_batch_carries_its_cost_once_as_a_value(rig: Rig) -> None:
+    for h in ("MinisterFA", "Other_MFA"):
+        rig.fake.add_user(h)
+    rig.watch("MinisterFA", "Other_MFA")
+    rig.fake.fail_next(1, 503, endpoint=Endpoint.SEARCH_RECENT)
+    out = await rig.batched()
+    assert all(isinstance(r, SourceUnavailable) for r in out.values())
+    # the users lookup and the failed search, counted on one member, never per member
+    assert sorted(r.requests for r in out.values()) == [0, 2]
+    assert sum(r.cost.reads for r in out.values()) == 0
+
+
 # --- nothing lost ------------------------------------------------------------------------------
 
 
