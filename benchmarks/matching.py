@@ -171,7 +171,11 @@ def main() -> None:
     ap.add_argument("--terms", type=int, default=5_000)
     ap.add_argument("--baseline", type=int, default=300)
     ap.add_argument("--queries", type=int, default=2_000)
+    ap.add_argument("--neardup-only", action="store_true", help="only the templated lookups")
     args = ap.parse_args()
+    if args.neardup_only:
+        templated(random.Random(SEED), args.statements, args.queries)
+        return
 
     rng = random.Random(SEED)
     topics, terms = make_topics(rng, args.terms)
@@ -255,6 +259,7 @@ def templated(rng: random.Random, n: int, queries: int) -> None:
         assert fp is not None
         index.add(i, fp)
     times: list[float] = []
+    cpu: list[float] = []
     found = 0
     for q in range(queries):
         if q % 2 == 0:
@@ -265,16 +270,20 @@ def templated(rng: random.Random, n: int, queries: int) -> None:
             text = TEMPLATE.format(k=rng.randrange(1000, 9999), n=rng.randrange(1000, 9999))
         fp = fingerprint(text)
         assert fp is not None
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         hits = index.query(fp, limit=NEAR_CANDIDATES)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.thread_time() - c0)
         found += i in hits
     times.sort()
+    cpu.sort()
+    p99 = int(len(times) * 0.99)
+    # CPU time too: on a shared machine the wall-clock tail is other processes' time slices.
     print(
         f"neardup, one template: {len(index)} stored; query median "
-        f"{statistics.median(times) * 1e3:.3f} ms, p99 {times[int(len(times) * 0.99)] * 1e3:.3f} "
-        f"ms (goal 2 ms), max {times[-1] * 1e3:.3f} ms; the cross-posted statement among the "
-        f"{NEAR_CANDIDATES} candidates in {found} of {queries // 2} lookups"
+        f"{statistics.median(times) * 1e3:.3f} ms, p99 {times[p99] * 1e3:.3f} ms wall / "
+        f"{cpu[p99] * 1e3:.3f} ms CPU (goal 2 ms), max {times[-1] * 1e3:.3f} ms; the cross-posted "
+        f"statement among the {NEAR_CANDIDATES} candidates in {found} of {queries // 2} lookups"
     )
 
 
