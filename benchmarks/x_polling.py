@@ -73,10 +73,10 @@ from _x_month import MonthResult, MonthScenario, run_month  # noqa: E402
 import bot.app as bot_app  # noqa: E402
 import storage  # noqa: E402
 from bot.app import open_app  # noqa: E402
+from bot.console import ConsoleSender  # noqa: E402
 from bot.fakes.http import LocalServer  # noqa: E402
 from bot.fakes.x_api import Endpoint as FakeEndpoint  # noqa: E402
 from bot.fakes.x_api import FakeX, XCall  # noqa: E402
-from bot.senders import ConsoleSender  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.watchlist import parse_watchlist  # noqa: E402
 from bot.x.plan import BASIC, PAY_PER_USE, PRO, XPlan, plan_preset  # noqa: E402

@@ -14,12 +14,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import storage
+from bot.console import ConsoleSender
 from bot.deletions import DeletionChecker
 from bot.delivery import DeliveryPolicy, Dispatcher, DispatchReport
 from bot.errors import DeliveryRejected, DeliveryRetryLater, StartupError, StorageError
@@ -30,14 +32,17 @@ from bot.pipeline import Poller, PollPolicy
 from bot.ports import BatchFetcher, Fetcher, Sender
 from bot.redact import redact_url
 from bot.scheduler import Ticker
-from bot.senders import ConsoleSender, TelegramSender
 from bot.settings import Settings
 from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
 from bot.sources.pacing import HostPacer, Pace
 from bot.sources.telegram import PreviewLimits, TelegramPreviewFetcher
 from bot.x.budget import Budget, BudgetState
 from bot.x.plan import PollingPlan, XAccount, XPlan, plan_polling, plan_preset
-from bot.x.source import BudgetGuard, XFetcher, make_x_client
+
+if TYPE_CHECKING:  # imported where used: a command without X sources never loads tweepy, and
+    # one that sends nothing never loads python-telegram-bot (issue 9: start-up time)
+    from bot.senders import TelegramSender
+    from bot.x.source import XFetcher
 
 __all__ = ["App", "open_app", "open_database", "run_once", "run_worker", "x_polling_plan"]
 
@@ -217,6 +222,8 @@ async def open_app(
                     log.warning("console mode: alerts are printed and recorded as shown, not sent")
                 sender = ConsoleSender()
             else:
+                from bot.senders import TelegramSender
+
                 telegram = TelegramSender(
                     token.get_secret_value(),
                     api_root=settings.telegram_api_base_url,
@@ -324,6 +331,8 @@ def _x_wiring(
     `spent` is this month's (requests, reads) and the guard's stored state: the state goes on
     where it was (rate windows, a cap pause, reads as billed); without one, the month's counts.
     """
+    from bot.x.source import BudgetGuard, XFetcher, make_x_client
+
     used, stored = spent
     plan, polling = x_polling_plan(settings, specs)
     for warning in polling.warnings:

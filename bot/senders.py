@@ -1,4 +1,4 @@
-"""Senders: Telegram through python-telegram-bot's `Bot`, or the console when there is no token.
+"""The Telegram sender, through python-telegram-bot's `Bot` (the console one is `bot.console`).
 
 Every `telegram.error` is mapped here to `DeliveryError`s that carry what the caller needs
 (`retry_after`, `new_chat`). The token never appears in a message we raise or log.
@@ -6,13 +6,11 @@ Every `telegram.error` is mapped here to `DeliveryError`s that carry what the ca
 
 from __future__ import annotations
 
-import itertools
 import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, TextIO
+from typing import Any
 
 from telegram import Bot, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
@@ -30,7 +28,7 @@ from telegram.request import HTTPXRequest
 from bot.errors import DeliveryRejected, DeliveryRetryLater
 from bot.tghtml import html_to_plain, utf16_len
 
-__all__ = ["ConsoleSender", "TelegramSender", "retry_after_seconds", "split_text"]
+__all__ = ["TelegramSender", "retry_after_seconds", "split_text"]
 
 log = logging.getLogger("watchpost.telegram")
 
@@ -256,42 +254,3 @@ def _chat_refused(exc: TelegramError) -> bool:
     """Whether a 400/403 refuses the chat (pause the channel), not just this message."""
     text = exc.message.lower()
     return isinstance(exc, Forbidden) or any(r in text for r in _CHAT_REFUSALS)
-
-
-class ConsoleSender:
-    """Prints alerts as plain text, when the operator asks for console mode.
-
-    Nothing reaches Telegram: the dispatcher records these alerts as shown, not sent.
-    """
-
-    delivers: bool = False
-
-    def __init__(self, out: TextIO | None = None) -> None:
-        self._out = out
-        self._ids = itertools.count(1)
-
-    async def send(
-        self,
-        channel_id: str,
-        chat: str,
-        html: str,
-        *,
-        silent: bool = False,
-        reply_to: str | None = None,
-        patient: bool = False,
-    ) -> str:
-        """Print the message under a header naming the channel (and what it answers)."""
-        n = next(self._ids)
-        bell = "" if silent else " 🔔"
-        answer = f" ↳ reply to {reply_to}" if reply_to else ""
-        self._write(f"── alert {n} → {channel_id} ({chat}){bell}{answer} ──", html)
-        return str(n)
-
-    async def edit(self, channel_id: str, chat: str, message_id: str, html: str) -> None:
-        """Print the new version of an earlier alert."""
-        self._write(f"── alert {message_id} → {channel_id} ({chat}), updated ──", html)
-
-    def _write(self, header: str, html: str) -> None:
-        out = self._out or sys.stdout
-        out.write(f"\n{header}\n{html_to_plain(html)}\n")
-        out.flush()

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.console import ConsoleSender
 from bot.errors import DeliveryRejected
 from bot.fakes.http import LocalServer
 from bot.fakes.telegram_api import FakeTelegram
-from bot.senders import ConsoleSender, TelegramSender
+from bot.senders import TelegramSender
 
 TOKEN = "123:ABC"
 CHANNEL = "@example_channel"

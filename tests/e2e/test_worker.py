@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 
 import storage
 from bot.app import App, open_app, run_once, run_worker
+from bot.console import ConsoleSender
 from bot.fakes.feedgen import FeedEntry
 from bot.log import setup_logging
-from bot.senders import ConsoleSender
 from bot.tghtml import parse_tg_html, utf16_len
 from bot.watchlist import parse_watchlist
 from storage.schema import AlertRow, SourceRow

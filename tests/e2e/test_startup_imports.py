@@ -1,0 +1,37 @@
+"""A command imports what it needs when it needs it (issue 9): `once` without X sources never
+loads tweepy, and a dry run, which sends nothing, never loads python-telegram-bot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.conftest import WATCHLIST, World, entry
+
+REPO = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import sys
+from bot.cli import main
+status = main(["--config", sys.argv[1], "once", "--dry-run"])
+print(status, "tweepy" in sys.modules, "telegram" in sys.modules)
+"""
+
+
+def test_a_dry_run_of_feeds_loads_neither_tweepy_nor_telegram(world: World, tmp_path: Path) -> None:
+    config = tmp_path / "w.yaml"
+    config.write_text(WATCHLIST.replace("{feeds}", world.feeds.url), encoding="utf-8")
+    world.publish("/am.rss", entry(1, "Karabakh", "A statement."))
+    env = {**os.environ, **world.env(), "PYTHONPATH": str(REPO)}
+    env.pop("TELEGRAM_BOT_TOKEN")
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(config)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.split()[-3:] == ["0", "False", "False"], done.stderr[-2000:]
