@@ -1,0 +1,541 @@
+"""A fast reader of well-formed RSS 2.0 and Atom 1.0 that gives what feedparser gives, or nothing. No I/O.
+
+Issue 9: feedparser spends most of a poll's CPU. This module reads the common case with lxml and
+returns entries in feedparser's own shape (the few keys ``bot.sources.feedparse`` reads: ``id``,
+``title``/``title_detail``, ``link``, ``published``/``updated`` and their ``_parsed`` twins,
+``summary``/``summary_detail``, ``content``), so that one builder turns either into items. It
+**declines** (returns ``None``, and the caller uses feedparser) whenever it is not sure to give
+the same values: another encoding, a DTD or entity, a document that is not well-formed, RSS 1.0,
+0.9x or Atom 0.3, an element or namespace it does not know that feedparser maps into a field read
+there, ``xml:base``, comments, markup inside a field, text that feedparser would repair or
+re-map (C1 controls, double-encoded UTF-8), titles that look like HTML, relative links, dates it
+cannot read exactly as feedparser does, repeated fields. ``tests/adapters/test_fastfeed_corpus.py``
+proves equality with feedparser on every accepted file of the shared corpus.
+
+Not identical: the HTML of ``summary``/``content`` is the HTML as published, where feedparser
+gives it sanitized; only its text (``bot.text.html_to_text``) is proven equal, and the item's raw
+payload holds fewer keys than feedparser's (those read, with the same values).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin
+
+from feedparser import sanitizer as _sanitizer
+from lxml import etree
+
+__all__ = ["FastFeed", "parse_fast"]
+
+_ATOM = "http://www.w3.org/2005/Atom"
+_CONTENT = "http://purl.org/rss/1.0/modules/content/"
+_DC = "http://purl.org/dc/elements/1.1/"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+
+# Hardened: no entity is expanded, no DTD or network is read, no huge document is built.
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    remove_comments=False,
+    remove_pis=False,
+)
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_OTHER_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+_XML_DECL = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["']""")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.IGNORECASE)
+# Media types feedparser reads without complaint when the HTTP Content-Type reaches it.
+_XML_MEDIA = frozenset(
+    {"application/xml", "text/xml", "application/rss+xml", "application/atom+xml"}
+)
+
+# Item children of RSS 2.0 that feedparser maps to fields this reader either gives or that
+# bot.sources.feedparse never reads (author, category, comments, enclosure, dc:creator).
+_RSS_ITEM_READ = frozenset({"title", "link", "description", "guid", "pubDate"})
+_RSS_ITEM_IGNORED = frozenset(
+    {"author", "category", "comments", "enclosure", f"{{{_DC}}}creator"}
+)
+_RSS_CHANNEL_IGNORED = frozenset(
+    {
+        "link", "description", "copyright", "managingEditor", "webMaster", "pubDate",
+        "lastBuildDate", "category", "generator", "docs", "cloud", "ttl", "image", "rating",
+        "skipHours", "skipDays", f"{{{_ATOM}}}link",
+    }
+)  # fmt: skip
+_RSS_IMAGE = frozenset({"url", "title", "link", "width", "height", "description"})
+_ATOM_ENTRY_IGNORED = frozenset(
+    {f"{{{_ATOM}}}{n}" for n in ("author", "category", "contributor", "rights")}
+)
+_ATOM_FEED_IGNORED = frozenset(
+    {
+        f"{{{_ATOM}}}{n}"
+        for n in (
+            "id", "link", "updated", "author", "category", "contributor", "generator", "icon",
+            "logo", "rights", "subtitle",
+        )
+    }
+)  # fmt: skip
+_ATOM_TYPES = {"text": "text/plain", "html": "text/html"}
+
+# feedparser's own "looks like HTML" cues (mixin.looks_like_html): a close tag or an entity.
+_HTMLISH = re.compile(r"</?\w|&#?\w+;")
+# feedparser's _urifixer, which it applies to every id and link it resolves.
+_URIFIXER = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
+_LINK_ENTITY = re.compile(r"&([A-Za-z0-9_]+);")
+_C1 = re.compile(r"[\x80-\x9f]")
+# In HTML fields: a start or end tag (group 1), an entity (group 2), or a lone "<" or "&".
+_MARKUP = re.compile(
+    r"</?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>|&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]+);|[<&]"
+)
+_NAMED_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos", "nbsp"})
+# The elements feedparser's sanitizer keeps (it drops script, style and applet with their text
+# and unknown elements' tags); read from the installed feedparser, so an upgrade cannot drift.
+_KEPT_ELEMENTS = frozenset(
+    e
+    for e in getattr(_sanitizer._HTMLSanitizer, "acceptable_elements", ())
+    if e not in ("script", "style", "applet", "noscript", "template", "title", "head")
+)
+
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    )
+}
+_RFC822 = re.compile(
+    r"^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) "
+    r"(\d{2}):(\d{2}):(\d{2}) (?:([+-])(\d{2})(\d{2})|(GMT|UT|UTC|Z))$"
+)
+_W3DTF = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?"
+    r"(?:(Z)|([+-])(\d{2}):(\d{2}))$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FastFeed:
+    """A feed read by the fast path, in feedparser's shape, to ``bot.sources.feedparse``."""
+
+    #: feedparser's ``feed`` keys that are read: ``title``, ``title_detail``, ``language``
+    feed: Mapping[str, Any]
+    #: one mapping per entry, in document order, with feedparser's keys
+    entries: tuple[Mapping[str, Any], ...]
+
+
+class _Decline(Exception):
+    """The fast path is not sure; feedparser reads this body."""
+
+
+def parse_fast(body: bytes, content_type: str | None) -> FastFeed | None:
+    """Read `body` as feedparser would, or return None when not sure to.
+
+    Args:
+        body: the response body, decompressed, entity declarations not yet removed.
+        content_type: the HTTP Content-Type, as ``parse_feed`` hands it to feedparser.
+
+    Returns:
+        The feed in feedparser's shape, or None: use feedparser.
+    """
+    try:
+        return _parse(body, content_type)
+    except _Decline:
+        return None
+
+
+def _parse(body: bytes, content_type: str | None) -> FastFeed:
+    _check_encoding(body, content_type)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Decline from None
+    upper = body.upper()
+    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+        raise _Decline
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        raise _Decline from None
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            # Comments and processing instructions between elements are skipped by both
+            # parsers; inside a field they decline (_value). Anything else (an entity) declines.
+            if isinstance(el, etree._Comment | etree._ProcessingInstruction):
+                continue
+            raise _Decline
+        # feedparser also reads a bare "lang" or "base" attribute as xml:lang / xml:base.
+        if "lang" in el.attrib or "base" in el.attrib:
+            raise _Decline
+        # feedparser does not restore an empty base when an element with xml:base ends: the
+        # base leaks into the following siblings. With a base on the root it is restored.
+        if el.get(_XML_BASE) is not None and not root.get(_XML_BASE):
+            raise _Decline
+    if root.tag == "rss" and root.get("version") == "2.0" and None not in root.nsmap:
+        return _rss(root)
+    if root.tag == f"{{{_ATOM}}}feed" and None in root.nsmap:
+        return _atom(root)
+    raise _Decline
+
+
+def _check_encoding(body: bytes, content_type: str | None) -> None:
+    if body.startswith(_OTHER_BOMS):
+        raise _Decline
+    stripped = body[len(_UTF8_BOM) :] if body.startswith(_UTF8_BOM) else body
+    declared = _XML_DECL.match(stripped.lstrip())
+    if declared:
+        if declared.group(1).lower() != b"utf-8":
+            raise _Decline
+        return
+    if body.startswith(_UTF8_BOM):
+        return
+    if content_type and "charset=" in content_type.lower():
+        # parse_feed hands this Content-Type to feedparser: it decides the encoding, and a
+        # media type feedparser does not know as XML is a warning there.
+        media = content_type.split(";", 1)[0].strip().lower()
+        charset = _CHARSET.search(content_type)
+        if media not in _XML_MEDIA or not charset or charset.group(1).lower() != "utf-8":
+            raise _Decline
+
+
+# --- RSS 2.0 --------------------------------------------------------------------------------
+
+
+def _rss(root: Any) -> FastFeed:
+    channels = list(root)
+    if len(channels) != 1 or channels[0].tag != "channel":
+        raise _Decline
+    channel = channels[0]
+    feed: dict[str, Any] = {}
+    entries: list[Mapping[str, Any]] = []
+    lang: str | None = None
+    seen: set[str] = set()
+    for child in channel:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag == "item":
+            entries.append(_rss_item(child, lang))
+            continue
+        if tag in seen and tag in ("title", "language"):
+            raise _Decline
+        seen.add(tag)
+        if tag == "title":
+            feed["title"], feed["title_detail"] = _plain_title(child, lang)
+        elif tag == "language":
+            lang = _value(child)
+            feed["language"] = lang
+        elif tag not in _RSS_CHANNEL_IGNORED:
+            raise _Decline
+        elif len(child) and (tag != "image" or any(c.tag not in _RSS_IMAGE for c in child)):
+            raise _Decline
+    return FastFeed(feed, tuple(entries))
+
+
+def _rss_item(item: Any, lang: str | None) -> Mapping[str, Any]:
+    entry: dict[str, Any] = {}
+    seen: set[str] = set()
+    link: str | None = None
+    guid_link: str | None = None
+    for child in item:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag in _RSS_ITEM_IGNORED:
+            if len(child):
+                raise _Decline
+            continue
+        if tag in seen:
+            raise _Decline
+        seen.add(tag)
+        if tag == "title":
+            entry["title"], entry["title_detail"] = _plain_title(child, lang)
+        elif tag == "link":
+            if child.attrib:
+                raise _Decline
+            link = _link_value(_resolve(child, _value(child)))
+        elif tag == "guid":
+            is_link = child.get("isPermaLink", "true") == "true"
+            if any(k != "isPermaLink" for k in child.attrib):
+                raise _Decline
+            value = _value(child)
+            if is_link:
+                value = _resolve(child, value)
+                guid_link = value
+            entry["id"] = value
+        elif tag == "description":
+            entry["summary"] = _html(child)
+            entry["summary_detail"] = {"type": "text/html", "language": lang}
+        elif tag == f"{{{_CONTENT}}}encoded":
+            entry["content"] = [{"type": "text/html", "language": lang, "value": _html(child)}]
+        elif tag == "pubDate":
+            value = _value(child)
+            entry["published"] = value
+            entry["published_parsed"] = _rfc822(value)
+        else:
+            raise _Decline
+    if link is not None:
+        entry["link"] = link
+    elif guid_link is not None:
+        entry["link"] = guid_link
+    return entry
+
+
+def _plain_title(el: Any, lang: str | None) -> tuple[str, dict[str, Any]]:
+    if el.attrib:
+        raise _Decline
+    value = _value(el)
+    if _HTMLISH.search(value) or "<" in value:
+        raise _Decline  # feedparser would call it HTML and sanitize it
+    return value, {"type": "text/plain", "language": lang}
+
+
+# --- Atom 1.0 -------------------------------------------------------------------------------
+
+
+def _atom(root: Any) -> FastFeed:
+    if any(k != _XML_LANG for k in root.attrib):
+        raise _Decline
+    root_lang = _lang(root.get(_XML_LANG))
+    feed: dict[str, Any] = {}
+    if root_lang:
+        feed["language"] = root_lang
+    entries: list[Mapping[str, Any]] = []
+    seen_title = False
+    for child in root:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag == f"{{{_ATOM}}}entry":
+            entries.append(_atom_entry(child, root_lang))
+        elif tag == f"{{{_ATOM}}}title":
+            if seen_title:
+                raise _Decline
+            seen_title = True
+            feed["title"], feed["title_detail"] = _atom_text(child, root_lang, title=True)
+        elif tag not in _ATOM_FEED_IGNORED:
+            raise _Decline
+    return FastFeed(feed, tuple(entries))
+
+
+def _atom_entry(el: Any, parent_lang: str | None) -> Mapping[str, Any]:
+    lang = _inherit(el, parent_lang)
+    if any(k != _XML_LANG for k in el.attrib):
+        raise _Decline
+    entry: dict[str, Any] = {}
+    seen: set[str] = set()
+    link: str | None = None
+    id_link: str | None = None
+    for child in el:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag in _ATOM_ENTRY_IGNORED:
+            continue
+        if tag == f"{{{_ATOM}}}link":
+            href = _atom_link(child)
+            if href is not None:
+                if link is not None:
+                    raise _Decline
+                link = href
+            continue
+        if tag in seen:
+            raise _Decline
+        seen.add(tag)
+        name = tag[len(_ATOM) + 2 :] if tag.startswith(f"{{{_ATOM}}}") else None
+        if name == "id":
+            if child.attrib or len(child):
+                raise _Decline
+            id_link = entry["id"] = _resolve(child, _value(child))
+        elif name == "title":
+            entry["title"], entry["title_detail"] = _atom_text(child, lang, title=True)
+        elif name in ("summary", "content"):
+            value, detail = _atom_text(child, lang, title=False)
+            if name == "summary":
+                entry["summary"], entry["summary_detail"] = value, detail
+            else:
+                entry["content"] = [{**detail, "value": value}]
+        elif name in ("published", "updated"):
+            if child.attrib or len(child):
+                raise _Decline
+            value = _value(child)
+            entry[name] = value
+            entry[f"{name}_parsed"] = _w3dtf(value)
+        else:
+            raise _Decline
+    if link is not None:
+        entry["link"] = link
+    elif id_link is not None:
+        entry["link"] = id_link
+    return entry
+
+
+def _atom_link(el: Any) -> str | None:
+    """The href of an alternate HTML link; None for links of other relations."""
+    if len(el) or (el.text or "").strip():
+        raise _Decline
+    if any(k not in ("href", "rel", "type", "title", "hreflang", "length") for k in el.attrib):
+        raise _Decline
+    rel = el.get("rel", "alternate")
+    kind = el.get("type", "application/atom+xml" if rel == "self" else "text/html")
+    href = el.get("href")
+    if href is None:
+        raise _Decline
+    if rel != "alternate":
+        return None
+    if kind not in ("text/html", "application/xhtml+xml"):
+        raise _Decline
+    return _resolve(el, href)
+
+
+def _atom_text(el: Any, parent_lang: str | None, *, title: bool) -> tuple[str, dict[str, Any]]:
+    lang = _inherit(el, parent_lang)
+    if any(k not in ("type", _XML_LANG) for k in el.attrib):
+        raise _Decline
+    kind = _ATOM_TYPES.get(el.get("type", "text"))
+    if kind is None:
+        raise _Decline  # xhtml, base64 media types, src=
+    value = _html(el) if kind == "text/html" else _value(el)
+    return value, {"type": kind, "language": lang}
+
+
+def _inherit(el: Any, parent: str | None) -> str | None:
+    if _XML_LANG in el.attrib:
+        return _lang(el.get(_XML_LANG))
+    return parent
+
+
+def _lang(value: str | None) -> str | None:
+    # feedparser: an empty xml:lang clears the language; "_" is written "-".
+    return value.replace("_", "-") if value else None
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+def _value(el: Any) -> str:
+    """An element's text, which must hold no markup, as feedparser stores it."""
+    if len(el):
+        raise _Decline
+    value = (el.text or "").strip()
+    _check_text(value)
+    return value
+
+
+def _html(el: Any) -> str:
+    """A field feedparser reads as HTML and sanitizes; declined unless the sanitizer keeps every
+    element and entity it holds, so that its text (html_to_text) is the same."""
+    value = _value(el)
+    if "<" in value or "&" in value:
+        for m in _MARKUP.finditer(value):
+            tag, entity = m.group(1), m.group(2)
+            if tag is not None:
+                if tag.lower() not in _KEPT_ELEMENTS:
+                    raise _Decline
+            elif entity is not None:
+                if not _safe_entity(entity):
+                    raise _Decline
+            else:
+                raise _Decline  # "<" or "&" that is neither a tag nor an entity
+    return value
+
+
+def _safe_entity(entity: str) -> bool:
+    if entity in _NAMED_ENTITIES:
+        return True
+    if not entity.startswith("#"):
+        return False
+    try:
+        code = int(entity[2:], 16) if entity[1:2] in ("x", "X") else int(entity[1:])
+    except ValueError:
+        return False
+    # Not a C1 control (read as windows-1252 by some), a surrogate, or past Unicode.
+    return (32 <= code < 127 or code in (9, 10, 13) or 160 <= code < 0xD800
+            or 0xE000 <= code <= 0x10FFFF)
+
+
+def _check_text(value: str) -> None:
+    if _C1.search(value):
+        raise _Decline  # feedparser maps them to windows-1252 characters
+    if not value.isascii():
+        try:
+            value.encode("iso-8859-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return
+        raise _Decline  # feedparser would decode it again as UTF-8
+
+
+def _resolve(el: Any, value: str) -> str:
+    """`value` resolved as feedparser resolves ids and links: against the xml:base in scope."""
+    return _urljoin(_base(el), value)
+
+
+def _base(el: Any) -> str:
+    # feedparser starts from no base (parse_feed gives it no URL) and takes each xml:base in
+    # turn; one that does not give an http(s) URL is ignored there, and declines here.
+    chain: list[str] = []
+    node = el
+    while node is not None:
+        value = node.get(_XML_BASE)
+        if value:
+            chain.append(value)
+        node = node.getparent()
+    base = ""
+    for value in reversed(chain):
+        base = _urljoin(base, value)
+        if not base.startswith(("http://", "https://")):
+            raise _Decline
+    return base
+
+
+def _urljoin(base: str, uri: str) -> str:
+    # feedparser.urls._urljoin
+    uri = _URIFIXER.sub(r"\1\3", uri)
+    try:
+        return urljoin(base, uri)
+    except ValueError:
+        return ""
+
+
+def _link_value(value: str) -> str:
+    # feedparser's repair of "&amp;" in links, after resolving them.
+    return _LINK_ENTITY.sub(r"&\g<1>", value.replace("&amp;", "&"))
+
+
+def _rfc822(value: str) -> time.struct_time:
+    m = _RFC822.match(value)
+    if not m:
+        raise _Decline
+    day, mon, year, hh, mm, ss, sign, oh, om, _zone = m.groups()
+    offset = timedelta(hours=int(oh), minutes=int(om)) if sign else timedelta(0)
+    return _utc(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss), sign, offset)
+
+
+def _w3dtf(value: str) -> time.struct_time:
+    m = _W3DTF.match(value)
+    if not m:
+        raise _Decline
+    year, mon, day, hh, mm, ss, _z, sign, oh, om = m.groups()
+    offset = timedelta(hours=int(oh), minutes=int(om)) if sign else timedelta(0)
+    return _utc(int(year), int(mon), int(day), int(hh), int(mm), int(ss), sign, offset)
+
+
+def _utc(
+    year: int, mon: int, day: int, hh: int, mm: int, ss: int, sign: str | None, offset: timedelta
+) -> time.struct_time:
+    if not (1900 <= year <= 9999) or hh > 23 or mm > 59 or ss > 59:
+        raise _Decline
+    try:
+        local = datetime(year, mon, day, hh, mm, ss, tzinfo=UTC)
+    except ValueError:
+        raise _Decline from None
+    instant = local - offset if sign == "+" else local + offset
+    return time.gmtime(calendar.timegm(instant.utctimetuple()))
