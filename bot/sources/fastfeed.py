@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from feedparser import sanitizer as _sanitizer
+from feedparser.mixin import _FeedParserMixin
 from lxml import etree
 
 __all__ = ["FastFeed", "parse_fast"]
@@ -61,9 +62,7 @@ _XML_MEDIA = frozenset(
 # Item children of RSS 2.0 that feedparser maps to fields this reader either gives or that
 # bot.sources.feedparse never reads (author, category, comments, enclosure, dc:creator).
 _RSS_ITEM_READ = frozenset({"title", "link", "description", "guid", "pubDate"})
-_RSS_ITEM_IGNORED = frozenset(
-    {"author", "category", "comments", "enclosure", f"{{{_DC}}}creator"}
-)
+_RSS_ITEM_IGNORED = frozenset({"author", "category", "comments", "enclosure"})
 _RSS_CHANNEL_IGNORED = frozenset(
     {
         "link", "description", "copyright", "managingEditor", "webMaster", "pubDate",
@@ -71,6 +70,22 @@ _RSS_CHANNEL_IGNORED = frozenset(
         "skipHours", "skipDays", f"{{{_ATOM}}}link",
     }
 )  # fmt: skip
+# Namespaced elements feedparser has a handler for that store only under keys never read here
+# (author, tags, media, podcast data), by feedparser's name for them ("prefix_localname").
+# Any namespaced element feedparser has no handler for is kept under its own prefixed key and
+# is inert too. Not here, so declined: dc_title, media_title, dc_language, dc_date,
+# dc_description, itunes_summary (in an item), dcterms_* and every unprefixed one.
+_INERT_EVERYWHERE = frozenset(
+    {
+        "dc_creator", "dc_author", "dc_publisher", "dc_rights", "dc_subject", "dc_contributor",
+        "media_thumbnail", "media_content", "media_category", "media_credit", "media_rating",
+        "media_license", "media_restriction", "media_keywords", "media_group", "media_player",
+        "itunes_author", "itunes_category", "itunes_name", "itunes_email", "itunes_subtitle",
+        "itunes_owner", "itunes_keywords", "itunes_image", "itunes_block",
+        "feedburner_browserfriendly", "georss_point",
+    }
+)  # fmt: skip
+_INERT_IN_CHANNEL = _INERT_EVERYWHERE | {"itunes_summary", "media_description"}
 _RSS_IMAGE = frozenset({"url", "title", "link", "width", "height", "description"})
 _ATOM_ENTRY_IGNORED = frozenset(
     {f"{{{_ATOM}}}{n}" for n in ("author", "category", "contributor", "rights")}
@@ -84,6 +99,13 @@ _ATOM_FEED_IGNORED = frozenset(
         )
     }
 )  # fmt: skip
+# feedparser's namespace table and handlers, read from the installed version.
+_FP_NAMESPACES = {k.lower(): v for k, v in _FeedParserMixin.namespaces.items()}
+_FP_HANDLERS = frozenset(
+    n.split("_", 2)[2].lower()
+    for n in dir(_FeedParserMixin)
+    if n.startswith(("_start_", "_end_"))
+)
 _ATOM_TYPES = {"text": "text/plain", "html": "text/html"}
 
 # feedparser's own "looks like HTML" cues (mixin.looks_like_html): a close tag or an entity.
@@ -234,7 +256,8 @@ def _rss(root: Any) -> FastFeed:
             lang = _value(child)
             feed["language"] = lang
         elif tag not in _RSS_CHANNEL_IGNORED:
-            raise _Decline
+            if not _inert(child, _INERT_IN_CHANNEL):
+                raise _Decline
         elif len(child) and (tag != "image" or any(c.tag not in _RSS_IMAGE for c in child)):
             raise _Decline
     return FastFeed(feed, tuple(entries))
@@ -251,6 +274,10 @@ def _rss_item(item: Any, lang: str | None) -> Mapping[str, Any]:
             continue
         if tag in _RSS_ITEM_IGNORED:
             if len(child):
+                raise _Decline
+            continue
+        if tag not in _RSS_ITEM_READ and tag != f"{{{_CONTENT}}}encoded":
+            if not _inert(child, _INERT_EVERYWHERE):
                 raise _Decline
             continue
         if tag in seen:
@@ -296,6 +323,29 @@ def _plain_title(el: Any, lang: str | None) -> tuple[str, dict[str, Any]]:
     if _HTMLISH.search(value) or "<" in value:
         raise _Decline  # feedparser would call it HTML and sanitize it
     return value, {"type": "text/plain", "language": lang}
+
+
+def _inert(el: Any, inert: frozenset[str]) -> bool:
+    """True when feedparser keeps `el` and all it holds only under keys never read here."""
+    name = _fp_name(el)
+    if not name or (name in _FP_HANDLERS and name not in inert):
+        return False
+    return all(_inert(c, inert) for c in el if isinstance(c.tag, str))
+
+
+def _fp_name(el: Any) -> str | None:
+    """feedparser's name for a namespaced element ("dc_creator"), None for one it reads as an
+    element of RSS or Atom itself (no namespace, or one feedparser maps to none)."""
+    qname = etree.QName(el)
+    if qname.namespace is None:
+        return None
+    uri = qname.namespace.lower()
+    if "backend.userland.com/rss" in uri:
+        return None
+    prefix = _FP_NAMESPACES.get(uri, el.prefix)
+    if not prefix:
+        return None
+    return f"{prefix}_{qname.localname.lower()}"
 
 
 # --- Atom 1.0 -------------------------------------------------------------------------------
