@@ -106,6 +106,14 @@ _FP_HANDLERS = frozenset(
     for n in dir(_FeedParserMixin)
     if n.startswith(("_start_", "_end_"))
 )
+# Keys of feedparser's entries and feed that bot.sources.feedparse reads, and element names that
+# change feedparser's state (SVG and MathML switch its title handling).
+_READ_KEYS = frozenset(
+    {
+        "title", "link", "id", "summary", "content", "published", "updated", "created",
+        "language", "description", "guid", "pubdate", "svg", "math",
+    }
+)  # fmt: skip
 _ATOM_TYPES = {"text": "text/plain", "html": "text/html"}
 
 # feedparser's own "looks like HTML" cues (mixin.looks_like_html): a close tag or an entity.
@@ -202,6 +210,8 @@ def _parse(body: bytes, content_type: str | None) -> FastFeed:
         if el.get(_XML_BASE) is not None and not root.get(_XML_BASE):
             raise _Decline
     if root.tag == "rss" and root.get("version") == "2.0" and None not in root.nsmap:
+        if any(_XML_LANG in el.attrib for el in root.iter()):
+            raise _Decline  # feedparser gives titles and texts the language in scope
         return _rss(root)
     if root.tag == f"{{{_ATOM}}}feed" and None in root.nsmap:
         return _atom(root)
@@ -328,24 +338,27 @@ def _plain_title(el: Any, lang: str | None) -> tuple[str, dict[str, Any]]:
 def _inert(el: Any, inert: frozenset[str]) -> bool:
     """True when feedparser keeps `el` and all it holds only under keys never read here."""
     name = _fp_name(el)
-    if not name or (name in _FP_HANDLERS and name not in inert):
+    if name in inert:
+        pass
+    elif name in _FP_HANDLERS or name in _READ_KEYS or name.endswith(("_parsed", "_detail")):
         return False
+    # An element feedparser has no handler for is stored under its own name ("slash_comments",
+    # "post-id"), which is not a key read here.
     return all(_inert(c, inert) for c in el if isinstance(c.tag, str))
 
 
-def _fp_name(el: Any) -> str | None:
-    """feedparser's name for a namespaced element ("dc_creator"), None for one it reads as an
-    element of RSS or Atom itself (no namespace, or one feedparser maps to none)."""
+def _fp_name(el: Any) -> str:
+    """feedparser's name for an element: "prefix_localname" (its own prefix for the namespaces
+    it knows, else the document's), or the lowercased local name when it has no prefix."""
     qname = etree.QName(el)
+    local = qname.localname.lower()
     if qname.namespace is None:
-        return None
+        return local
     uri = qname.namespace.lower()
     if "backend.userland.com/rss" in uri:
-        return None
+        return local
     prefix = _FP_NAMESPACES.get(uri, el.prefix)
-    if not prefix:
-        return None
-    return f"{prefix}_{qname.localname.lower()}"
+    return f"{prefix}_{local}" if prefix else local
 
 
 # --- Atom 1.0 -------------------------------------------------------------------------------
@@ -371,7 +384,9 @@ def _atom(root: Any) -> FastFeed:
                 raise _Decline
             seen_title = True
             feed["title"], feed["title_detail"] = _atom_text(child, root_lang, title=True)
-        elif tag not in _ATOM_FEED_IGNORED:
+        elif tag not in _ATOM_FEED_IGNORED and (
+            tag.startswith(f"{{{_ATOM}}}") or not _inert(child, _INERT_IN_CHANNEL)
+        ):
             raise _Decline
     return FastFeed(feed, tuple(entries))
 
@@ -397,10 +412,14 @@ def _atom_entry(el: Any, parent_lang: str | None) -> Mapping[str, Any]:
                     raise _Decline
                 link = href
             continue
+        if not tag.startswith(f"{{{_ATOM}}}"):
+            if not _inert(child, _INERT_EVERYWHERE):
+                raise _Decline
+            continue
         if tag in seen:
             raise _Decline
         seen.add(tag)
-        name = tag[len(_ATOM) + 2 :] if tag.startswith(f"{{{_ATOM}}}") else None
+        name = tag[len(_ATOM) + 2 :]
         if name == "id":
             if child.attrib or len(child):
                 raise _Decline
