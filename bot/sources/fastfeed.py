@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
 
 from feedparser import sanitizer as _sanitizer
 from feedparser.mixin import _FeedParserMixin
+from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
 __all__ = ["FastFeed", "parse_fast"]
@@ -114,12 +114,12 @@ _READ_KEYS = frozenset(
         "language", "description", "guid", "pubdate", "svg", "math",
     }
 )  # fmt: skip
+#: feedparser's base URL at an element (the element kept alive as the key); empty: none
+_Bases = Mapping[Any, str]
 _ATOM_TYPES = {"text": "text/plain", "html": "text/html"}
 
 # feedparser's own "looks like HTML" cues (mixin.looks_like_html): a close tag or an entity.
 _HTMLISH = re.compile(r"</?\w|&#?\w+;")
-# feedparser's _urifixer, which it applies to every id and link it resolves.
-_URIFIXER = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
 _LINK_ENTITY = re.compile(r"&([A-Za-z0-9_]+);")
 _C1 = re.compile(r"[\x80-\x9f]")
 # In HTML fields: a start or end tag (group 1), an entity (group 2), or a lone "<" or "&".
@@ -205,16 +205,12 @@ def _parse(body: bytes, content_type: str | None) -> FastFeed:
         # feedparser also reads a bare "lang" or "base" attribute as xml:lang / xml:base.
         if "lang" in el.attrib or "base" in el.attrib:
             raise _Decline
-        # feedparser does not restore an empty base when an element with xml:base ends: the
-        # base leaks into the following siblings. With a base on the root it is restored.
-        if el.get(_XML_BASE) is not None and not root.get(_XML_BASE):
-            raise _Decline
     if root.tag == "rss" and root.get("version") == "2.0" and None not in root.nsmap:
         if any(_XML_LANG in el.attrib for el in root.iter()):
             raise _Decline  # feedparser gives titles and texts the language in scope
-        return _rss(root)
+        return _rss(root, _bases(root, body))
     if root.tag == f"{{{_ATOM}}}feed" and None in root.nsmap:
-        return _atom(root)
+        return _atom(root, _bases(root, body))
     raise _Decline
 
 
@@ -241,30 +237,28 @@ def _check_encoding(body: bytes, content_type: str | None) -> None:
 # --- RSS 2.0 --------------------------------------------------------------------------------
 
 
-def _rss(root: Any) -> FastFeed:
+def _rss(root: Any, bases: _Bases) -> FastFeed:
     channels = list(root)
     if len(channels) != 1 or channels[0].tag != "channel":
         raise _Decline
     channel = channels[0]
     feed: dict[str, Any] = {}
     entries: list[Mapping[str, Any]] = []
-    lang: str | None = None
     seen: set[str] = set()
     for child in channel:
         tag = child.tag
         if not isinstance(tag, str):
             continue
         if tag == "item":
-            entries.append(_rss_item(child, lang))
+            entries.append(_rss_item(child, bases))
             continue
         if tag in seen and tag in ("title", "language"):
             raise _Decline
         seen.add(tag)
         if tag == "title":
-            feed["title"], feed["title_detail"] = _plain_title(child, lang)
+            feed["title"], feed["title_detail"] = _plain_title(child)
         elif tag == "language":
-            lang = _value(child)
-            feed["language"] = lang
+            feed["language"] = _value(child)
         elif tag not in _RSS_CHANNEL_IGNORED:
             if not _inert(child, _INERT_IN_CHANNEL):
                 raise _Decline
@@ -273,7 +267,9 @@ def _rss(root: Any) -> FastFeed:
     return FastFeed(feed, tuple(entries))
 
 
-def _rss_item(item: Any, lang: str | None) -> Mapping[str, Any]:
+def _rss_item(item: Any, bases: _Bases) -> Mapping[str, Any]:
+    # No language in an RSS item's details: xml:lang declines, and feedparser forgets the
+    # channel's <language> when that element ends (the feed's language stands for it).
     entry: dict[str, Any] = {}
     seen: set[str] = set()
     link: str | None = None
@@ -294,25 +290,25 @@ def _rss_item(item: Any, lang: str | None) -> Mapping[str, Any]:
             raise _Decline
         seen.add(tag)
         if tag == "title":
-            entry["title"], entry["title_detail"] = _plain_title(child, lang)
+            entry["title"], entry["title_detail"] = _plain_title(child)
         elif tag == "link":
             if child.attrib:
                 raise _Decline
-            link = _link_value(_resolve(child, _value(child)))
+            link = _link_value(_resolve(bases, child, _value(child)))
         elif tag == "guid":
             is_link = child.get("isPermaLink", "true") == "true"
             if any(k != "isPermaLink" for k in child.attrib):
                 raise _Decline
             value = _value(child)
             if is_link:
-                value = _resolve(child, value)
+                value = _resolve(bases, child, value)
                 guid_link = value
             entry["id"] = value
         elif tag == "description":
             entry["summary"] = _html(child)
-            entry["summary_detail"] = {"type": "text/html", "language": lang}
+            entry["summary_detail"] = {"type": "text/html", "language": None}
         elif tag == f"{{{_CONTENT}}}encoded":
-            entry["content"] = [{"type": "text/html", "language": lang, "value": _html(child)}]
+            entry["content"] = [{"type": "text/html", "language": None, "value": _html(child)}]
         elif tag == "pubDate":
             value = _value(child)
             entry["published"] = value
@@ -326,13 +322,13 @@ def _rss_item(item: Any, lang: str | None) -> Mapping[str, Any]:
     return entry
 
 
-def _plain_title(el: Any, lang: str | None) -> tuple[str, dict[str, Any]]:
+def _plain_title(el: Any) -> tuple[str, dict[str, Any]]:
     if el.attrib:
         raise _Decline
     value = _value(el)
     if _HTMLISH.search(value) or "<" in value:
         raise _Decline  # feedparser would call it HTML and sanitize it
-    return value, {"type": "text/plain", "language": lang}
+    return value, {"type": "text/plain", "language": None}
 
 
 def _inert(el: Any, inert: frozenset[str]) -> bool:
@@ -364,7 +360,7 @@ def _fp_name(el: Any) -> str:
 # --- Atom 1.0 -------------------------------------------------------------------------------
 
 
-def _atom(root: Any) -> FastFeed:
+def _atom(root: Any, bases: _Bases) -> FastFeed:
     if any(k != _XML_LANG for k in root.attrib):
         raise _Decline
     root_lang = _lang(root.get(_XML_LANG))
@@ -378,7 +374,7 @@ def _atom(root: Any) -> FastFeed:
         if not isinstance(tag, str):
             continue
         if tag == f"{{{_ATOM}}}entry":
-            entries.append(_atom_entry(child, root_lang))
+            entries.append(_atom_entry(child, root_lang, bases))
         elif tag == f"{{{_ATOM}}}title":
             if seen_title:
                 raise _Decline
@@ -391,7 +387,7 @@ def _atom(root: Any) -> FastFeed:
     return FastFeed(feed, tuple(entries))
 
 
-def _atom_entry(el: Any, parent_lang: str | None) -> Mapping[str, Any]:
+def _atom_entry(el: Any, parent_lang: str | None, bases: _Bases) -> Mapping[str, Any]:
     lang = _inherit(el, parent_lang)
     if any(k != _XML_LANG for k in el.attrib):
         raise _Decline
@@ -406,7 +402,7 @@ def _atom_entry(el: Any, parent_lang: str | None) -> Mapping[str, Any]:
         if tag in _ATOM_ENTRY_IGNORED:
             continue
         if tag == f"{{{_ATOM}}}link":
-            href = _atom_link(child)
+            href = _atom_link(child, bases)
             if href is not None:
                 if link is not None:
                     raise _Decline
@@ -423,7 +419,7 @@ def _atom_entry(el: Any, parent_lang: str | None) -> Mapping[str, Any]:
         if name == "id":
             if child.attrib or len(child):
                 raise _Decline
-            id_link = entry["id"] = _resolve(child, _value(child))
+            id_link = entry["id"] = _resolve(bases, child, _value(child))
         elif name == "title":
             entry["title"], entry["title_detail"] = _atom_text(child, lang, title=True)
         elif name in ("summary", "content"):
@@ -447,7 +443,7 @@ def _atom_entry(el: Any, parent_lang: str | None) -> Mapping[str, Any]:
     return entry
 
 
-def _atom_link(el: Any) -> str | None:
+def _atom_link(el: Any, bases: _Bases) -> str | None:
     """The href of an alternate HTML link; None for links of other relations."""
     if len(el) or (el.text or "").strip():
         raise _Decline
@@ -462,7 +458,7 @@ def _atom_link(el: Any) -> str | None:
         return None
     if kind not in ("text/html", "application/xhtml+xml"):
         raise _Decline
-    return _resolve(el, href)
+    return _resolve(bases, el, href)
 
 
 def _atom_text(el: Any, parent_lang: str | None, *, title: bool) -> tuple[str, dict[str, Any]]:
@@ -542,36 +538,40 @@ def _check_text(value: str) -> None:
         raise _Decline  # feedparser would decode it again as UTF-8
 
 
-def _resolve(el: Any, value: str) -> str:
-    """`value` resolved as feedparser resolves ids and links: against the xml:base in scope."""
-    return _urljoin(_base(el), value)
+def _resolve(bases: _Bases, el: Any, value: str) -> str:
+    """`value` resolved as feedparser resolves ids and links: against its base at `el`."""
+    return _urljoin(bases.get(el, ""), value)
 
 
-def _base(el: Any) -> str:
-    # feedparser starts from no base (parse_feed gives it no URL) and takes each xml:base in
-    # turn; one that does not give an http(s) URL is ignored there, and declines here.
-    chain: list[str] = []
-    node = el
-    while node is not None:
-        value = node.get(_XML_BASE)
-        if value:
-            chain.append(value)
-        node = node.getparent()
-    base = ""
-    for value in reversed(chain):
-        base = _urljoin(base, value)
-        if not base.startswith(("http://", "https://")):
-            raise _Decline
-    return base
+def _bases(root: Any, body: bytes) -> _Bases:
+    """feedparser's base URL at each element, for a document with xml:base.
 
-
-def _urljoin(base: str, uri: str) -> str:
-    # feedparser.urls._urljoin
-    uri = _URIFIXER.sub(r"\1\3", uri)
-    try:
-        return urljoin(base, uri)
-    except ValueError:
-        return ""
+    feedparser starts from no base (parse_feed gives it no URL), and when an element ends it
+    restores its parent's base only if that base is not empty: a base set inside a document
+    with none leaks into the elements that follow. This walk does what it does, with its own
+    URL functions, so that links and ids resolve to the same strings.
+    """
+    bases: dict[Any, str] = {}
+    if b"base" not in body:
+        return bases
+    current = ""
+    stack: list[str] = []
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        if not isinstance(el.tag, str):
+            continue
+        if event == "start":
+            given = el.get(_XML_BASE) or current
+            if current:
+                current = make_safe_absolute_uri(current, given) or current
+            else:
+                current = _urljoin(current, given)
+            stack.append(current)
+            bases[el] = current
+        else:
+            stack.pop()
+            if stack and stack[-1]:
+                current = stack[-1]
+    return bases
 
 
 def _link_value(value: str) -> str:
