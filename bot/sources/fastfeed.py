@@ -62,6 +62,7 @@ _XML_MEDIA = frozenset(
 # Item children of RSS 2.0 that feedparser maps to fields this reader either gives or that
 # bot.sources.feedparse never reads (author, category, comments, enclosure, dc:creator).
 _RSS_ITEM_READ = frozenset({"title", "link", "description", "guid", "pubDate"})
+_RSS_ITEM_NS_READ = frozenset({f"{{{_CONTENT}}}encoded", f"{{{_DC}}}date"})
 _RSS_ITEM_IGNORED = frozenset({"author", "category", "comments", "enclosure"})
 _RSS_CHANNEL_IGNORED = frozenset(
     {
@@ -144,8 +145,10 @@ _MONTHS = {
 _RFC822 = re.compile(
     r"^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) "
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) "
-    r"(\d{2}):(\d{2}):(\d{2}) (?:([+-])(\d{2})(\d{2})|(GMT|UT|UTC|Z))$"
+    r"(\d{2}):(\d{2}):(\d{2}) (?:([+-])(\d{2})(\d{2})|(GMT|UT|UTC|Z|[ECMP][SD]T))$"
 )
+# feedparser's RFC 822 zone names that Watchpost's sources use (hours west of UTC).
+_US_ZONES = {"EDT": 4, "EST": 5, "CDT": 5, "CST": 6, "MDT": 6, "MST": 7, "PDT": 7, "PST": 8}
 _W3DTF = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?"
     r"(?:(Z)|([+-])(\d{2}):(\d{2}))$"
@@ -282,7 +285,15 @@ def _rss_item(item: Any, bases: _Bases) -> Mapping[str, Any]:
             if len(child):
                 raise _Decline
             continue
-        if tag not in _RSS_ITEM_READ and tag != f"{{{_CONTENT}}}encoded":
+        if tag == f"{{{_ATOM}}}link":
+            # feedparser reads it as a link of the item; one that is not "alternate" (self,
+            # enclosure, replies) only joins its list of links, never read here.
+            if len(child) or (child.text or "").strip() or not child.get("href"):
+                raise _Decline
+            if child.get("rel", "alternate") == "alternate":
+                raise _Decline
+            continue
+        if tag not in _RSS_ITEM_READ and tag not in _RSS_ITEM_NS_READ:
             if not _inert(child, _INERT_EVERYWHERE):
                 raise _Decline
             continue
@@ -309,6 +320,11 @@ def _rss_item(item: Any, bases: _Bases) -> Mapping[str, Any]:
             entry["summary_detail"] = {"type": "text/html", "language": None}
         elif tag == f"{{{_CONTENT}}}encoded":
             entry["content"] = [{"type": "text/html", "language": None, "value": _html(child)}]
+        elif tag == f"{{{_DC}}}date":
+            # feedparser: dc:date is the entry's "updated"
+            value = _value(child)
+            entry["updated"] = value
+            entry["updated_parsed"] = _w3dtf(value)
         elif tag == "pubDate":
             value = _value(child)
             entry["published"] = value
@@ -583,8 +599,11 @@ def _rfc822(value: str) -> time.struct_time:
     m = _RFC822.match(value)
     if not m:
         raise _Decline
-    day, mon, year, hh, mm, ss, sign, oh, om, _zone = m.groups()
-    offset = timedelta(hours=int(oh), minutes=int(om)) if sign else timedelta(0)
+    day, mon, year, hh, mm, ss, sign, oh, om, zone = m.groups()
+    if zone in _US_ZONES:
+        sign, offset = "-", timedelta(hours=_US_ZONES[zone])
+    else:
+        offset = timedelta(hours=int(oh), minutes=int(om)) if sign else timedelta(0)
     return _utc(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss), sign, offset)
 
 
