@@ -377,7 +377,7 @@ def _fp_name(el: Any) -> str:
 
 
 def _atom(root: Any, bases: _Bases) -> FastFeed:
-    if any(k != _XML_LANG for k in root.attrib):
+    if any(k not in (_XML_LANG, _XML_BASE) for k in root.attrib):
         raise _Decline
     root_lang = _lang(root.get(_XML_LANG))
     feed: dict[str, Any] = {}
@@ -405,7 +405,7 @@ def _atom(root: Any, bases: _Bases) -> FastFeed:
 
 def _atom_entry(el: Any, parent_lang: str | None, bases: _Bases) -> Mapping[str, Any]:
     lang = _inherit(el, parent_lang)
-    if any(k != _XML_LANG for k in el.attrib):
+    if any(k not in (_XML_LANG, _XML_BASE) for k in el.attrib):
         raise _Decline
     entry: dict[str, Any] = {}
     seen: set[str] = set()
@@ -463,7 +463,8 @@ def _atom_link(el: Any, bases: _Bases) -> str | None:
     """The href of an alternate HTML link; None for links of other relations."""
     if len(el) or (el.text or "").strip():
         raise _Decline
-    if any(k not in ("href", "rel", "type", "title", "hreflang", "length") for k in el.attrib):
+    if any(k not in ("href", "rel", "type", "title", "hreflang", "length", _XML_BASE)
+           for k in el.attrib):  # fmt: skip
         raise _Decline
     rel = el.get("rel", "alternate")
     kind = el.get("type", "application/atom+xml" if rel == "self" else "text/html")
@@ -479,7 +480,7 @@ def _atom_link(el: Any, bases: _Bases) -> str | None:
 
 def _atom_text(el: Any, parent_lang: str | None, *, title: bool) -> tuple[str, dict[str, Any]]:
     lang = _inherit(el, parent_lang)
-    if any(k not in ("type", _XML_LANG) for k in el.attrib):
+    if any(k not in ("type", _XML_LANG, _XML_BASE) for k in el.attrib):
         raise _Decline
     kind = _ATOM_TYPES.get(el.get("type", "text"))
     if kind is None:
