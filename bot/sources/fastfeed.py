@@ -1,4 +1,4 @@
-"""A fast reader of well-formed RSS 2.0 and Atom 1.0 that gives what feedparser gives, or nothing. No I/O.
+"""Well-formed RSS 2.0 and Atom 1.0 read fast, as feedparser reads them, or not at all. No I/O.
 
 Issue 9: feedparser spends most of a poll's CPU. This module reads the common case with lxml and
 returns entries in feedparser's own shape (the few keys ``bot.sources.feedparse`` reads: ``id``,
@@ -103,9 +103,7 @@ _ATOM_FEED_IGNORED = frozenset(
 # feedparser's namespace table and handlers, read from the installed version.
 _FP_NAMESPACES = {k.lower(): v for k, v in _FeedParserMixin.namespaces.items()}
 _FP_HANDLERS = frozenset(
-    n.split("_", 2)[2].lower()
-    for n in dir(_FeedParserMixin)
-    if n.startswith(("_start_", "_end_"))
+    n.split("_", 2)[2].lower() for n in dir(_FeedParserMixin) if n.startswith(("_start_", "_end_"))
 )
 # Keys of feedparser's entries and feed that bot.sources.feedparse reads, and element names that
 # change feedparser's state (SVG and MathML switch its title handling).
@@ -540,8 +538,12 @@ def _safe_entity(entity: str) -> bool:
     except ValueError:
         return False
     # Not a C1 control (read as windows-1252 by some), a surrogate, or past Unicode.
-    return (32 <= code < 127 or code in (9, 10, 13) or 160 <= code < 0xD800
-            or 0xE000 <= code <= 0x10FFFF)
+    return (
+        32 <= code < 127
+        or code in (9, 10, 13)
+        or 160 <= code < 0xD800
+        or 0xE000 <= code <= 0x10FFFF
+    )
 
 
 def _check_text(value: str) -> None:
@@ -557,7 +559,8 @@ def _check_text(value: str) -> None:
 
 def _resolve(bases: _Bases, el: Any, value: str) -> str:
     """`value` resolved as feedparser resolves ids and links: against its base at `el`."""
-    return _urljoin(bases.get(el, ""), value)
+    resolved: str = _urljoin(bases.get(el, ""), value)
+    return resolved
 
 
 def _bases(root: Any, body: bytes) -> _Bases:

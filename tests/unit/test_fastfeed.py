@@ -51,7 +51,9 @@ def assert_same(fast: ParsedFeed, slow: ParsedFeed) -> None:
 
 
 def rss(items: str, *, channel: str = "<title>MFA</title>", head: str = "") -> str:
-    return f'<?xml version="1.0"?><rss version="2.0"{head}><channel>{channel}{items}</channel></rss>'
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"{head}><channel>{channel}{items}</channel></rss>'
+    )
 
 
 def atom(entries: str, *, head: str = "") -> str:
@@ -91,7 +93,9 @@ ACCEPTED = {
         "<item><guid isPermaLink='false'>st-1</guid><title>T</title><link>/st/1</link></item>"
     ),
     "rss no id, no date": rss("<item><title>T</title><description>x</description></item>"),
-    "rss US zone": rss("<item><title>T</title><pubDate>Tue, 10 Nov 2020 01:30:00 EST</pubDate></item>"),
+    "rss US zone": rss(
+        "<item><title>T</title><pubDate>Tue, 10 Nov 2020 01:30:00 EST</pubDate></item>"
+    ),
     "rss comment between elements": rss("<!-- generator --><item><title>T</title></item>"),
     "atom": atom(ENTRY, head=' xml:lang="ru"'),
     "atom xml:base": atom(
@@ -125,9 +129,7 @@ def test_rss_fields() -> None:
 
 # What the fast path declines: parse_feed then reads it with feedparser, as before issue 9.
 DECLINED = {
-    "entity declaration": rss(ITEM).replace(
-        "<rss", '<!DOCTYPE rss [<!ENTITY x "y">]><rss'
-    ),
+    "entity declaration": rss(ITEM).replace("<rss", '<!DOCTYPE rss [<!ENTITY x "y">]><rss'),
     "doctype": rss(ITEM).replace("<rss", "<!DOCTYPE rss><rss"),
     "not well-formed": rss(ITEM).replace("</title>", ""),
     "windows-1251": rss(ITEM).replace('version="1.0"', 'version="1.0" encoding="windows-1251"'),
@@ -148,7 +150,9 @@ DECLINED = {
         ITEM.replace("</item>", "<dc:title>Other</dc:title></item>"),
         head=' xmlns:dc="urn:not-dublin-core"',
     ),
-    "title that looks like HTML": rss(ITEM.replace("the talks</title>", "&lt;b&gt;talks&lt;/b&gt;</title>")),
+    "title that looks like HTML": rss(
+        ITEM.replace("the talks</title>", "&lt;b&gt;talks&lt;/b&gt;</title>")
+    ),
     "script in a description": rss(
         ITEM.replace("Second.", "&lt;script&gt;alert(1)&lt;/script&gt;Second.")
     ),
@@ -159,13 +163,19 @@ DECLINED = {
     "date feedparser reads its own way": rss(
         ITEM.replace("Tue, 10 Nov 2020 01:30:00 +0400", "mer, 16 nov 2022 00:38:15 +0100")
     ),
-    "xhtml content": atom(ENTRY.replace('type="html">&lt;p&gt;Text &amp;amp; more.&lt;/p&gt;',
-                                        'type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div>')),
-    "atom content src": atom(ENTRY.replace('<content type="html">', '<content type="html" src="x">')),
+    "xhtml content": atom(
+        ENTRY.replace(
+            'type="html">&lt;p&gt;Text &amp;amp; more.&lt;/p&gt;',
+            'type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div>',
+        )
+    ),
+    "atom content src": atom(
+        ENTRY.replace('<content type="html">', '<content type="html" src="x">')
+    ),
     "two alternate links": atom(
         ENTRY.replace("<published>", '<link href="https://mfa.example.org/2"/><published>')
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("body", DECLINED.values(), ids=DECLINED.keys())
