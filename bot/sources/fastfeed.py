@@ -115,7 +115,14 @@ _READ_KEYS = frozenset(
 )  # fmt: skip
 #: feedparser's base URL at an element (the element kept alive as the key); empty: none
 _Bases = Mapping[Any, str]
-_ATOM_TYPES = {"text": "text/plain", "html": "text/html"}
+# feedparser's map_content_type, for the types read here
+_ATOM_TYPES = {
+    "text": "text/plain",
+    "plain": "text/plain",
+    "text/plain": "text/plain",
+    "html": "text/html",
+    "text/html": "text/html",
+}
 
 # feedparser's own "looks like HTML" cues (mixin.looks_like_html): a close tag or an entity.
 _HTMLISH = re.compile(r"</?\w|&#?\w+;")
@@ -271,6 +278,8 @@ def _rss(root: Any, bases: _Bases) -> FastFeed:
 def _rss_item(item: Any, bases: _Bases) -> Mapping[str, Any]:
     # No language in an RSS item's details: xml:lang declines, and feedparser forgets the
     # channel's <language> when that element ends (the feed's language stands for it).
+    if item.attrib:
+        raise _Decline  # feedparser reads rdf:about as the id, href and lastmod too
     entry: dict[str, Any] = {}
     seen: set[str] = set()
     link: str | None = None
@@ -288,7 +297,7 @@ def _rss_item(item: Any, bases: _Bases) -> Mapping[str, Any]:
             # enclosure, replies) only joins its list of links, never read here.
             if len(child) or (child.text or "").strip() or not child.get("href"):
                 raise _Decline
-            if child.get("rel", "alternate") == "alternate":
+            if child.get("rel", "alternate").lower() == "alternate":
                 raise _Decline
             continue
         if tag not in _RSS_ITEM_READ and tag not in _RSS_ITEM_NS_READ:
@@ -298,11 +307,11 @@ def _rss_item(item: Any, bases: _Bases) -> Mapping[str, Any]:
         if tag in seen:
             raise _Decline
         seen.add(tag)
+        if child.attrib and tag != "guid":
+            raise _Decline  # "type" would change how feedparser reads it
         if tag == "title":
             entry["title"], entry["title_detail"] = _plain_title(child)
         elif tag == "link":
-            if child.attrib:
-                raise _Decline
             link = _link_value(_resolve(bases, child, _value(child)))
         elif tag == "guid":
             is_link = child.get("isPermaLink", "true") == "true"
@@ -464,8 +473,9 @@ def _atom_link(el: Any, bases: _Bases) -> str | None:
     if any(k not in ("href", "rel", "type", "title", "hreflang", "length", _XML_BASE)
            for k in el.attrib):  # fmt: skip
         raise _Decline
-    rel = el.get("rel", "alternate")
-    kind = el.get("type", "application/atom+xml" if rel == "self" else "text/html")
+    # feedparser lowercases the values of rel and type.
+    rel = el.get("rel", "alternate").lower()
+    kind = el.get("type", "application/atom+xml" if rel == "self" else "text/html").lower()
     href = el.get("href")
     if href is None:
         raise _Decline
@@ -480,7 +490,7 @@ def _atom_text(el: Any, parent_lang: str | None, *, title: bool) -> tuple[str, d
     lang = _inherit(el, parent_lang)
     if any(k not in ("type", _XML_LANG, _XML_BASE) for k in el.attrib):
         raise _Decline
-    kind = _ATOM_TYPES.get(el.get("type", "text"))
+    kind = _ATOM_TYPES.get(el.get("type", "text").lower())
     if kind is None:
         raise _Decline  # xhtml, base64 media types, src=
     value = _html(el) if kind == "text/html" else _value(el)

@@ -103,6 +103,12 @@ ACCEPTED = {
         '<link href="st/1"/><updated>2020-11-10T00:00:00Z</updated></entry>',
         head=' xml:base="https://mfa.example.org/"',
     ),
+    # feedparser lowercases rel and type
+    "atom rel and type in capitals": atom(
+        ENTRY.replace('rel="alternate"', 'rel="Alternate" type="TEXT/HTML"').replace(
+            'type="html"', 'type="HTML"'
+        )
+    ),
     "atom text that holds html": atom(
         "<entry><id>x</id><title>T</title><summary>&lt;p&gt;a&lt;/p&gt;&lt;p&gt;b&lt;/p&gt;"
         "</summary><updated>2020-11-10T00:00:00.123+02:00</updated></entry>"
@@ -139,6 +145,11 @@ DECLINED = {
         '<item rdf:about="https://mfa.example.org/1"><title>T</title>'
         "<link>https://mfa.example.org/1</link></item></rdf:RDF>"
     ),
+    "item with rdf:about": rss(
+        ITEM.replace("<item>", '<item rdf:about="https://mfa.example.org/x">'),
+        head=' xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"',
+    ),
+    "description with a type": rss(ITEM.replace("<description>", '<description type="text">')),
     "RSS 0.91": rss(ITEM).replace('version="2.0"', 'version="0.91"'),
     "Atom 0.3": atom(ENTRY).replace("http://www.w3.org/2005/Atom", "http://purl.org/atom/ns#"),
     "xml:lang in RSS": rss(ITEM, head=' xml:lang="ru"'),
