@@ -188,6 +188,8 @@ def parse_fast(body: bytes, content_type: str | None) -> FastFeed | None:
         return _parse(body, content_type)
     except _Decline:
         return None
+    except Exception:  # a surprise is being unsure: feedparser reads the body
+        return None
 
 
 def _parse(body: bytes, content_type: str | None) -> FastFeed:
@@ -637,7 +639,7 @@ def _utc(
         raise _Decline
     try:
         local = datetime(year, mon, day, hh, mm, ss, tzinfo=UTC)
-    except ValueError:
+        instant = local - offset if sign == "+" else local + offset
+    except (ValueError, OverflowError):
         raise _Decline from None
-    instant = local - offset if sign == "+" else local + offset
     return time.gmtime(calendar.timegm(instant.utctimetuple()))

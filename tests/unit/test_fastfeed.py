@@ -174,6 +174,9 @@ DECLINED = {
     "date feedparser reads its own way": rss(
         ITEM.replace("Tue, 10 Nov 2020 01:30:00 +0400", "mer, 16 nov 2022 00:38:15 +0100")
     ),
+    "date past datetime's range in UTC": rss(
+        ITEM.replace("Tue, 10 Nov 2020 01:30:00 +0400", "Fri, 31 Dec 9999 23:00:00 EST")
+    ),
     "xhtml content": atom(
         ENTRY.replace(
             'type="html">&lt;p&gt;Text &amp;amp; more.&lt;/p&gt;',
