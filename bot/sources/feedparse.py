@@ -5,8 +5,8 @@ README): it decodes the legacy encodings our speakers use, tolerates broken feed
 raises. In front of it, ``bot.sources.fastfeed`` reads well-formed RSS 2.0 and Atom in UTF-8
 with lxml into entries of feedparser's shape, or declines (issue 9); one builder
 (``_feed_result``) turns the entries of either into items, and the corpus test proves the two
-equal wherever the fast path reads. JSON Feed 1.0/1.1, which feedparser 6 does not read, goes to a small reader on the
-standard ``json`` module.
+equal wherever the fast path reads. JSON Feed 1.0/1.1, which feedparser 6 does not read, goes
+to a small reader on the standard ``json`` module.
 
 Hostile input: the body is handed to feedparser as a stream, never as ``bytes`` (feedparser opens
 a ``bytes`` value that names a local file); entity declarations are removed before parsing, so
