@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html.entities import name2codepoint
 from typing import Any
 
 from feedparser import sanitizer as _sanitizer
@@ -40,15 +41,19 @@ _DC = "http://purl.org/dc/elements/1.1/"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
-# Hardened: no entity is expanded, no DTD or network is read, no huge document is built.
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    huge_tree=False,
-    remove_comments=False,
-    remove_pis=False,
-)
+
+def _xml_parser() -> etree.XMLParser:
+    # Hardened: no entity is expanded, no DTD or network is read, no huge document is built.
+    # One per call: an lxml parser (and its error log) must not be shared between threads.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=False,
+        remove_pis=False,
+    )
+
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _OTHER_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
@@ -132,7 +137,9 @@ _C1 = re.compile(r"[\x80-\x9f]")
 _MARKUP = re.compile(
     r"</?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>|&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]+);|[<&]"
 )
-_NAMED_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos", "nbsp"})
+# The named entities feedparser's HTML processor keeps as written (HTML 4's and "apos"); it
+# turns any other into text ("&amp;name").
+_NAMED_ENTITIES = frozenset(name2codepoint) | {"apos"}
 # The elements feedparser's sanitizer keeps (it drops script, style and applet with their text
 # and unknown elements' tags); read from the installed feedparser, so an upgrade cannot drift.
 _KEPT_ELEMENTS = frozenset(
@@ -201,10 +208,15 @@ def _parse(body: bytes, content_type: str | None) -> FastFeed:
     upper = body.upper()
     if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
         raise _Decline
+    parser = _xml_parser()
     try:
-        root = etree.fromstring(body, _PARSER)
+        root = etree.fromstring(body, parser)
     except (etree.XMLSyntaxError, ValueError):
         raise _Decline from None
+    if len(parser.error_log):
+        # Whatever libxml2 only warned about (XML 1.1, a relative namespace URI) may be an
+        # error to feedparser's expat, which then reads the body another way.
+        raise _Decline
     for el in root.iter():
         if not isinstance(el.tag, str):
             # Comments and processing instructions between elements are skipped by both
@@ -530,7 +542,9 @@ def _html(el: Any) -> str:
         for m in _MARKUP.finditer(value):
             tag, entity = m.group(1), m.group(2)
             if tag is not None:
-                if tag.lower() not in _KEPT_ELEMENTS:
+                # Unbalanced quotes: a ">" inside an attribute value, which HTML parsers split
+                # differently.
+                if tag.lower() not in _KEPT_ELEMENTS or _odd_quotes(m.group(0)):
                     raise _Decline
             elif entity is not None:
                 if not _safe_entity(entity):
@@ -538,6 +552,10 @@ def _html(el: Any) -> str:
             else:
                 raise _Decline  # "<" or "&" that is neither a tag nor an entity
     return value
+
+
+def _odd_quotes(tag: str) -> bool:
+    return tag.count('"') % 2 == 1 or tag.count("'") % 2 == 1
 
 
 def _safe_entity(entity: str) -> bool:

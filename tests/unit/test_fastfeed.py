@@ -237,11 +237,13 @@ def test_http_charset_of_a_feed_without_declaration(content_type: str | None, fa
 _xml_chars = st.characters(
     blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"
 ) | st.sampled_from("\n\t <>&\"'")
-_html = st.lists(
-    st.sampled_from(["<p>", "</p>", "<br>", "<b>", "</b>", "&amp;", "&nbsp;", "&#8217;", "<li>",
-                     "</li>", "<div>", "</div>", "a", " ", "\n", "Карабах", "Qarabağ"]),
-    max_size=30,
-).map("".join)  # fmt: skip
+_HTML_PIECES = (
+    "<p>", "</p>", "<br>", "<b>", "</b>", "&amp;", "&nbsp;", "&#8217;", "<li>", "</li>", "<div>",
+    "</div>", "a", " ", "\n", "Карабах", "Qarabağ", "&laquo;", "&mdash;", "&hellip;", "&copy;",
+    "&bogus;", "&", "<", '<a href="x">', '<a title="a>b">', "</a>", "<iframe>", "<script>",
+    "</script>", "<!-- c -->",
+)  # fmt: skip
+_html = st.lists(st.sampled_from(_HTML_PIECES), max_size=30).map("".join)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
