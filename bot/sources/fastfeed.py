@@ -5,11 +5,13 @@ returns entries in feedparser's own shape (the few keys ``bot.sources.feedparse`
 ``title``/``title_detail``, ``link``, ``published``/``updated`` and their ``_parsed`` twins,
 ``summary``/``summary_detail``, ``content``), so that one builder turns either into items. It
 **declines** (returns ``None``, and the caller uses feedparser) whenever it is not sure to give
-the same values: another encoding, a DTD or entity, a document that is not well-formed, RSS 1.0,
-0.9x or Atom 0.3, an element or namespace it does not know that feedparser maps into a field read
-there, ``xml:base``, comments, markup inside a field, text that feedparser would repair or
-re-map (C1 controls, double-encoded UTF-8), titles that look like HTML, relative links, dates it
-cannot read exactly as feedparser does, repeated fields. ``tests/adapters/test_fastfeed_corpus.py``
+the same values: another encoding, a DTD or entity, a document that is not well-formed (or that
+libxml2 only warns about), RSS 1.0, 0.9x or Atom 0.3, an element feedparser maps into a field
+read there that is not read here the same way, ``xml:lang`` in RSS, comments or markup inside a
+field, HTML the sanitizer would change, text that feedparser would repair or re-map (C1
+controls, double-encoded UTF-8), titles that look like HTML, dates it cannot read exactly as
+feedparser does, repeated fields, anything unexpected. Ids and links are resolved against
+``xml:base`` with feedparser's own URL functions. ``tests/adapters/test_fastfeed_corpus.py``
 proves equality with feedparser on every accepted file of the shared corpus.
 
 Not identical: the HTML of ``summary``/``content`` is the HTML as published, where feedparser
@@ -416,7 +418,7 @@ def _atom(root: Any, bases: _Bases) -> FastFeed:
             if seen_title:
                 raise _Decline
             seen_title = True
-            feed["title"], feed["title_detail"] = _atom_text(child, root_lang, title=True)
+            feed["title"], feed["title_detail"] = _atom_text(child, root_lang)
         elif tag not in _ATOM_FEED_IGNORED and (
             tag.startswith(f"{{{_ATOM}}}") or not _inert(child, _INERT_IN_CHANNEL)
         ):
@@ -458,9 +460,9 @@ def _atom_entry(el: Any, parent_lang: str | None, bases: _Bases) -> Mapping[str,
                 raise _Decline
             id_link = entry["id"] = _resolve(bases, child, _value(child))
         elif name == "title":
-            entry["title"], entry["title_detail"] = _atom_text(child, lang, title=True)
+            entry["title"], entry["title_detail"] = _atom_text(child, lang)
         elif name in ("summary", "content"):
-            value, detail = _atom_text(child, lang, title=False)
+            value, detail = _atom_text(child, lang)
             if name == "summary":
                 entry["summary"], entry["summary_detail"] = value, detail
             else:
@@ -500,7 +502,7 @@ def _atom_link(el: Any, bases: _Bases) -> str | None:
     return _resolve(bases, el, href)
 
 
-def _atom_text(el: Any, parent_lang: str | None, *, title: bool) -> tuple[str, dict[str, Any]]:
+def _atom_text(el: Any, parent_lang: str | None) -> tuple[str, dict[str, Any]]:
     lang = _inherit(el, parent_lang)
     if any(k not in ("type", _XML_LANG, _XML_BASE) for k in el.attrib):
         raise _Decline
