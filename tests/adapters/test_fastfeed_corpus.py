@@ -1,0 +1,84 @@
+"""Corpus equality for bot.sources.fastfeed (issue 9): on every file of the shared corpus that the
+fast path accepts, parse_feed gives exactly what it gives through feedparser alone."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from bot.errors import FeedParseError
+from bot.sources.fastfeed import parse_fast
+from bot.sources.feedparse import ParsedFeed, parse_feed
+
+pytestmark = pytest.mark.corpus
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+FEEDS = CORPUS / "feeds"
+FETCHED = datetime(2030, 1, 1, tzinfo=UTC)
+BASE = "https://example.org/feeds/"
+
+if not FEEDS.is_dir():
+    pytest.skip("../shared/corpus is absent", allow_module_level=True)
+
+FILES = sorted(
+    str(p.relative_to(FEEDS)) for p in FEEDS.rglob("*") if p.is_file() and p.name != "MANIFEST.tsv"
+)
+# The fast path must keep reading at least this many corpus files (it read 0 before issue 9):
+# a change that makes it decline everything would pass the equality test and lose the speed.
+MIN_ACCEPTED = 60
+# Keys of the raw payload whose values the fast path gives exactly as feedparser does; summary
+# and content are the HTML as published there, sanitized by feedparser (their text is equal).
+RAW_EQUAL_KEYS = ("id", "title", "link", "published", "updated")
+
+
+def _parse(rel: str, *, fast: bool) -> ParsedFeed | FeedParseError:
+    try:
+        return parse_feed(
+            (FEEDS / rel).read_bytes(),
+            source_key=rel,
+            url=BASE + rel,
+            content_type=None,
+            fetched_at=FETCHED,
+            fast=fast,
+        )
+    except FeedParseError as exc:
+        return exc
+
+
+@cache
+def accepted(rel: str) -> bool:
+    return parse_fast((FEEDS / rel).read_bytes(), None) is not None
+
+
+@pytest.mark.parametrize("rel", FILES)
+def test_fast_path_gives_what_feedparser_gives(rel: str) -> None:
+    if not accepted(rel):
+        return
+    fast, slow = _parse(rel, fast=True), _parse(rel, fast=False)
+    assert isinstance(fast, ParsedFeed) and isinstance(slow, ParsedFeed), (fast, slow)
+    assert (fast.title, fast.language, fast.warnings, fast.repaired) == (
+        slow.title,
+        slow.language,
+        slow.warnings,
+        slow.repaired,
+    )
+    assert len(fast.items) == len(slow.items)
+    for a, b in zip(fast.items, slow.items, strict=True):
+        # Every field but raw, by name, so a new FetchedItem field is compared too.
+        for name in a.__slots__:
+            if name != "raw":
+                assert getattr(a, name) == getattr(b, name), (name, a.external_id)
+        raw_fast, raw_slow = json.loads(a.raw), json.loads(b.raw)
+        for key in RAW_EQUAL_KEYS:
+            assert raw_fast.get(key) == raw_slow.get(key), (key, a.external_id)
+        assert set(raw_fast) <= set(raw_slow)
+
+
+def test_fast_path_reads_enough_of_the_corpus() -> None:
+    count = sum(accepted(rel) for rel in FILES)
+    print(f"fast path accepts {count} of {len(FILES)} corpus files")
+    assert count >= MIN_ACCEPTED
