@@ -15,8 +15,9 @@ feedparser does, repeated fields, anything unexpected. Ids and links are resolve
 proves equality with feedparser on every accepted file of the shared corpus.
 
 Not identical: the HTML of ``summary``/``content`` is the HTML as published, where feedparser
-gives it sanitized; only its text (``bot.text.html_to_text``) is proven equal, and the item's raw
-payload holds fewer keys than feedparser's (those read, with the same values).
+gives it sanitized; only its text (``bot.text.html_to_text``) is proven equal; and the item's raw
+payload holds fewer of feedparser's keys (those read, with the same values) plus the entry's
+XML as published (`AS_PUBLISHED`), so no evidence is lost.
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
-__all__ = ["FastFeed", "parse_fast"]
+__all__ = ["AS_PUBLISHED", "FastFeed", "parse_fast"]
+
+#: the raw payload's key for the entry's XML exactly as published: the fast path reads fewer
+#: keys than feedparser keeps, so the evidence keeps the whole element instead (author,
+#: categories, media and all)
+AS_PUBLISHED = "xml_as_published"
 
 _ATOM = "http://www.w3.org/2005/Atom"
 _CONTENT = "http://purl.org/rss/1.0/modules/content/"
@@ -274,7 +280,7 @@ def _rss(root: Any, bases: _Bases) -> FastFeed:
         if not isinstance(tag, str):
             continue
         if tag == "item":
-            entries.append(_rss_item(child, bases))
+            entries.append({**_rss_item(child, bases), AS_PUBLISHED: _xml(child)})
             continue
         if tag in seen and tag in ("title", "language"):
             raise _Decline
@@ -289,6 +295,10 @@ def _rss(root: Any, bases: _Bases) -> FastFeed:
         elif len(child) and (tag != "image" or any(c.tag not in _RSS_IMAGE for c in child)):
             raise _Decline
     return FastFeed(feed, tuple(entries))
+
+
+def _xml(el: Any) -> str:
+    return str(etree.tostring(el, encoding="unicode", with_tail=False))
 
 
 def _rss_item(item: Any, bases: _Bases) -> Mapping[str, Any]:
@@ -413,7 +423,7 @@ def _atom(root: Any, bases: _Bases) -> FastFeed:
         if not isinstance(tag, str):
             continue
         if tag == f"{{{_ATOM}}}entry":
-            entries.append(_atom_entry(child, root_lang, bases))
+            entries.append({**_atom_entry(child, root_lang, bases), AS_PUBLISHED: _xml(child)})
         elif tag == f"{{{_ATOM}}}title":
             if seen_title:
                 raise _Decline
