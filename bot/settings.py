@@ -264,6 +264,14 @@ class Settings(BaseSettings):
     text_max_chars: int = Field(
         default=1500, ge=1, le=4096, validation_alias=_env("text_max_chars")
     )
+    #: port of /metrics and /healthz (unset: no endpoint; 0: any free port, logged)
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, validation_alias=_env("metrics_port")
+    )
+    #: address they listen on: this host only unless the operator opts in (0.0.0.0 in a container)
+    metrics_host: str = Field(
+        default="127.0.0.1", min_length=1, max_length=255, validation_alias=_env("metrics_host")
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", validation_alias=_env("log_level")
     )
