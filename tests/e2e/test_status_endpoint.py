@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import App, run_worker
+from bot.app import run_worker
 from tests.e2e.conftest import WATCHLIST, World, entry
 
 
