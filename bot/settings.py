@@ -36,8 +36,9 @@ __all__ = ["ENVIRONMENT", "Settings", "load_settings"]
 ENVIRONMENT = "environment"
 
 _DAY = 86400
-# The secrets that may also be read from a file named by "<NAME>_FILE".
-_SECRET_ENV = ("TELEGRAM_BOT_TOKEN", "X_BEARER_TOKEN")
+# The secrets that may also be read from a file named by "<NAME>_FILE" (the database URL holds
+# a password: in Docker it comes from a secret file too).
+_SECRET_ENV = ("TELEGRAM_BOT_TOKEN", "X_BEARER_TOKEN", "WATCHPOST_DATABASE_URL")
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 #: the backends Watchpost is built and tested for
 _DATABASES = ("sqlite", "postgresql", "postgres")
