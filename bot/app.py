@@ -490,6 +490,9 @@ async def run_once(app: App, *, dispatch: bool = True) -> tuple[list[PollOutcome
 async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
     """Run the scheduled worker until SIGINT/SIGTERM (or `stop` is set), then stop cleanly."""
     stop = stop or asyncio.Event()
+    ticker = Ticker()
+    # First: a port in use stops the start with one line, before anything runs.
+    status = await _start_status(app, ticker)
     loop = asyncio.get_running_loop()
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -499,7 +502,6 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
             pass
     s = app.settings
-    ticker = Ticker()
     ticker.every("poll", s.poll_tick_seconds, app.poller.poll_due, jitter=s.poll_tick_seconds / 5)
     ticker.every("dispatch", s.dispatch_tick_seconds, app.dispatcher.dispatch)
     ticker.every("report", 300, lambda: _report(app))
@@ -510,7 +512,6 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
         every = min(60.0, max(1.0, app.deletions.every.total_seconds()))
         ticker.every("deletions", every, app.deletions.check, jitter=every / 6)
     ticker.start()
-    status = await _start_status(app, ticker)
     log.info(
         "worker started sources=%d channels=%d skipped=%s",
         len(app.watchlist.sources()) - sum(app.skipped_kinds.values()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Callable
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import run_worker
+from bot.errors import StartupError
 from tests.e2e.conftest import WATCHLIST, World, entry
 
 
@@ -135,3 +137,17 @@ async def test_no_port_no_endpoint(world: World) -> None:
         stop.set()
         await worker
     assert app.status_port is None
+
+
+async def test_a_port_in_use_stops_the_start_with_one_line(world: World) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        async with world.app(WATCHPOST_METRICS_PORT=str(port)) as app:
+            with pytest.raises(StartupError, match=f"cannot listen on 127.0.0.1:{port} "):
+                await run_worker(app, stop=asyncio.Event())
+    finally:
+        taken.close()
+    assert world.feed_state.hits("/am.rss") == 0  # nothing was polled
