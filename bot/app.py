@@ -249,7 +249,7 @@ async def open_app(
             dry_run=dry_run,
         )
         refresh_fingerprints(poller, sessions, now)
-        metrics.read_gauges(lambda: database_gauges(sessions, clock()))
+        metrics.read_gauges(lambda: _database_gauges(sessions, clock()))
         dispatcher = Dispatcher(
             owner=owner,
             sessions=sessions,
@@ -538,7 +538,7 @@ async def _report(app: App) -> None:
     log.info("metrics %s", " ".join(f"{k}={v}" for k, v in app.metrics.snapshot().items()))
 
 
-def database_gauges(sessions: sessionmaker[Session], now: datetime) -> list[Gauge]:
+def _database_gauges(sessions: sessionmaker[Session], now: datetime) -> list[Gauge]:
     """Gauges read at scrape time: each channel's outbox and pause, this month's X usage."""
     with storage.session_scope(sessions) as session:
         channels = storage.channel_summaries(session)

@@ -8,6 +8,7 @@ reader the composition root gives (`read_gauges`), so they are never stale and n
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 __all__ = ["PREFIX", "Gauge", "Metrics"]
+
+log = logging.getLogger("watchpost.metrics")
 
 #: every exposed metric's name starts with this
 PREFIX = "watchpost_"
@@ -122,13 +125,18 @@ class _Collector(Collector):
         if reader is None:
             return
         gauges: dict[str, list[Gauge]] = {}
-        for g in reader():
+        try:
+            read = list(reader())
+        except Exception as exc:  # the database is down: the counters are wanted all the more
+            log.error("metrics: gauges not read: %s", type(exc).__name__)
+            read = []
+        for g in read:
             gauges.setdefault(g.name, []).append(g)
-        for name, read in gauges.items():
-            first = read[0]
+        for name, samples in gauges.items():
+            first = samples[0]
             gauge = GaugeMetricFamily(
                 PREFIX + name, first.help, labels=[k for k, _ in first.labels]
             )
-            for g in read:
+            for g in samples:
                 gauge.add_metric([v for _, v in g.labels], g.value)
             yield gauge

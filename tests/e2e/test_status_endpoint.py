@@ -110,10 +110,16 @@ async def test_metrics_move_with_polls_and_deliveries_and_health_follows_the_dat
                 os.rename(world.tmp / "db", world.tmp / "db-away")
                 try:
                     r = await client.get("/healthz")
+                    down = await client.get("/metrics")
                 finally:
                     os.rename(world.tmp / "db-away", world.tmp / "db")
                 assert r.status_code == 503
                 assert r.json() == {"status": "failing", "failing": ["database not answering"]}
+                # ... while the counters are still served, without the database's gauges
+                assert down.status_code == 200
+                down_samples = _samples(down.text)
+                assert _value(down_samples, "watchpost_alerts_sent_total", kind="new") >= 1
+                assert ("watchpost_x_reads_month", frozenset()) not in down_samples
 
                 r = await client.get("/nothing")
                 assert r.status_code == 404

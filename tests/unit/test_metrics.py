@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.metrics import Gauge, Metrics
@@ -72,3 +73,18 @@ def test_two_apps_do_not_share_counters() -> None:
     a, b = Metrics(), Metrics()
     a.inc("polls", status="ok")
     assert ("watchpost_polls_total", (("status", "ok"),)) not in _samples(b)
+
+
+def test_a_failing_gauge_reader_leaves_the_counters(caplog: pytest.LogCaptureFixture) -> None:
+    """A scrape while the database is down still shows what the worker counted."""
+    m = Metrics()
+    m.inc("storage_errors", where="claim")
+
+    def down() -> list[Gauge]:
+        raise ConnectionError("database gone")
+
+    m.read_gauges(down)
+    got = _samples(m)
+    assert got[("watchpost_storage_errors_total", (("where", "claim"),))] == 1
+    assert not any(name == "watchpost_alerts" for name, _ in got)
+    assert "gauges not read: ConnectionError" in caplog.text
