@@ -50,7 +50,7 @@ class Metrics:
         # paused channels, so the tail matters as much as the usual few seconds.
         self._latency = Histogram(
             "delivery_latency_seconds",
-            "Seconds from a statement stored to its alert sent",
+            "Seconds from an alert stored to Telegram accepting it",
             namespace="watchpost",
             buckets=(1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 4 * 3600, 86400),
             registry=self.registry,
@@ -86,7 +86,8 @@ class Metrics:
         )
 
     def observe_delivery(self, seconds: float) -> None:
-        """An alert was sent `seconds` after its statement was stored."""
+        """An alert was sent `seconds` after it was stored (queued with its statement, or when
+        the edit or deletion it reports was found)."""
         self._latency.observe(max(0.0, seconds))
 
     def read_gauges(self, reader: Callable[[], Iterable[Gauge]]) -> None:
