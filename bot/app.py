@@ -6,6 +6,7 @@ The only place that reads `Settings` and chooses adapters; everything below rece
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import storage
@@ -25,8 +26,9 @@ from bot.console import ConsoleSender
 from bot.deletions import DeletionChecker
 from bot.delivery import DeliveryPolicy, Dispatcher, DispatchReport
 from bot.errors import DeliveryRejected, DeliveryRetryLater, StartupError, StorageError
+from bot.health import judge
 from bot.matching import compile_topics
-from bot.metrics import Metrics
+from bot.metrics import Gauge, Metrics
 from bot.model import PollOutcome, SourceKind, SourceSpec, Watchlist
 from bot.pipeline import Poller, PollPolicy
 from bot.ports import BatchFetcher, Fetcher, Sender
@@ -36,6 +38,7 @@ from bot.settings import Settings
 from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
 from bot.sources.pacing import HostPacer, Pace
 from bot.sources.telegram import PreviewLimits, TelegramPreviewFetcher
+from bot.status import Page, StatusServer
 from bot.x.budget import Budget, BudgetState
 from bot.x.plan import PollingPlan, XAccount, XPlan, plan_polling, plan_preset
 
@@ -72,6 +75,8 @@ class App:
     x_plan: PollingPlan | None = None
     #: polls, writes nothing, sends nothing (`once --dry-run`)
     dry_run: bool = False
+    #: the port /metrics and /healthz listen on, once `run_worker` has bound it
+    status_port: int | None = None
 
 
 def _poll_policy(s: Settings) -> PollPolicy:
@@ -244,6 +249,7 @@ async def open_app(
             dry_run=dry_run,
         )
         refresh_fingerprints(poller, sessions, now)
+        metrics.read_gauges(lambda: _database_gauges(sessions, clock()))
         dispatcher = Dispatcher(
             owner=owner,
             sessions=sessions,
@@ -484,6 +490,9 @@ async def run_once(app: App, *, dispatch: bool = True) -> tuple[list[PollOutcome
 async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
     """Run the scheduled worker until SIGINT/SIGTERM (or `stop` is set), then stop cleanly."""
     stop = stop or asyncio.Event()
+    ticker = Ticker()
+    # First: a port in use stops the start with one line, before anything runs.
+    status = await _start_status(app, ticker)
     loop = asyncio.get_running_loop()
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -493,7 +502,6 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
             pass
     s = app.settings
-    ticker = Ticker()
     ticker.every("poll", s.poll_tick_seconds, app.poller.poll_due, jitter=s.poll_tick_seconds / 5)
     ticker.every("dispatch", s.dispatch_tick_seconds, app.dispatcher.dispatch)
     ticker.every("report", 300, lambda: _report(app))
@@ -514,6 +522,8 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
         await stop.wait()
     finally:
         log.info("stopping: letting running ticks finish")
+        if status is not None:
+            await status.stop()
         await ticker.stop()
         # Whatever a cancelled tick still held is given back: a restarted worker (or another
         # one) takes it at once instead of after the lease (issue 11).
@@ -526,3 +536,80 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
 
 async def _report(app: App) -> None:
     log.info("metrics %s", " ".join(f"{k}={v}" for k, v in app.metrics.snapshot().items()))
+
+
+def _database_gauges(sessions: sessionmaker[Session], now: datetime) -> list[Gauge]:
+    """Gauges read at scrape time: each channel's outbox and pause, this month's X usage."""
+    with storage.session_scope(sessions) as session:
+        channels = storage.channel_summaries(session)
+        requests, reads = storage.month_usage(session, SourceKind.X.value, now)
+    out = [
+        Gauge(
+            "alerts",
+            "Alerts in the outbox by channel and status",
+            n,
+            (("channel", c.id), ("status", st)),
+        )
+        for c in channels
+        for st, n in c.alerts
+    ]
+    out += [
+        Gauge(
+            "channel_paused",
+            "1 while a channel is paused (the chat refused the bot)",
+            1.0 if c.paused_at else 0.0,
+            (("channel", c.id),),
+        )
+        for c in channels
+    ]
+    out.append(Gauge("x_requests_month", "X API requests this month", requests))
+    out.append(Gauge("x_reads_month", "X posts read this month (what the plan bills)", reads))
+    return out
+
+
+#: the ticks /healthz watches: without them nothing is polled or sent
+HEALTH_TICKS = ("poll", "dispatch")
+#: how long the database gets to answer SELECT 1 before /healthz says it does not
+DB_CHECK_TIMEOUT = 5.0
+
+
+def _database_answers(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:  # any failure means "not answering"; the cause is in the worker's logs
+        return False
+    return True
+
+
+async def _start_status(app: App, ticker: Ticker) -> StatusServer | None:
+    """Serve /metrics and /healthz when a port is set (WATCHPOST_METRICS_PORT)."""
+    s = app.settings
+    if s.metrics_port is None:
+        return None
+
+    async def metrics_page() -> Page:
+        body = await asyncio.to_thread(app.metrics.exposition)
+        return 200, "text/plain; version=0.0.4; charset=utf-8", body
+
+    async def health_page() -> Page:
+        try:
+            db_ok = await asyncio.wait_for(
+                asyncio.to_thread(_database_answers, app.engine), DB_CHECK_TIMEOUT
+            )
+        except TimeoutError:
+            db_ok = False
+        health = judge(database_ok=db_ok, ticks=ticker.states(HEALTH_TICKS), now=utc_now())
+        body = {"status": "ok" if health.ok else "failing", "failing": list(health.failing)}
+        return (200 if health.ok else 503), "application/json", json.dumps(body).encode() + b"\n"
+
+    server = StatusServer({"/metrics": metrics_page, "/healthz": health_page})
+    try:
+        app.status_port = await server.start(s.metrics_host, s.metrics_port)
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen on {s.metrics_host}:{s.metrics_port} (WATCHPOST_METRICS_PORT): "
+            f"{exc.strerror or exc}"
+        ) from exc
+    log.info("status endpoint http://%s:%d/metrics and /healthz", s.metrics_host, app.status_port)
+    return server

@@ -1,4 +1,4 @@
-"""The `watchpost` command: check, run, once, sources, match, alerts, channels, demo. Parses
+"""The `watchpost` command: check, run, once, sources, channels, stats, match, alerts, demo. Parses
 arguments; no logic.
 
 Exit statuses (`bot.exitcodes.ExitStatus`): 0 done, 1 a bug (for `match`: nothing matched), 2 bad
@@ -15,7 +15,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import storage
 from bot.app import open_app, open_database, run_once, run_worker, x_polling_plan
@@ -23,7 +23,7 @@ from bot.errors import ConfigError, StartupError
 from bot.exitcodes import ExitStatus, once_status
 from bot.log import setup_logging
 from bot.matching import Hit, Role, TopicReport, compile_topics
-from bot.model import StoredStatement, Watchlist
+from bot.model import AlertStatus, StoredStatement, Watchlist
 from bot.redact import redact_text
 from bot.settings import Settings, load_settings
 from bot.watchlist import format_interval, load_watchlist
@@ -79,14 +79,23 @@ def _parser() -> argparse.ArgumentParser:
         "--shown", action="store_true", required=True, help="the alerts shown on the console"
     )
     resend.add_argument("--channel", help="only this channel's (its id in the watchlist)")
-    channels = sub.add_parser("channels", help="act on channels")
-    channels_sub = channels.add_subparsers(dest="channels_command", required=True)
+    channels = sub.add_parser(
+        "channels",
+        parents=[common],
+        help="a table of channels: paused or not, alerts by state, last sent (or act on one)",
+    )
+    channels_sub = channels.add_subparsers(dest="channels_command")
     resume = channels_sub.add_parser(
         "resume", parents=[common], help="deliver a paused channel's alerts"
     )
     resume.add_argument("channel", help="the channel's id in the watchlist")
     resume.add_argument(
         "--failed", action="store_true", help="also send the alerts it refused for good before"
+    )
+    sub.add_parser(
+        "stats",
+        parents=[common],
+        help="statements, alerts, duplicates, edits and deletions over the last 24 h and 7 days",
     )
     demo = sub.add_parser("demo", help="replay a bundled scenario through local fake servers")
     demo.add_argument("--speed", type=float, default=1.0, help="replay faster (2 = twice as fast)")
@@ -135,8 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _match(watchlist, args.text, topics=args.topic, language=args.language)
         if args.command == "sources":
             return asyncio.run(_sources(settings, watchlist))
+        if args.command == "channels" and args.channels_command is None:
+            return asyncio.run(_channels(settings))
         if args.command == "channels":
             return asyncio.run(_resume_channel(settings, args.channel, failed=args.failed))
+        if args.command == "stats":
+            return asyncio.run(_stats(settings))
         if args.command == "alerts":
             return asyncio.run(_resend_shown(settings, channel=args.channel))
         if args.command == "once":
@@ -401,6 +414,89 @@ async def _sources(settings: Settings, watchlist: Watchlist) -> int:
     if never:
         print(f"{len(never)} configured source(s) not polled yet (first `run` or `once` adds them)")
     return 0
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Columns aligned on their widest cell, two spaces apart."""
+    table = [tuple(header), *(tuple(r) for r in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+async def _channels(settings: Settings) -> int:
+    """`watchpost channels`: each channel's chat, pause and outbox."""
+    engine = await open_database(settings)
+    try:
+        with storage.session_scope(storage.make_sessions(engine)) as session:
+            channels = storage.channel_summaries(session)
+    finally:
+        engine.dispose()
+    now = datetime.now(UTC)
+    states = (AlertStatus.PENDING, AlertStatus.SENT, AlertStatus.FAILED, AlertStatus.SHOWN)
+    rows = [
+        (
+            c.id,
+            c.chat,
+            f"since {_ago(c.paused_at, now)}" if c.paused_at else "no",
+            *(str(c.count(st)) for st in states),
+            _ago(c.last_sent_at, now),
+            redact_text(c.paused_reason or "")[:80] if c.paused_at else "",
+        )
+        for c in channels
+    ]
+    _print_table(
+        ("CHANNEL", "CHAT", "PAUSED", *(st.value.upper() for st in states), "LAST SENT", "WHY"),
+        rows,
+    )
+    if any(c.paused_at for c in channels):
+        print("\na paused channel's alerts wait: `watchpost channels resume ID` once it is fixed")
+    if not channels:
+        print("no channels yet (the first `run` or `once` adds the watchlist's)")
+    return ExitStatus.OK
+
+
+#: the windows `watchpost stats` counts over
+STATS_WINDOWS = (("24 H", timedelta(hours=24)), ("7 D", timedelta(days=7)))
+
+
+async def _stats(settings: Settings) -> int:
+    """`watchpost stats`: what the workers found and queued over the last day and week."""
+    now = datetime.now(UTC)
+    engine = await open_database(settings)
+    try:
+        with storage.session_scope(storage.make_sessions(engine)) as session:
+            windows = [storage.activity_since(session, now - span) for _, span in STATS_WINDOWS]
+    finally:
+        engine.dispose()
+    names = [name for name, _ in STATS_WINDOWS]
+    per_speaker: dict[tuple[str, str], list[int]] = {}
+    per_channel: dict[tuple[str, str], list[int]] = {}
+    for i, w in enumerate(windows):
+        for speaker, kind, n in w.statements:
+            per_speaker.setdefault((speaker, kind), [0] * len(windows))[i] = n
+        for channel, status, n in w.alerts:
+            per_channel.setdefault((channel, status), [0] * len(windows))[i] = n
+    print("statements stored")
+    _print_table(
+        ("SPEAKER", "KIND", *names),
+        [(sp, kind, *map(str, ns)) for (sp, kind), ns in sorted(per_speaker.items())],
+    )
+    print("\nalerts queued")
+    _print_table(
+        ("CHANNEL", "STATE", *names),
+        [(ch, st, *map(str, ns)) for (ch, st), ns in sorted(per_channel.items())],
+    )
+    print()
+    _print_table(
+        ("FOUND", *names),
+        [
+            ("duplicates suppressed", *(str(w.duplicates) for w in windows)),
+            ("edits", *(str(w.edits) for w in windows)),
+            ("deletions", *(str(w.deletions) for w in windows)),
+        ],
+    )
+    return ExitStatus.OK
 
 
 def _ago(when: datetime | None, now: datetime) -> str:

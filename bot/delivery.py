@@ -398,6 +398,8 @@ class Dispatcher:
         now = self._clock()
         verb = "sent" if self._sender.delivers else "shown"
         self._metrics.inc(f"alerts_{verb}", len(unit), kind=alert.kind.value)
+        if self._sender.delivers:  # console alerts are shown, not delivered: not a latency
+            self._metrics.observe_delivery((now - alert.created_at).total_seconds())
         lag = (now - alert.statement.published_at).total_seconds()
         log.info(
             "%s alert=%d kind=%s channel=%s message_id=%s statement=%d lag=%.0fs",

@@ -1,33 +1,143 @@
-"""Counters of what the worker did, for the logs and `watchpost sources`. In memory, per process."""
+"""Counters of what the worker did, exposed to Prometheus; also read by the logs and tests.
+
+Each `Metrics` has its own `CollectorRegistry` (not prometheus-client's global one), so several
+apps in one process (tests, the demo) never share or clash. Counters keep the `inc(name, **labels)`
+interface the use cases call; gauges read from the database are taken at scrape time through a
+reader the composition root gives (`read_gauges`), so they are never stale and no tick writes them.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
-__all__ = ["Metrics"]
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["PREFIX", "Gauge", "Metrics"]
+
+log = logging.getLogger("watchpost.metrics")
+
+#: every exposed metric's name starts with this
+PREFIX = "watchpost_"
+
+_Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Gauge:
+    """One gauge sample read at scrape time, e.g. alerts pending for one channel."""
+
+    name: str
+    help: str
+    value: float
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 class Metrics:
-    """Named counters with optional labels, e.g. ``inc("poll_errors", kind="timeout")``."""
+    """Named counters with optional labels, e.g. ``inc("poll_errors", error="timeout")``."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
+        self._counts: Counter[_Key] = Counter()
+        self._gauges: Callable[[], Iterable[Gauge]] | None = None
+        self.registry = CollectorRegistry(auto_describe=False)
+        # Buckets from one second to a day: alerts wait on Telegram's rate limits, retries and
+        # paused channels, so the tail matters as much as the usual few seconds.
+        self._latency = Histogram(
+            "delivery_latency_seconds",
+            "Seconds from an alert stored to Telegram accepting it",
+            namespace="watchpost",
+            buckets=(1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 4 * 3600, 86400),
+            registry=self.registry,
+        )
+        self.registry.register(_Collector(self))
 
     def inc(self, name: str, n: int = 1, **labels: str) -> None:
         """Add `n` to the counter `name` with these labels."""
-        key = name + "".join(f",{k}={v}" for k, v in sorted(labels.items()))
+        key = (name, tuple(sorted(labels.items())))
         with self._lock:
             self._counts[key] += n
 
     def get(self, name: str, **labels: str) -> int:
-        """The counter's value (0 if never incremented)."""
-        key = name + "".join(f",{k}={v}" for k, v in sorted(labels.items()))
+        """The sum of the counter `name` over every label set that has these labels (0 if none).
+
+        ``get("polls", status="ok")`` counts ok polls of every source kind: a label added to a
+        counter later does not change what earlier readers see.
+        """
+        want = set(labels.items())
         with self._lock:
-            return self._counts[key]
+            return sum(
+                n for (key, have), n in self._counts.items() if key == name and want <= set(have)
+            )
 
     def snapshot(self) -> dict[str, int]:
-        """Every counter, sorted by name."""
+        """Every counter, sorted by name, as ``name,label=value``."""
         with self._lock:
-            return dict(sorted(self._counts.items()))
+            items = list(self._counts.items())
+        return dict(
+            sorted(
+                (name + "".join(f",{k}={v}" for k, v in labels), n) for (name, labels), n in items
+            )
+        )
+
+    def observe_delivery(self, seconds: float) -> None:
+        """An alert was sent `seconds` after it was stored (queued with its statement, or when
+        the edit or deletion it reports was found)."""
+        self._latency.observe(max(0.0, seconds))
+
+    def read_gauges(self, reader: Callable[[], Iterable[Gauge]]) -> None:
+        """Take gauges from `reader` at each scrape (it may do I/O; scrape off the event loop)."""
+        self._gauges = reader
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric (calls the gauge reader)."""
+        return generate_latest(self.registry)
+
+    def _counter_items(self) -> list[tuple[_Key, int]]:
+        with self._lock:
+            return sorted(self._counts.items())
+
+
+class _Collector(Collector):
+    """Turns the counters, and the gauges read now, into Prometheus metric families."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        by_name: dict[str, list[tuple[dict[str, str], int]]] = {}
+        for (name, labels), n in self._metrics._counter_items():
+            by_name.setdefault(name, []).append((dict(labels), n))
+        for name, counted in by_name.items():
+            # A family needs one label set: a label missing from a sample is exposed empty.
+            label_names = sorted({k for have, _ in counted for k in have})
+            family = CounterMetricFamily(
+                PREFIX + name, f"Watchpost counter {name}", labels=label_names
+            )
+            for have, n in counted:
+                family.add_metric([have.get(k, "") for k in label_names], n)
+            yield family
+        reader = self._metrics._gauges
+        if reader is None:
+            return
+        gauges: dict[str, list[Gauge]] = {}
+        try:
+            read = list(reader())
+        except Exception as exc:  # the database is down: the counters are wanted all the more
+            log.error("metrics: gauges not read: %s", type(exc).__name__)
+            read = []
+        for g in read:
+            gauges.setdefault(g.name, []).append(g)
+        for name, samples in gauges.items():
+            first = samples[0]
+            gauge = GaugeMetricFamily(
+                PREFIX + name, first.help, labels=[k for k, _ in first.labels]
+            )
+            for g in samples:
+                gauge.add_metric([v for _, v in g.labels], g.value)
+            yield gauge

@@ -396,7 +396,7 @@ class Poller:
         if result.not_modified and not (result.cost or result.cursor):
             # Written with the tick's other 304s in one statement (see `_flush_not_modified`).
             self._not_modified.append((source.key, when))
-            self._metrics.inc("polls", status="not_modified")
+            self._metrics.inc("polls", status="not_modified", kind=source.kind.value)
             return PollOutcome(source.key, not_modified=True)
         items = distinct_items(result.items)
         with self._scope() as session:
@@ -432,7 +432,7 @@ class Poller:
         for statement_id, fp in () if self._dry_run else stored.fingerprints:
             self._near.add(statement_id, fp)
         status = "not_modified" if result.not_modified else "ok"
-        self._metrics.inc("polls", status=status)
+        self._metrics.inc("polls", status=status, kind=source.kind.value)
         self._metrics.inc("statements_new", stored.new)
         self._metrics.inc("duplicates_suppressed", stored.duplicates)
         self._metrics.inc("alerts_enqueued", stored.alerts + deleted)
@@ -499,7 +499,7 @@ class Poller:
                 (when - now).total_seconds(),
                 message,
             )
-            self._metrics.inc("poll_holds")
+            self._metrics.inc("poll_holds", kind=source.kind.value)
         elif isinstance(exc, SourceGone):
             log.error(
                 "source gone source=%s: %s; it is no longer polled (point the watchlist at its "
@@ -507,7 +507,7 @@ class Poller:
                 source.key,
                 message,
             )
-            self._metrics.inc("poll_errors", error=kind)
+            self._metrics.inc("poll_errors", error=kind, kind=source.kind.value)
         else:
             log.error(
                 "poll failed source=%s error=%s failures=%d retry_in=%.0fs: %s",
@@ -517,7 +517,7 @@ class Poller:
                 (when - now).total_seconds(),
                 message,
             )
-            self._metrics.inc("poll_errors", error=kind)
+            self._metrics.inc("poll_errors", error=kind, kind=source.kind.value)
 
         def record(session: Session) -> None:
             if held:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.health import TickState
 
 __all__ = ["Ticker"]
 
@@ -26,6 +28,9 @@ class Ticker:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
+        # name → (interval, last started, running since): what /healthz judges
+        self._ticks: dict[str, tuple[timedelta, datetime | None, datetime | None]] = {}
+        self._started_at = datetime.now(UTC)
 
     def every(
         self,
@@ -44,14 +49,19 @@ class Ticker:
             task = asyncio.current_task()
             if task is not None:
                 self._running.add(task)
+            started = datetime.now(UTC)
+            self._ticks[name] = (every, started, started)
             try:
                 await tick()
             except Exception:  # a tick must never take the scheduler down
                 log.critical("tick failed tick=%s", name, exc_info=True)
             finally:
+                self._ticks[name] = (every, started, None)
                 if task is not None:
                     self._running.discard(task)
 
+        every = timedelta(seconds=seconds)
+        self._ticks[name] = (every, None, None)
         self._scheduler.add_job(
             job,
             "interval",
@@ -67,7 +77,17 @@ class Ticker:
 
     def start(self) -> None:
         """Start ticking on the running event loop."""
+        self._started_at = datetime.now(UTC)
         self._scheduler.start()
+
+    def states(self, names: tuple[str, ...]) -> tuple[TickState, ...]:
+        """The state of the ticks `names` (those registered), for the health check."""
+        return tuple(
+            TickState(name, interval, last, running, self._started_at)
+            for name in names
+            if name in self._ticks
+            for interval, last, running in (self._ticks[name],)
+        )
 
     async def stop(self, *, grace: float = 20.0) -> None:
         """Stop scheduling, then let ticks in flight finish (up to `grace` seconds).

@@ -36,8 +36,9 @@ __all__ = ["ENVIRONMENT", "Settings", "load_settings"]
 ENVIRONMENT = "environment"
 
 _DAY = 86400
-# The secrets that may also be read from a file named by "<NAME>_FILE".
-_SECRET_ENV = ("TELEGRAM_BOT_TOKEN", "X_BEARER_TOKEN")
+# The secrets that may also be read from a file named by "<NAME>_FILE" (the database URL holds
+# a password: in Docker it comes from a secret file too).
+_SECRET_ENV = ("TELEGRAM_BOT_TOKEN", "X_BEARER_TOKEN", "WATCHPOST_DATABASE_URL")
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 #: the backends Watchpost is built and tested for
 _DATABASES = ("sqlite", "postgresql", "postgres")
@@ -263,6 +264,14 @@ class Settings(BaseSettings):
     #: statement text kept in an alert, in characters
     text_max_chars: int = Field(
         default=1500, ge=1, le=4096, validation_alias=_env("text_max_chars")
+    )
+    #: port of /metrics and /healthz (unset: no endpoint; 0: any free port, logged)
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, validation_alias=_env("metrics_port")
+    )
+    #: address they listen on: this host only unless the operator opts in (0.0.0.0 in a container)
+    metrics_host: str = Field(
+        default="127.0.0.1", min_length=1, max_length=255, validation_alias=_env("metrics_host")
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", validation_alias=_env("log_level")

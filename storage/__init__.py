@@ -44,6 +44,7 @@ from storage.queries import (
     thread_continuations,
     version_text,
 )
+from storage.report import ActivityCounts, ChannelSummary, activity_since, channel_summaries
 from storage.sources import (
     claim_sources,
     postpone_source,
@@ -69,10 +70,14 @@ from storage.statements import (
 from storage.usage import load_budget_state, month_usage, record_usage, save_budget_state
 
 __all__ = [
+    "ActivityCounts",
+    "ChannelSummary",
     "ToCheck",
+    "activity_since",
     "alert_state",
     "also_published",
     "apply_intents",
+    "channel_summaries",
     "claim_alerts",
     "claim_sources",
     "due_for_deletion_check",

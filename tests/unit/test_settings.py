@@ -94,6 +94,7 @@ def test_every_setting_has_its_variable_in_the_example_env() -> None:
     assert set(load_settings({}).describe()) | {
         "TELEGRAM_BOT_TOKEN_FILE",
         "X_BEARER_TOKEN_FILE",
+        "WATCHPOST_DATABASE_URL_FILE",
     } == set(example)
     # The example holds the defaults, and no secret.
     assert load_settings(example) == load_settings({})
