@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     poll_tick_seconds: float = Field(
         default=5, gt=0, le=3600, validation_alias=_env("poll_tick_seconds")
     )
+    #: how often `run` looks at the watchlist file for edits (hot reload); 0 turns it off
+    reload_seconds: float = Field(default=5, ge=0, le=3600, validation_alias=_env("reload_seconds"))
     #: sources fetched at the same time
     poll_concurrency: int = Field(
         default=32, ge=1, le=1024, validation_alias=_env("poll_concurrency")
