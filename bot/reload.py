@@ -68,22 +68,29 @@ def _x_of(speaker: Speaker) -> tuple[SourceSpec, ...]:
     return tuple(s for s in speaker.sources if s.kind is SourceKind.X)
 
 
+def _with_running_x(speaker: Speaker, running_x: tuple[SourceSpec, ...]) -> Speaker:
+    """The speaker's sources in file order, each X one replaced by its running spec (or left out
+    when none runs), then the running X ones the file no longer names."""
+    by_key = {s.key: s for s in running_x}
+    sources = [
+        by_key[s.key] if s.kind is SourceKind.X else s
+        for s in speaker.sources
+        if s.kind is not SourceKind.X or s.key in by_key
+    ]
+    named = {s.key for s in sources}
+    sources += [s for s in running_x if s.key not in named]
+    return replace(speaker, sources=tuple(sources))
+
+
 def keep_running_x(new: Watchlist, running: Watchlist) -> Watchlist:
     """`new`, with the X sources of `running` in place of its own.
 
     The running X sources carry the intervals the budget planned; a speaker that left the
     watchlist but has running X sources stays with those only, so that their statements still
-    have a speaker.
+    have a speaker. An unchanged file gives back `running` itself, order and all.
     """
     running_x = {sp.id: _x_of(sp) for sp in running.speakers}
-    speakers = [
-        replace(
-            sp,
-            sources=tuple(s for s in sp.sources if s.kind is not SourceKind.X)
-            + running_x.get(sp.id, ()),
-        )
-        for sp in new.speakers
-    ]
+    speakers = [_with_running_x(sp, running_x.get(sp.id, ())) for sp in new.speakers]
     kept = {sp.id for sp in new.speakers}
     speakers += [
         replace(sp, sources=running_x[sp.id])
