@@ -28,6 +28,8 @@ from bot.errors import DeliveryRejected, DeliveryRetryLater, StartupError, Stora
 from bot.matching import compile_topics
 from bot.metrics import Metrics
 from bot.model import PollOutcome, SourceKind, SourceSpec, Watchlist
+from bot.noticedesk import NoticeDesk
+from bot.notices import NoticePolicy
 from bot.pipeline import Poller, PollPolicy
 from bot.ports import BatchFetcher, Fetcher, Sender
 from bot.redact import redact_url
@@ -48,6 +50,7 @@ if TYPE_CHECKING:  # imported where used: a command without X sources never load
 
 __all__ = [
     "App",
+    "notice_desk",
     "open_app",
     "open_database",
     "run_once",
@@ -520,7 +523,16 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
     if app.deletions is not None:
         every = min(60.0, max(1.0, app.deletions.every.total_seconds()))
         ticker.every("deletions", every, app.deletions.check, jitter=every / 6)
-    reloader = watchlist_reloader(app)
+    desk = notice_desk(app)
+    if desk is not None:
+        # First after one period: the sources get a poll before their state is judged.
+        ticker.every(
+            "notices",
+            s.notice_seconds,
+            desk.tick,
+            first_run=utc_now() + timedelta(seconds=s.notice_seconds),
+        )
+    reloader = watchlist_reloader(app, desk)
     if reloader is not None:
         # Its first tick reads the file again: an edit made while the worker started applies.
         ticker.every("reload", s.reload_seconds, reloader.tick)
@@ -545,7 +557,23 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
         log.info("worker stopped")
 
 
-def watchlist_reloader(app: App) -> Reloader | None:
+def notice_desk(app: App) -> NoticeDesk | None:
+    """The operator notices of `app`, or None when turned off."""
+    s = app.settings
+    if s.notice_seconds <= 0:
+        return None
+    if s.operator_chat is None:
+        log.info("operator notices go to the log (no WATCHPOST_OPERATOR_CHAT)")
+    return NoticeDesk(
+        sessions=app.sessions,
+        sender=app.sender,
+        chat=s.operator_chat,
+        policy=NoticePolicy(failing_after=timedelta(hours=s.notice_failing_hours)),
+        clock=app.clock,
+    )
+
+
+def watchlist_reloader(app: App, desk: NoticeDesk | None = None) -> Reloader | None:
     """The hot reload of `app`'s watchlist file, or None: turned off, or no file to watch."""
     path = app.watchlist.path
     if app.settings.reload_seconds <= 0 or not path or not os.path.isfile(path):
@@ -566,6 +594,7 @@ def watchlist_reloader(app: App) -> Reloader | None:
         default_interval=timedelta(seconds=app.settings.default_interval_seconds),
         clock=app.clock,
         on_applied=applied,
+        on_refused=desk.reload_refused if desk is not None else lambda _problems: None,
     )
 
 

@@ -66,6 +66,7 @@ class Reloader:
         default_interval: timedelta,
         clock: Callable[[], datetime],
         on_applied: Callable[[Watchlist], None] = lambda _wl: None,
+        on_refused: Callable[[list[str]], None] = lambda _problems: None,
     ) -> None:
         self.path = path
         self.watchlist = running
@@ -77,6 +78,7 @@ class Reloader:
         self._default_interval = default_interval
         self._clock = clock
         self._on_applied = on_applied
+        self._on_refused = on_refused
         self._stamp: FileStamp | None = None
         self._read_ns: int | None = None
         self._digest: str | None = None
@@ -118,6 +120,7 @@ class Reloader:
             )
             for problem in exc.problems:
                 log.error("%s", problem)
+            self._on_refused([str(p) for p in exc.problems])
             return ReloadResult.REFUSED
         result = self._apply(new)
         if result is not ReloadResult.RETRY:  # else the next tick tries the same bytes again
