@@ -69,13 +69,14 @@ class Running:
 
 
 @asynccontextmanager
-async def running(world: World, text: str = FAST) -> AsyncIterator[Running]:
+async def running(world: World, text: str = FAST, **env: str) -> AsyncIterator[Running]:
     path = world.tmp / "watchlist.yaml"
     path.write_text(text.replace("{feeds}", world.feeds.url), encoding="utf-8")
     settings = world.settings(
         WATCHPOST_POLL_TICK_SECONDS="0.2",
         WATCHPOST_DISPATCH_TICK_SECONDS="0.2",
         WATCHPOST_RELOAD_SECONDS="0.1",
+        **env,
     )
     async with open_app(settings, load_watchlist(path)) as app:
         stop = asyncio.Event()
