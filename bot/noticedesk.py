@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import storage
 from bot.errors import DeliveryError, StorageError
+from bot.model import SourceKind
 from bot.notices import Notice, NoticePolicy, SourceHealth, decide_notices
 from bot.ports import Sender
+from bot.x.budget import BudgetState
 
 __all__ = ["OPERATOR_CHANNEL", "NoticeDesk"]
 
@@ -25,6 +27,9 @@ log = logging.getLogger("watchpost.notices")
 
 #: the channel id the operator chat's messages carry (it is not a watchlist channel)
 OPERATOR_CHANNEL = "operator"
+
+#: the metered APIs whose budget state storage keeps
+METERED_APIS = (SourceKind.X.value,)
 
 #: refused-edit problems kept for the next notice (the newest ones)
 MAX_REFUSED_LINES = 20
@@ -53,8 +58,13 @@ class NoticeDesk:
         """A watchlist edit was refused with these problems: said at the next tick."""
         self._refused = [*self._refused, *problems][-MAX_REFUSED_LINES:]
 
-    def _state(self) -> tuple[list[SourceHealth], list[tuple[str, str]], dict[str, datetime]]:
+    def _state(
+        self,
+    ) -> tuple[
+        list[SourceHealth], list[tuple[str, str]], list[tuple[str, datetime]], dict[str, datetime]
+    ]:
         with storage.session_scope(self._sessions) as session:
+            budgets = {api: storage.load_budget_state(session, api) for api in METERED_APIS}
             statuses = storage.source_statuses(session)
             times = storage.statement_times(session, per_source=self._policy.history)
             paused = [(cid, why) for cid, _at, why in storage.paused_channels(session)]
@@ -70,12 +80,22 @@ class NoticeDesk:
             for st in statuses
             if st.gone_at is None  # a gone source was told once, as gone
         ]
-        return sources, paused, sent
+        capped = []
+        for api, stored in budgets.items():
+            if stored is None:
+                continue
+            try:
+                until = BudgetState.from_json(stored).capped_until
+            except ValueError:
+                continue  # the worker says so itself when it reads it
+            if until is not None:
+                capped.append((api, until))
+        return sources, paused, capped, sent
 
     async def tick(self) -> list[Notice]:
         """Decide and send the notices due now; return those sent (or logged)."""
         try:
-            sources, paused, sent = self._state()
+            sources, paused, capped, sent = self._state()
         except StorageError as exc:
             log.error("operator notices skipped: %s", exc)
             return []
@@ -84,6 +104,7 @@ class NoticeDesk:
             sources=sources,
             paused_channels=paused,
             refused_reloads=self._refused,
+            paused_budgets=capped,
             sent=sent,
             now=now,
             policy=self._policy,

@@ -33,6 +33,7 @@ class NoticeKind(StrEnum):
     SOURCE_FAILING = "source_failing"
     SOURCE_QUIET = "source_quiet"
     CHANNEL_PAUSED = "channel_paused"
+    BUDGET_PAUSED = "budget_paused"
     RELOAD_REFUSED = "reload_refused"
     SUMMARY = "summary"
 
@@ -141,6 +142,7 @@ def decide_notices(
     sources: Sequence[SourceHealth],
     paused_channels: Sequence[tuple[str, str]],
     refused_reloads: Sequence[str],
+    paused_budgets: Sequence[tuple[str, datetime]] = (),
     sent: Mapping[str, datetime],
     now: datetime,
     policy: NoticePolicy,
@@ -151,6 +153,7 @@ def decide_notices(
         sources: active sources.
         paused_channels: (channel id, why) of each paused channel.
         refused_reloads: the problems of watchlist edits refused since the last decision.
+        paused_budgets: (API, paused until) of each metered API whose cap was reached.
         sent: when a notice was last sent, per subject (from storage).
     """
     problems: list[Notice] = []
@@ -167,6 +170,16 @@ def decide_notices(
                 f"`watchpost channels resume {channel_id}`",
             )
         )
+    for api, until in paused_budgets:
+        if until > now:
+            problems.append(
+                Notice(
+                    NoticeKind.BUDGET_PAUSED,
+                    f"budget:{api}",
+                    f"{api} budget: the monthly cap is reached; its sources are not polled "
+                    f"until {until:%Y-%m-%d %H:%M} UTC",
+                )
+            )
     if refused_reloads:
         problems.append(
             Notice(

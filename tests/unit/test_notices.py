@@ -102,3 +102,9 @@ def test_one_notice_per_subject_per_day_then_a_daily_summary() -> None:
 def test_nothing_wrong_says_nothing() -> None:
     fine = [_source(times=_every(H, 20, NOW))]
     assert _decide({"feed:a": NOW - 30 * H}, sources=fine) == []
+
+
+def test_a_capped_budget_is_told_while_the_cap_holds() -> None:
+    capped = [("x", NOW + 72 * H)]
+    assert _decide({}, paused_budgets=capped) == [(NoticeKind.BUDGET_PAUSED, "budget:x")]
+    assert _decide({}, paused_budgets=[("x", NOW - H)]) == []  # the cap has reset
