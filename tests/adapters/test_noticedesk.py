@@ -42,7 +42,11 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     sessions = storage.make_sessions(engine)
     with storage.session_scope(sessions) as s:
         storage.sync_watchlist(
-            s, [spec("feed:https://example.org/a.rss")], [], default_interval=timedelta(seconds=60), now=NOW
+            s,
+            [spec("feed:https://example.org/a.rss")],
+            [],
+            default_interval=timedelta(seconds=60),
+            now=NOW,
         )
         for _ in range(3):
             storage.record_poll_failure(
