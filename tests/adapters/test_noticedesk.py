@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,8 +35,9 @@ class FlakySender:
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = storage.make_engine(f"sqlite:///{tmp_path / 'wp.sqlite'}")
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    """On both backends: the statement times query uses a window function."""
+    engine = storage.make_engine(db_url)
     storage.migrate(engine)
     sessions = storage.make_sessions(engine)
     with storage.session_scope(sessions) as s:
