@@ -19,6 +19,7 @@ from bot.errors import DeliveryError, StorageError
 from bot.model import SourceKind
 from bot.notices import Notice, NoticePolicy, SourceHealth, decide_notices
 from bot.ports import Sender
+from bot.redact import redact_text
 from bot.x.budget import BudgetState
 
 __all__ = ["OPERATOR_CHANNEL", "NoticeDesk"]
@@ -127,17 +128,22 @@ class NoticeDesk:
         return done
 
     async def _say(self, notice: Notice) -> bool:
+        # A source key or error may hold a feed URL's credentials: the log filter hides them in
+        # log lines, but a chat message passes no filter.
+        said = redact_text(notice.text)
         if self._chat is None:
-            log.warning("operator notice kind=%s: %s", notice.kind.value, notice.text)
+            log.warning("operator notice kind=%s: %s", notice.kind.value, said)
             return True
-        text = f"<b>Watchpost</b> · {html.escape(notice.kind.value)}\n{html.escape(notice.text)}"
+        text = f"<b>Watchpost</b> · {html.escape(notice.kind.value)}\n{html.escape(said)}"
         try:
             await self._sender.send(OPERATOR_CHANNEL, self._chat, text)
         except DeliveryError as exc:
+            # Its words reach the log at least; the chat gets it at a later tick.
             log.error(
-                "operator notice not delivered (tried again next tick) kind=%s: %s",
+                "operator notice not delivered (tried again next tick) kind=%s: %s; notice: %s",
                 notice.kind.value,
                 exc,
+                said,
             )
             return False
         log.info("operator notice sent kind=%s subject=%s", notice.kind.value, notice.subject)

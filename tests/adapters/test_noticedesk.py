@@ -83,3 +83,16 @@ async def test_a_refused_reload_is_told_with_its_lines(sessions: sessionmaker[Se
     kinds = {n.kind for n in await desk.tick()}
     assert NoticeKind.RELOAD_REFUSED in kinds
     assert any("w.yaml:3: speakers[0].age" in html for _, html in sender.sent)
+
+
+async def test_credentials_in_a_notice_never_reach_the_chat(
+    sessions: sessionmaker[Session],
+) -> None:
+    sender = FlakySender(down=0)
+    desk = NoticeDesk(
+        sessions=sessions, sender=sender, chat="@ops", policy=NoticePolicy(), clock=lambda: NOW
+    )
+    desk.reload_refused(["w.yaml:9: feed: https://user:hunter2@example.org/f?token=s3cret bad"])
+    await desk.tick()
+    (_, html), *_ = [m for m in sender.sent if "w.yaml:9" in m[1]]
+    assert "hunter2" not in html and "s3cret" not in html and "***" in html
