@@ -30,9 +30,13 @@ from bot.health import judge
 from bot.matching import compile_topics
 from bot.metrics import Gauge, Metrics
 from bot.model import PollOutcome, SourceKind, SourceSpec, Watchlist
+from bot.noticedesk import NoticeDesk
+from bot.notices import NoticePolicy
 from bot.pipeline import Poller, PollPolicy
 from bot.ports import BatchFetcher, Fetcher, Sender
 from bot.redact import redact_url
+from bot.reload import x_sources_asked
+from bot.reloader import Reloader
 from bot.scheduler import Ticker
 from bot.settings import Settings
 from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
@@ -47,7 +51,16 @@ if TYPE_CHECKING:  # imported where used: a command without X sources never load
     from bot.senders import TelegramSender
     from bot.x.source import XFetcher
 
-__all__ = ["App", "open_app", "open_database", "run_once", "run_worker", "x_polling_plan"]
+__all__ = [
+    "App",
+    "notice_desk",
+    "open_app",
+    "open_database",
+    "run_once",
+    "run_worker",
+    "watchlist_reloader",
+    "x_polling_plan",
+]
 
 log = logging.getLogger("watchpost")
 
@@ -77,6 +90,10 @@ class App:
     dry_run: bool = False
     #: the port /metrics and /healthz listen on, once `run_worker` has bound it
     status_port: int | None = None
+    #: the X sources as the watchlist wrote them, before the budget planned their intervals
+    asked_x: frozenset[SourceSpec] = frozenset()
+    #: the kinds of source this app polls (X only with a token)
+    fetchable: frozenset[SourceKind] = frozenset({SourceKind.FEED, SourceKind.TELEGRAM})
 
 
 def _poll_policy(s: Settings) -> PollPolicy:
@@ -184,6 +201,7 @@ async def open_app(
         deletions: DeletionChecker | None = None
         x_plan: PollingPlan | None = None
         x_specs = [s for s in watchlist.sources() if s.kind is SourceKind.X]
+        asked_x = x_sources_asked(watchlist)
         if x_specs and settings.x_bearer_token is None:
             log.error("%d X sources configured but no X_BEARER_TOKEN: not polled", len(x_specs))
         elif x_specs:
@@ -273,6 +291,8 @@ async def open_app(
             deletions=deletions,
             x_plan=x_plan,
             dry_run=dry_run,
+            asked_x=asked_x,
+            fetchable=frozenset(fetchable),
         )
     finally:
         if telegram is not None:
@@ -511,6 +531,19 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
     if app.deletions is not None:
         every = min(60.0, max(1.0, app.deletions.every.total_seconds()))
         ticker.every("deletions", every, app.deletions.check, jitter=every / 6)
+    desk = notice_desk(app)
+    if desk is not None:
+        # First after one period: the sources get a poll before their state is judged.
+        ticker.every(
+            "notices",
+            s.notice_seconds,
+            desk.tick,
+            first_run=utc_now() + timedelta(seconds=s.notice_seconds),
+        )
+    reloader = watchlist_reloader(app, desk)
+    if reloader is not None:
+        # Its first tick reads the file again: an edit made while the worker started applies.
+        ticker.every("reload", s.reload_seconds, reloader.tick)
     ticker.start()
     log.info(
         "worker started sources=%d channels=%d skipped=%s",
@@ -532,6 +565,47 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
         for sig in installed:
             loop.remove_signal_handler(sig)
         log.info("worker stopped")
+
+
+def notice_desk(app: App) -> NoticeDesk | None:
+    """The operator notices of `app`, or None when turned off."""
+    s = app.settings
+    if s.notice_seconds <= 0:
+        return None
+    if s.operator_chat is None:
+        log.info("operator notices go to the log (no WATCHPOST_OPERATOR_CHAT)")
+    return NoticeDesk(
+        sessions=app.sessions,
+        sender=app.sender,
+        chat=s.operator_chat,
+        policy=NoticePolicy(failing_after=timedelta(hours=s.notice_failing_hours)),
+        clock=app.clock,
+    )
+
+
+def watchlist_reloader(app: App, desk: NoticeDesk | None = None) -> Reloader | None:
+    """The hot reload of `app`'s watchlist file, or None: turned off, or no file to watch."""
+    path = app.watchlist.path
+    if app.settings.reload_seconds <= 0 or not path or not os.path.isfile(path):
+        log.info("watchlist hot reload off")
+        return None
+
+    def applied(watchlist: Watchlist) -> None:
+        app.watchlist = watchlist
+
+    return Reloader(
+        path,
+        running=app.watchlist,
+        asked_x=app.asked_x,
+        fetchable=app.fetchable,
+        sessions=app.sessions,
+        poller=app.poller,
+        dispatcher=app.dispatcher,
+        default_interval=timedelta(seconds=app.settings.default_interval_seconds),
+        clock=app.clock,
+        on_applied=applied,
+        on_refused=desk.reload_refused if desk is not None else lambda _problems: None,
+    )
 
 
 async def _report(app: App) -> None:

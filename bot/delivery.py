@@ -149,6 +149,12 @@ class Dispatcher:
         async with self._lock:
             return await self._dispatch()
 
+    def replace_watchlist(self, watchlist: Watchlist) -> None:
+        """Render by a reloaded watchlist from the next alert on (hot reload, issue 11)."""
+        self._watchlist = watchlist
+        self._topics = {t.id: t for t in watchlist.topics}
+        self._speakers = {sp.id: sp for sp in watchlist.speakers}
+
     def release_all(self) -> None:
         """On shutdown: record what can be, and give back the alerts of a cancelled tick."""
         self._retry_unwritten()

@@ -211,6 +211,17 @@ class Poller:
         self._not_modified: list[tuple[str, datetime]] = []
         self._near = NearDupIndex()
 
+    def replace_watchlist(self, watchlist: Watchlist, matcher: Matcher) -> None:
+        """Poll by a reloaded watchlist from the next claim on (hot reload, issue 11).
+
+        Called on the event loop between two awaits, so no claim sees half of it. A poll in
+        flight keeps the spec it read before its fetch; a source that left the watchlist is
+        deactivated in storage before this call, so it is not claimed again.
+        """
+        self._watchlist = watchlist
+        self._specs = {s.key: s for s in watchlist.sources()}
+        self._matcher = matcher
+
     def load_fingerprints(self, fingerprints: Iterable[tuple[int, int]]) -> None:
         """(Re)build the near-duplicate index from storage's recent statements."""
         index = NearDupIndex()

@@ -119,6 +119,18 @@ class Settings(BaseSettings):
     poll_tick_seconds: float = Field(
         default=5, gt=0, le=3600, validation_alias=_env("poll_tick_seconds")
     )
+    #: how often `run` looks at the watchlist file for edits (hot reload); 0 turns it off
+    reload_seconds: float = Field(default=5, ge=0, le=3600, validation_alias=_env("reload_seconds"))
+    #: the chat operator notices go to (`@username` or id); unset: they are logged only
+    operator_chat: str | None = Field(default=None, validation_alias=_env("operator_chat"))
+    #: how often `run` decides operator notices; 0 turns them off
+    notice_seconds: float = Field(
+        default=60, ge=0, le=86400, validation_alias=_env("notice_seconds")
+    )
+    #: a source failing for longer than this is noticed
+    notice_failing_hours: float = Field(
+        default=6, ge=0, le=24 * 30, validation_alias=_env("notice_failing_hours")
+    )
     #: sources fetched at the same time
     poll_concurrency: int = Field(
         default=32, ge=1, le=1024, validation_alias=_env("poll_concurrency")

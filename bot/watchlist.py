@@ -52,6 +52,8 @@ __all__ = [
     "load_watchlist",
     "parse_interval",
     "parse_watchlist",
+    "parse_watchlist_bytes",
+    "read_watchlist_bytes",
 ]
 
 MIN_INTERVAL = timedelta(seconds=1)
@@ -845,30 +847,49 @@ def load_watchlist(
         ConfigError: the file cannot be read, or every problem found in it.
     """
     name = os.fspath(path)
+    return parse_watchlist_bytes(read_watchlist_bytes(name, max_bytes=max_bytes), path=name)
+
+
+def read_watchlist_bytes(path: str, *, max_bytes: int = MAX_WATCHLIST_BYTES) -> bytes:
+    """The watchlist file's bytes, at most `max_bytes` of them.
+
+    Raises:
+        ConfigError: the file cannot be read, or is too large.
+    """
     try:
-        with open(name, "rb") as f:
+        with open(path, "rb") as f:
             # issue 11: a 10 MB file took 25 s and 674 MB to parse before it was refused;
             # read one byte past the cap and refuse at once.
             data = f.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise ConfigError(
-                [
-                    ConfigProblem(
-                        name,
-                        None,
-                        "",
-                        f"larger than {max_bytes:,} bytes: refused unread "
-                        "(a watchlist of a thousand sources is under 200 KB)",
-                    )
-                ]
-            )
-        text = data.decode("utf-8-sig")
     except OSError as exc:
         raise ConfigError(
-            [ConfigProblem(name, None, "", f"cannot read: {exc.strerror or exc}")]
+            [ConfigProblem(path, None, "", f"cannot read: {exc.strerror or exc}")]
         ) from exc
+    if len(data) > max_bytes:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    path,
+                    None,
+                    "",
+                    f"larger than {max_bytes:,} bytes: refused unread "
+                    "(a watchlist of a thousand sources is under 200 KB)",
+                )
+            ]
+        )
+    return data
+
+
+def parse_watchlist_bytes(data: bytes, *, path: str) -> Watchlist:
+    """Decode (UTF-8, a BOM allowed) and validate a watchlist read as bytes. No I/O.
+
+    Raises:
+        ConfigError: not UTF-8, or every problem found in it.
+    """
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            [ConfigProblem(name, None, "", f"not UTF-8 text (bad byte at offset {exc.start})")]
+            [ConfigProblem(path, None, "", f"not UTF-8 text (bad byte at offset {exc.start})")]
         ) from None
-    return parse_watchlist(text, path=name)
+    return parse_watchlist(text, path=path)

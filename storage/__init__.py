@@ -19,6 +19,7 @@ from storage.deletions import (
     record_checked,
     record_deleted,
 )
+from storage.notices import notices_sent, record_notice, statement_times
 from storage.outbox import (
     alert_state,
     claim_alerts,
@@ -96,6 +97,7 @@ __all__ = [
     "mark_alert_shown",
     "migrate",
     "month_usage",
+    "notices_sent",
     "outbox_counts",
     "pause_channel",
     "paused_channels",
@@ -106,6 +108,7 @@ __all__ = [
     "record_checked",
     "record_deleted",
     "record_not_modified",
+    "record_notice",
     "record_poll_failure",
     "record_poll_success",
     "record_source_gone",
@@ -122,6 +125,7 @@ __all__ = [
     "set_channel_chat",
     "source_id_of",
     "source_statuses",
+    "statement_times",
     "sync_channels",
     "sync_sources",
     "sync_watchlist",

@@ -256,3 +256,16 @@ class BudgetStateRow(Base):
     #: the guard's state as JSON (`bot.x.budget.BudgetState.to_json`)
     state: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NoticeRow(Base):
+    """When the operator was last told about a subject (issue 11): one notice per day at most,
+    across restarts."""
+
+    __tablename__ = "operator_notices"
+
+    #: a source key, "channel:ID", "watchlist" or "summary"
+    subject: Mapped[str] = mapped_column(String(600), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text)
