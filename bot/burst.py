@@ -76,19 +76,22 @@ def plan_burst(
 ) -> tuple[Send, ...]:
     """The messages a channel's pending alerts (in outbox order) go out as, in sending order.
 
-    One message per alert, in outbox order, unless that would deliver one later than
-    `max_delay` seconds (0: never gather). Then: urgent alerts one by one; the others that may
-    be gathered, in digests of at most `max_lines` lines whose `head_units` plus lines (and a
-    newline each) fit `max_units`; then the alerts that must go alone, in outbox order. A
-    digest of one line would say less than the alert itself: that alert goes alone instead.
+    One message per alert, urgent ones first, then the others in outbox order, unless that would
+    deliver one later than `max_delay` seconds (0: never gather, and outbox order throughout).
+    Then: urgent alerts one by one, first; the others that may be gathered, in digests of at
+    most `max_lines` lines whose `head_units` plus lines (and a newline each) fit `max_units`;
+    then the alerts that must go alone, in outbox order. A digest of one line would say less
+    than the alert itself: that alert goes alone instead.
     Every alert is in exactly one message.
     """
-    singles = tuple(Send(SendAs.SINGLE, (p.id,)) for p in pending)
     if max_delay <= 0 or len(pending) < 2:
-        return singles
-    if not is_late(pending, now=now, interval=interval, max_delay=max_delay):
-        return singles
+        return tuple(Send(SendAs.SINGLE, (p.id,)) for p in pending)
     first = [p for p in pending if p.urgent and not p.alone]
+    # An urgent statement does not wait behind a backlog, even one sent in time; follow-ups
+    # keep their place after the statements they answer.
+    ordered = [*first, *(p for p in pending if not p.urgent or p.alone)]
+    if not is_late(ordered, now=now, interval=interval, max_delay=max_delay):
+        return tuple(Send(SendAs.SINGLE, (p.id,)) for p in ordered)
     gather = [p for p in pending if not p.urgent and not p.alone]
     last = [p for p in pending if p.alone]
     groups: list[list[int]] = []

@@ -193,7 +193,9 @@ class Dispatcher:
                 alerts = storage.claim_alerts(
                     session,
                     now,
-                    limit=self._policy.batch_size,
+                    # issue 11: a digest carries up to 50 lines; a tick that saw only 50 alerts
+                    # would send half-full digests and fall behind a burst.
+                    limit=self._policy.batch_size * (4 if self._policy.burst_max_delay else 1),
                     lease=self._policy.lease,
                     owner=self._owner,
                 )

@@ -48,6 +48,12 @@ def test_alerts_that_already_waited_make_a_short_backlog_late() -> None:
     assert plan == (Send(SendAs.DIGEST, (0, 1)),)
 
 
+def test_an_urgent_statement_goes_first_even_when_the_backlog_is_in_time() -> None:
+    backlog = [pending(1), pending(2, alone=True), pending(3, urgent=True)]
+    plan = plan_burst(backlog, now=NOW, interval=3.0, max_delay=60)
+    assert ids(plan) == [3, 1, 2] and all(s.kind is SendAs.SINGLE for s in plan)
+
+
 def test_zero_max_delay_never_gathers() -> None:
     backlog = [pending(i, age=3600) for i in range(100)]
     plan = plan_burst(backlog, now=NOW, interval=3.0, max_delay=0)
@@ -126,8 +132,14 @@ def test_every_alert_is_in_exactly_one_message_and_the_rules_hold(
         alone_at = [n for n, p in enumerate(heads) if p.alone]
         assert all(n < first_digest for n in urgent_at)  # urgent first
         assert all(n > first_digest for n in alone_at)  # follow-ups after what they answer
-    if max_delay == 0 or not is_late(backlog, now=NOW, interval=interval, max_delay=max_delay):
+    if max_delay == 0:
         assert set(kinds) <= {SendAs.SINGLE} and ids(plan) == [p.id for p in backlog]
+    urgent_first = [
+        *(p for p in backlog if p.urgent and not p.alone),
+        *(p for p in backlog if not p.urgent or p.alone),
+    ]
+    if max_delay > 0 and not is_late(urgent_first, now=NOW, interval=interval, max_delay=max_delay):
+        assert set(kinds) <= {SendAs.SINGLE} and ids(plan) == [p.id for p in urgent_first]
     # Whatever the plan, each kind keeps its outbox order.
     order = {p.id: n for n, p in enumerate(backlog)}
     for group in (
