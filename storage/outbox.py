@@ -294,7 +294,11 @@ def alert_state(session: Session, alert_id: int) -> tuple[AlertStatus, str | Non
 
 
 def message_shared(session: Session, alert_id: int) -> bool:
-    """Whether the alert's Telegram message carries other alerts too (a digest, issue 11)."""
+    """Whether the alert's Telegram message carries other statements too (a digest, issue 11).
+
+    Follow-ups that rewrote the message ("also published by", a thread) keep its id as well:
+    they are the same statement's, and do not count.
+    """
     row = session.execute(
         select(AlertRow.channel_id, AlertRow.message_id).where(AlertRow.id == alert_id)
     ).one()
@@ -303,6 +307,10 @@ def message_shared(session: Session, alert_id: int) -> bool:
     n = session.scalar(
         select(func.count())
         .select_from(AlertRow)
-        .where(AlertRow.channel_id == row.channel_id, AlertRow.message_id == row.message_id)
+        .where(
+            AlertRow.channel_id == row.channel_id,
+            AlertRow.message_id == row.message_id,
+            AlertRow.kind.not_in([AlertKind.ALSO.value, AlertKind.THREAD.value]),
+        )
     )
     return int(n or 0) > 1
