@@ -112,6 +112,7 @@ def _delivery_policy(s: Settings) -> DeliveryPolicy:
     return DeliveryPolicy(
         chat_interval=s.telegram_chat_interval_seconds,
         global_rate=s.telegram_global_rate_per_second,
+        burst_max_delay=s.burst_max_delay_seconds,
         max_attempts=s.delivery_max_attempts,
         backoff_cap=s.delivery_backoff_max_seconds,
         lease=timedelta(seconds=s.lease_seconds),

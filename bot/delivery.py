@@ -19,12 +19,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import storage
 from bot.backoff import next_attempt
+from bot.burst import Pending, SendAs, plan_burst
 from bot.context import OTHER_SIDE_WINDOW, build_context
 from bot.errors import DeliveryRejected, DeliveryRetryLater, StorageError
 from bot.metrics import Metrics
 from bot.model import AlertForDelivery, AlertKind, AlertStatus, Watchlist
 from bot.ports import Sender
-from bot.render import render_alert, render_deletion, render_digest, render_edit
+from bot.render import (
+    burst_head,
+    burst_line,
+    render_alert,
+    render_burst,
+    render_deletion,
+    render_digest,
+    render_edit,
+    visible_units,
+)
 from bot.routing import in_quiet_hours, is_silent, is_urgent
 from bot.tghtml import utf16_len
 
@@ -64,6 +74,9 @@ class DeliveryPolicy:
     chat_interval: float = 3.0
     #: and about 30 a second from one bot overall
     global_rate: float = 25.0
+    #: issue 11: a backlog that would make an alert later than this is gathered into digests
+    #: (0: never)
+    burst_max_delay: float = 60.0
     max_attempts: int = 50
     backoff_cap: float = 3600.0
     lease: timedelta = timedelta(seconds=120)
@@ -186,7 +199,9 @@ class Dispatcher:
                 alerts = storage.claim_alerts(
                     session,
                     now,
-                    limit=self._policy.batch_size,
+                    # issue 11: a digest carries up to 50 lines; a tick that saw only 50 alerts
+                    # would send half-full digests and fall behind a burst.
+                    limit=self._policy.batch_size * (4 if self._policy.burst_max_delay else 1),
                     lease=self._policy.lease,
                     owner=self._owner,
                 )
@@ -200,17 +215,7 @@ class Dispatcher:
         sent = retried = failed = deferred = shown = 0
         done: set[int] = set()
         undone: set[int] = set()
-        digests: dict[str, list[AlertForDelivery]] = {}
-        units: list[list[AlertForDelivery]] = []
-        for alert in alerts:
-            if alert.kind is AlertKind.DIGEST:
-                if alert.channel_id not in digests:
-                    digests[alert.channel_id] = []
-                    units.append(digests[alert.channel_id])
-                digests[alert.channel_id].append(alert)
-            else:
-                units.append([alert])
-        for unit in units:
+        for unit, burst in self._units(alerts, now):
             first = unit[0]
             over_budget = self._monotonic() - started > self._policy.tick_budget
             ids = {a.id for a in unit}
@@ -220,7 +225,7 @@ class Dispatcher:
                 self._claimed -= ids
                 deferred += len(unit)
                 continue
-            outcome = await self._deliver(unit)
+            outcome = await self._deliver(unit, burst=burst)
             self._claimed -= ids
             if outcome == "sent":
                 if self._sender.delivers:
@@ -245,6 +250,68 @@ class Dispatcher:
             undone_ids=frozenset(undone),
         )
 
+    def _units(
+        self, alerts: list[AlertForDelivery], now: datetime
+    ) -> list[tuple[list[AlertForDelivery], bool]]:
+        """The messages the claimed alerts go out as, each with whether it is a burst digest.
+
+        A channel's daily digest is one message; its other alerts follow the burst plan. The
+        channels' messages keep interleaving in outbox order: a channel's n-th message takes
+        the place of its n-th claimed alert, so one channel's burst does not delay the others.
+        """
+        keyed: list[tuple[int, list[AlertForDelivery], bool]] = []
+        digests: dict[str, list[AlertForDelivery]] = {}
+        by_channel: dict[str, list[tuple[int, AlertForDelivery]]] = {}
+        for i, alert in enumerate(alerts):
+            if alert.kind is AlertKind.DIGEST:
+                if alert.channel_id not in digests:
+                    digests[alert.channel_id] = []
+                    keyed.append((i, digests[alert.channel_id], False))
+                digests[alert.channel_id].append(alert)
+            else:
+                by_channel.setdefault(alert.channel_id, []).append((i, alert))
+        for channel_id, items in by_channel.items():
+            by_id = {a.id: a for _, a in items}
+            plan = plan_burst(
+                [self._pending(a) for _, a in items],
+                now=now,
+                interval=self._policy.chat_interval,
+                max_delay=self._policy.burst_max_delay,
+                head_units=visible_units(burst_head(len(items))),
+            )
+            gathered = [step for step in plan if step.kind is SendAs.DIGEST]
+            if gathered:
+                log.info(
+                    "burst channel=%s alerts=%d digests=%d messages=%d",
+                    channel_id,
+                    len(items),
+                    len(gathered),
+                    len(plan),
+                )
+            for (pos, _), step in zip(items, plan, strict=False):
+                keyed.append((pos, [by_id[i] for i in step.ids], step.kind is SendAs.DIGEST))
+        keyed.sort(key=lambda k: k[0])
+        return [(unit, burst) for _, unit, burst in keyed]
+
+    def _pending(self, alert: AlertForDelivery) -> Pending:
+        """What the burst plan needs to know of an alert."""
+        # A follow-up answers or rewrites one message; a timed-out try may have posted the
+        # alert already, and its next try must be the patient one for that alert alone.
+        alone = alert.kind is not AlertKind.NEW or (alert.last_error or "").startswith(TIMED_OUT)
+        try:
+            units = visible_units(burst_line(alert, self._speakers))
+        except Exception:
+            # It goes alone, where a rendering fault has its plain fallback (issue 11).
+            log.critical("burst line failed alert=%d", alert.id, exc_info=True)
+            alone, units = True, 0
+        return Pending(
+            id=alert.id,
+            created_at=alert.created_at,
+            urgent=is_urgent(alert.statement.matches, self._topics),
+            alone=alone,
+            line_units=units,
+        )
+
     async def _pace(self, chat: str) -> None:
         now = self._monotonic()
         wait = max(self._chat_ready_at.get(chat, 0.0), self._next_global) - now
@@ -265,12 +332,16 @@ class Dispatcher:
             and not is_urgent(matches, self._topics)
         )
 
-    def _prepare(self, unit: list[AlertForDelivery]) -> _Message:
+    def _prepare(self, unit: list[AlertForDelivery], *, burst: bool = False) -> _Message:
         """What to send or edit for these alerts, with the context storage holds."""
         alert = unit[0]
         st = alert.statement
         speaker = self._watchlist.speaker(st.speaker_id)
         now = self._clock()
+        if burst:
+            # Notifies as the loudest of its alerts would have.
+            html = render_burst(unit, self._speakers)
+            return _Message(html=html, silent=all(self._silent(a, now) for a in unit))
         silent = self._silent(alert, now)
         if alert.kind is AlertKind.DIGEST:
             html = render_digest(unit, self._speakers)
@@ -302,6 +373,7 @@ class Dispatcher:
                 if alert.kind in (AlertKind.ALSO, AlertKind.THREAD) and alert.parent_id
                 else None
             )
+            shared = parent is not None and storage.message_shared(session, alert.parent_id or 0)
         html = render_alert(
             alert, speaker, self._topics, context=context, max_text=self._policy.max_text
         )
@@ -311,6 +383,10 @@ class Dispatcher:
         if status == AlertStatus.PENDING:
             # The first alert is still on its way: grow it once it is there.
             raise _NotYet("the first alert is not sent yet")
+        if message_id is not None and shared:
+            # issue 11: the first alert went out as a line of a digest; rewriting that message
+            # would take the other statements' lines away: answer it instead.
+            return _Message(html=html, silent=True, reply_to=message_id)
         if message_id is not None:
             # The first alert grows instead of a second message.
             return _Message(html=html, silent=True, edit=message_id)
@@ -339,10 +415,10 @@ class Dispatcher:
         first = unit[0]
         return _Message(html="\n\n".join(parts), reply_to=first.parent_message_id)
 
-    async def _deliver(self, unit: list[AlertForDelivery]) -> str:
+    async def _deliver(self, unit: list[AlertForDelivery], *, burst: bool = False) -> str:
         alert = unit[0]
         try:
-            msg = self._prepare(unit)
+            msg = self._prepare(unit, burst=burst)
         except _NotYet as exc:
             return self._retry_all(unit, str(exc), 1.0)
         except StorageError as exc:
@@ -405,7 +481,8 @@ class Dispatcher:
         verb = "sent" if self._sender.delivers else "shown"
         self._metrics.inc(f"alerts_{verb}", len(unit), kind=alert.kind.value)
         if self._sender.delivers:  # console alerts are shown, not delivered: not a latency
-            self._metrics.observe_delivery((now - alert.created_at).total_seconds())
+            for a in unit:  # a digest delivers each of its alerts: one latency each
+                self._metrics.observe_delivery((now - a.created_at).total_seconds())
         lag = (now - alert.statement.published_at).total_seconds()
         log.info(
             "%s alert=%d kind=%s channel=%s message_id=%s statement=%d lag=%.0fs",

@@ -32,13 +32,18 @@ from bot.text import display_text
 from bot.tghtml import html_to_plain, utf16_len
 
 __all__ = [
+    "BURST_WORDS_UNITS",
     "MIN_LEN",
+    "burst_head",
+    "burst_line",
     "render_alert",
+    "render_burst",
     "render_deletion",
     "render_digest",
     "render_edit",
     "render_plain",
     "safe_href",
+    "visible_units",
     "word_diff",
 ]
 
@@ -551,3 +556,45 @@ def render_digest(
     if shown < len(alerts):
         lines.append(f"… and {len(alerts) - shown} more")
     return "\n".join(lines)
+
+
+#: room for a statement's first words in a burst digest line (issue 11)
+BURST_WORDS_UNITS = 90
+
+
+def burst_head(count: int) -> str:
+    """The first line of a burst digest of `count` statements."""
+    return f"⏱ <b>{count} statements</b> in a burst, gathered to keep up:"
+
+
+def burst_line(alert: AlertForDelivery, speakers: Mapping[str, Speaker]) -> str:
+    """A statement's line in a burst digest: speaker, time, first words, link (never dropped)."""
+    st = alert.statement
+    sp = speakers.get(st.speaker_id)
+    when = f"{st.published_at.astimezone(UTC):%H:%M} UTC"
+    who = _esc_clip(_clean(sp.name if sp else st.speaker_id), 60)
+    text = st.title if st.title and not st.text.startswith(st.title) else st.text
+    words = _esc_clip(_clean(text), BURST_WORDS_UNITS)
+    href = safe_href(st.url)
+    link = f' <a href="{html.escape(href, quote=True)}">link</a>' if href else ""
+    return f"• {who}, {when}: {words}{link}"
+
+
+def render_burst(
+    alerts: Sequence[AlertForDelivery], speakers: Mapping[str, Speaker], *, max_len: int = 4096
+) -> str:
+    """Several statements of a burst as one message, a line each in outbox order.
+
+    Raises:
+        ValueError: the lines do not fit `max_len` as the reader sees them (the plan should
+            have split them; a line is never dropped silently).
+    """
+    html_out = "\n".join([burst_head(len(alerts)), *(burst_line(a, speakers) for a in alerts)])
+    if utf16_len(html_to_plain(html_out)) > max_len:
+        raise ValueError(f"burst digest of {len(alerts)} lines is over {max_len} units")
+    return html_out
+
+
+def visible_units(html_text: str) -> int:
+    """How many UTF-16 units Telegram counts for Telegram HTML `html_text`."""
+    return utf16_len(html_to_plain(html_text))

@@ -259,6 +259,11 @@ class Settings(BaseSettings):
     telegram_global_rate_per_second: float = Field(
         default=25, gt=0, le=1000, validation_alias=_env("telegram_global_rate_per_second")
     )
+    #: issue 11: a channel's backlog that would make an alert later than this is gathered into
+    #: digest messages (urgent alerts still go one by one, first); 0 never gathers
+    burst_max_delay_seconds: float = Field(
+        default=60, ge=0, le=_DAY, validation_alias=_env("burst_max_delay_seconds")
+    )
     telegram_timeout: float = Field(
         default=20, gt=0, le=600, validation_alias=_env("telegram_timeout")
     )

@@ -19,6 +19,7 @@ __all__ = [
     "mark_alert_retry",
     "mark_alert_sent",
     "mark_alert_shown",
+    "message_shared",
     "outbox_counts",
     "pause_channel",
     "paused_channels",
@@ -290,3 +291,26 @@ def alert_state(session: Session, alert_id: int) -> tuple[AlertStatus, str | Non
         select(AlertRow.status, AlertRow.message_id).where(AlertRow.id == alert_id)
     ).one()
     return AlertStatus(row.status), row.message_id
+
+
+def message_shared(session: Session, alert_id: int) -> bool:
+    """Whether the alert's Telegram message carries other statements too (a digest, issue 11).
+
+    Follow-ups that rewrote the message ("also published by", a thread) keep its id as well:
+    they are the same statement's, and do not count.
+    """
+    row = session.execute(
+        select(AlertRow.channel_id, AlertRow.message_id).where(AlertRow.id == alert_id)
+    ).one()
+    if row.message_id is None:
+        return False
+    n = session.scalar(
+        select(func.count())
+        .select_from(AlertRow)
+        .where(
+            AlertRow.channel_id == row.channel_id,
+            AlertRow.message_id == row.message_id,
+            AlertRow.kind.not_in([AlertKind.ALSO.value, AlertKind.THREAD.value]),
+        )
+    )
+    return int(n or 0) > 1

@@ -9,12 +9,15 @@ Supported methods: ``getMe``, ``sendMessage``, ``editMessageText``, ``deleteMess
 parsed with :func:`bot.tghtml.parse_tg_html` exactly as the server parses ``parse_mode=HTML``;
 plain text (no parse mode) is taken as is. Known gaps, on purpose: Markdown parse modes answer
 ``unsupported parse_mode``, URLs in plain text do not become ``url`` entities, and no flood
-control happens unless injected with :meth:`FakeTelegram.fail_next`.
+control happens unless injected with :meth:`FakeTelegram.fail_next` or asked for with
+``chat_interval``: then a message or edit to a chat sooner than that after the previous one is
+answered 429 with ``retry_after``, as Telegram does to a bot posting too fast to one chat.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -264,6 +267,9 @@ class FakeTelegram:
         chats: chats the bot may post to, as ``{"@username" or title: chat id}``; they are
             channels (add groups with :meth:`add_chat`).
         clock: seconds since the epoch, for message dates.
+        chat_interval: the least seconds between two posts (messages or edits) to one chat;
+            0 lets any pace through.
+        monotonic: the clock `chat_interval` is measured with.
     """
 
     def __init__(
@@ -272,9 +278,14 @@ class FakeTelegram:
         chats: Mapping[str, int] | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        chat_interval: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._tokens = frozenset(tokens)
         self._clock = clock
+        self._chat_interval = chat_interval
+        self._monotonic = monotonic
+        self._last_post: dict[int, float] = {}
         self._lock = threading.Lock()
         self._chats: dict[int, _Chat] = {}
         self._sent: list[SentMessage] = []
@@ -454,6 +465,20 @@ class FakeTelegram:
             raise _ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
         return key, chat
 
+    def _flood_check(self, chat: _Chat) -> None:
+        """Refuse a post that comes too soon after the chat's previous one (when paced)."""
+        if self._chat_interval <= 0:
+            return
+        now = self._monotonic()
+        last = self._last_post.get(chat.id)
+        # a microsecond of slack: a client that waits exactly the interval is on time
+        if last is not None and now - last < self._chat_interval - 1e-6:
+            seconds = max(1, math.ceil(self._chat_interval - (now - last)))
+            raise _ApiError(
+                429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds}
+            )
+        self._last_post[chat.id] = now
+
     def _message_id(self, params: _Params) -> int:
         raw = params.get("message_id")
         if not raw:
@@ -574,6 +599,7 @@ class FakeTelegram:
         raw, text, entities, parse_mode = self._text(params)
         link_preview_disabled = self._link_preview_disabled(params)
         reply_to = self._reply_target(params, chat)
+        self._flood_check(chat)
         sent = SentMessage(
             chat=key,
             chat_id=chat.id,
@@ -605,6 +631,7 @@ class FakeTelegram:
         current = sent.edits[-1] if sent.edits else sent
         if (current.text, current.entities) == (text, entities):
             raise _ApiError(400, _NOT_MODIFIED)
+        self._flood_check(chat)
         edit = Edit(html=raw, text=text, entities=entities, date=int(self._clock()))
         updated = replace(sent, edits=(*sent.edits, edit))
         self._sent[found] = updated

@@ -317,3 +317,25 @@ def test_error_descriptions_are_in_the_official_catalog(server: LocalServer) -> 
     assert set(descriptions) <= known, set(descriptions) - known
     shapes = json.loads((CORPUS / "tdlib-telegram-bot-api" / "envelope_shapes.json").read_text())
     assert list(json.loads(bodies[2].content)) == list(shapes["group_migrated"]["body"])
+
+
+async def test_a_paced_chat_answers_429_to_a_post_that_comes_too_soon() -> None:
+    now = [100.0]
+    paced = FakeTelegram(
+        tokens={TOKEN},
+        chats={CHANNEL: CHANNEL_ID},
+        chat_interval=3.0,
+        monotonic=lambda: now[0],
+    )
+    with LocalServer(paced.handle) as running:
+        async with Bot(TOKEN, base_url=f"{running.url}/bot") as client:
+            first = await client.send_message(CHANNEL, "one")
+            now[0] += 1.0
+            with pytest.raises(RetryAfter) as caught:
+                await client.send_message(CHANNEL, "two")
+            assert caught.value.retry_after == timedelta(seconds=2)
+            with pytest.raises(RetryAfter):  # an edit is a post too
+                await client.edit_message_text("uno", CHANNEL, first.message_id)
+            now[0] += 2.0  # exactly the interval after the first: on time
+            await client.send_message(CHANNEL, "two")
+    assert [m.text for m in paced.messages()] == ["one", "two"]

@@ -164,3 +164,30 @@ def test_digest_alerts_wait_without_blocking_the_channel(sessions) -> None:
             storage.mark_alert_sent(s, a.id, message_id="1", now=T0)
         at_digest = storage.claim_alerts(s, later, limit=10, lease=timedelta(seconds=30))
         assert [(a.kind.value, a.statement.external_id) for a in at_digest] == [("digest", "id-1")]
+
+
+def test_alerts_sent_in_one_digest_share_its_message_and_know_it(sessions) -> None:
+    with storage.session_scope(sessions) as s:
+        store_statements(s, X, [to_store(item(n)) for n in (1, 2, 3)], now=T0)
+    with storage.session_scope(sessions) as s:
+        a, b, c = storage.claim_alerts(s, T0, limit=10, lease=timedelta(seconds=60))
+        storage.mark_alert_sent(s, a.id, message_id="7", now=T0)
+        storage.mark_alert_sent(s, b.id, message_id="7", now=T0)
+        storage.mark_alert_sent(s, c.id, message_id="8", now=T0)
+    with storage.session_scope(sessions) as s:
+        assert storage.alert_state(s, a.id) == storage.alert_state(s, b.id)
+        assert storage.message_shared(s, a.id) and storage.message_shared(s, b.id)
+        assert not storage.message_shared(s, c.id)  # a message of its own may be rewritten
+
+
+def test_an_also_published_edit_of_a_message_does_not_make_it_a_digest(sessions) -> None:
+    with storage.session_scope(sessions) as s:
+        store_statements(s, spec().key, [to_store(item(1))], now=T0)
+        (orig,) = s.scalars(select(StatementRow.id))
+        near = replace(to_store(item(2, text=item(1).text + " #x"), speaker="sp2"), near=(orig,))
+        store_statements(s, X2, [near], now=T0)
+        first, also = s.scalars(select(AlertRow.id).order_by(AlertRow.id)).all()
+        storage.mark_alert_sent(s, first, message_id="5", now=T0)
+        storage.mark_alert_sent(s, also, message_id="5", now=T0)  # it rewrote message 5
+    with storage.session_scope(sessions) as s:
+        assert not storage.message_shared(s, first)  # the next follow-up may rewrite it too

@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 
 from bot.matching import compile_topics
 from bot.model import AlertForDelivery, AlertKind, Speaker, StoredStatement, Term, Topic
-from bot.render import MIN_LEN, render_alert, render_plain, safe_href
+from bot.render import (
+    BURST_WORDS_UNITS,
+    MIN_LEN,
+    burst_line,
+    render_alert,
+    render_burst,
+    render_plain,
+    safe_href,
+    visible_units,
+)
 from bot.text import display_text
 from bot.tghtml import TgText, parse_tg_html, utf16_len
 
@@ -281,3 +290,25 @@ def test_an_undated_statement_says_when_it_was_first_seen() -> None:
     msg = render_plain(undated, MFA, TOPICS)
     assert "\n🕒 first seen 27 Sep 2020 04:10 UTC, no date in the feed · en\n" in msg
     assert "first seen" not in render_plain(a, MFA, TOPICS)
+
+
+def test_a_burst_line_says_who_when_the_first_words_and_links_even_a_long_address() -> None:
+    long_url = "https://mfa.am/en/press-release/" + "x" * 400
+    line = burst_line(alert("", "Karabakh " + "word " * 200, long_url), {MFA.id: MFA})
+    parsed = parse_tg_html(line)
+    assert parsed.text.startswith("• Ministry of Foreign Affairs, 04:10 UTC: Karabakh word")
+    assert visible_units(line) < 60 + BURST_WORDS_UNITS + 20
+    assert [e.url for e in parsed.entities if e.type == "text_link"] == [long_url]
+
+
+@given(st.lists(st.text(min_size=1, max_size=300), min_size=1, max_size=40))
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=50)
+def test_a_burst_digest_has_every_line_or_refuses(texts: list[str]) -> None:
+    alerts = [alert("", t) for t in texts]
+    try:
+        out = render_burst(alerts, {MFA.id: MFA})
+    except ValueError:
+        return  # the plan splits before this happens; a line is never dropped
+    parsed = parse_tg_html(out)
+    assert utf16_len(parsed.text) <= 4096
+    assert parsed.text.count("\n• ") == len(alerts)
