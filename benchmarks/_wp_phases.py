@@ -81,7 +81,7 @@ def main() -> None:
         "statements_to_store",
         _timed("statements_to_store (match, route)", pipeline.statements_to_store),
     )
-    for name in ("claim_sources", "store_statements", "record_poll_success"):
+    for name in ("claim_sources", "lookup_known", "apply_intents", "record_poll_success"):
         setattr(storage, name, _timed(name, getattr(storage, name)))
     ingest = pipeline.Poller._ingest
     label = "Poller._ingest (all of the above but parse)"
