@@ -127,12 +127,16 @@ def _watchlist(url: str, feeds: int, per_speaker: int = 10) -> str:
         "    name: Ceasefire",
         "    terms:",
         "      en: [ceasefire, truce]",
+        "  - id: unrouted",
+        "    name: Nothing the feeds say",
+        "    terms:",
+        "      en: [xqzjvw]",
         "channels:",
         "  - id: main",
         '    chat: "@bench"',
         # Every statement is stored (match: all) but none is routed: the cycle measures polling
         # and storing, as reader's does; delivery has its own benchmark (benchmarks/burst.py).
-        "    topics: [ceasefire]",
+        "    topics: [unrouted]",
     ]
     return "\n".join(lines) + "\n"
 
