@@ -44,16 +44,22 @@ def test_check_names_file_line_and_field(
     assert err[1].startswith(f"{bad}:12: channels[0].topics[0]: unknown topic 'nope'")
 
 
+def _world_config(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The e2e watchlist written to a file, and the world's settings in the environment."""
+    config = tmp_path / "w.yaml"
+    config.write_text(WATCHLIST.replace("{feeds}", world.feeds.url), encoding="utf-8")
+    for name, value in world.env().items():
+        monkeypatch.setenv(name, value)
+    return config
+
+
 def test_once_json_then_sources_table(
     world: World,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = tmp_path / "w.yaml"
-    config.write_text(WATCHLIST.replace("{feeds}", world.feeds.url), encoding="utf-8")
-    for name, value in world.env().items():
-        monkeypatch.setenv(name, value)
+    config = _world_config(world, tmp_path, monkeypatch)
     world.publish("/am.rss", entry(1, "Karabakh", "Primed, not alerted."))
     assert main(["--config", str(config), "once", "--json"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
@@ -229,10 +235,7 @@ def test_once_json_marks_an_undated_statement(
 ) -> None:
     from dataclasses import replace
 
-    config = tmp_path / "w.yaml"
-    config.write_text(WATCHLIST.replace("{feeds}", world.feeds.url), encoding="utf-8")
-    for name, value in world.env().items():
-        monkeypatch.setenv(name, value)
+    config = _world_config(world, tmp_path, monkeypatch)
     world.publish("/am.rss", entry(1, "Karabakh", "Dated."))
     world.publish("/az.rss", replace(entry(2, "Karabakh", "No date in the feed."), published=None))
     assert main(["--config", str(config), "once", "--json"]) == 0
