@@ -31,7 +31,6 @@ import json
 import logging
 import random
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -113,33 +112,6 @@ class MonthResult:
 def _handles(n: int, rng: random.Random) -> list[str]:
     letters = "abcdefghijklmnopqrstuvwxyz"
     return ["".join(rng.choice(letters) for _ in range(8)) + f"{i:03d}" for i in range(n)]
-
-
-def _watchlist(handles: Sequence[str], freshness: float) -> str:
-    lines = ["speakers:"]
-    for n, h in enumerate(handles):
-        lines += [
-            f"  - id: speaker-{n:03d}",
-            f"    name: Speaker {n}",
-            "    role: Office",
-            f"    side: Side{n % 4}",
-            "    timezone: UTC",
-            "    sources:",
-            f"      - x: {h}",
-            f"        interval: {int(freshness)}s",
-            "        match: all",
-        ]
-    lines += [
-        "topics:",
-        "  - id: conflict",
-        "    name: Conflict",
-        "    terms:",
-        "      en: [ceasefire]",
-        "channels:",
-        "  - id: main",
-        '    chat: "@bench_watch"',
-    ]
-    return "\n".join(lines) + "\n"
 
 
 class _Clock:

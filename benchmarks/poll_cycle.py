@@ -15,10 +15,10 @@ What it does:
    untimed cycle each, every feed answering 304, to warm the file cache.
 3. Each round bumps the same ``--bump`` fraction of feeds in both namespaces (one new item, new
    ETag), then times each client as a whole process: Watchpost ``python -m bot once --console
-   --json`` (stored, and the alerts rendered to the console; concurrency ``--concurrency``, one
-   batch), reader ``update_feeds(workers=16,
-   scheduled=False)``. Both see the same content and their own caching state; the order
-   alternates from round to round so that neither always runs second.
+   --json`` (stored and routed to no channel; the user's default settings unless
+   ``--concurrency`` is given), reader ``update_feeds(workers=16, scheduled=False)``. Both
+   see the same content and their own caching state; the order alternates from round to round
+   so that neither always runs second.
 4. Wall time is `time.perf_counter` around the child; CPU is the child's user+system time from
    ``getrusage(RUSAGE_CHILDREN)``; the host's CPU in the same span is read from /proc.
    Both clients must report exactly the bumped items as new, or the run fails.
@@ -315,7 +315,9 @@ def main() -> None:
     p.add_argument("--items", type=int, default=20)
     p.add_argument("--latency", type=float, default=0.02)
     p.add_argument("--bump", type=float, default=0.1, help="fraction of feeds with a new item")
-    p.add_argument("--concurrency", type=int, default=64, help="WATCHPOST_POLL_CONCURRENCY")
+    p.add_argument(
+        "--concurrency", type=int, default=None, help="WATCHPOST_POLL_CONCURRENCY (default: unset)"
+    )
     p.add_argument("--workers", type=int, default=16, help="reader's update_feeds(workers=)")
     p.add_argument("--profile", action="store_true", help="then profile one Watchpost cycle")
     args = p.parse_args()
@@ -329,18 +331,16 @@ def main() -> None:
         env.update(
             WATCHPOST_CONFIG=str(tmp / "watchlist.yaml"),
             WATCHPOST_DATABASE_URL=f"sqlite:///{tmp / 'watchpost.sqlite'}",
-            WATCHPOST_POLL_CONCURRENCY=str(args.concurrency),
-            WATCHPOST_POLL_BATCH_SIZE=str(args.feeds + 1),
             WATCHPOST_LOG_LEVEL="WARNING",
-            # The console stands in for Telegram: its per-chat pace (seconds per message) would
-            # make the cycle measure Telegram's rate limit, not polling.
-            WATCHPOST_TELEGRAM_CHAT_INTERVAL_SECONDS="0",
-            WATCHPOST_TELEGRAM_GLOBAL_RATE_PER_SECOND="1000",
         )
+        # The settings a user gets, unless asked otherwise.
+        if args.concurrency is not None:
+            env["WATCHPOST_POLL_CONCURRENCY"] = str(args.concurrency)
         b = Bench(url, host_pid, tmp, env, tmp / "reader.sqlite", args.workers)
         print(
             f"{args.feeds} feeds x {args.items} items, {args.latency * 1000:g} ms latency, "
-            f"{args.bump:.0%} bumped per round; watchpost concurrency {args.concurrency}, "
+            f"{args.bump:.0%} bumped per round; "
+            f"watchpost concurrency {args.concurrency or 'default'}, "
             f"reader workers {args.workers}; host {url} (pid {host_pid})",
             file=sys.stderr,
         )
