@@ -268,13 +268,15 @@ class Poller:
         if n:
             log.info("released %d source lease(s)", n)
 
-    def _claim(self, *, due_only: bool, after_key: str | None = None) -> list[SourceForPoll]:
+    def _claim(
+        self, *, due_only: bool, after_key: str | None = None, limit: int | None = None
+    ) -> list[SourceForPoll]:
         self._retry_unwritten()
         with self._scope() as session:
             return storage.claim_sources(
                 session,
                 self._clock(),
-                limit=self._policy.batch_size,
+                limit=self._policy.batch_size if limit is None else limit,
                 lease=self._policy.lease,
                 owner=self._owner,
                 due_only=due_only,
@@ -282,14 +284,83 @@ class Poller:
             )
 
     async def poll_due(self, *, due_only: bool = True) -> list[PollOutcome]:
-        """Poll every source that is due (or every source), at most `batch_size` per call."""
+        """Poll every source that is due now, with at most `batch_size` claimed at a time.
+
+        A tick drains what is due (issue 9). It used to poll one batch and wait for the whole
+        batch: 10,000 sources every 60 s need 167 polls a second, and one batch of 500 per
+        5 s tick gives 100; and one slow source (up to the 45 s total timeout) held back the
+        next claim for everything else. Now sources are claimed again as polls finish, so a
+        slow source holds its own slot only. Sources stay claimed (leased) for no longer than
+        it takes to poll what is ahead of them.
+
+        ``due_only=False`` claims one batch whether due or not (tests of recovery use it).
+        """
+        if not due_only:
+            try:
+                sources = self._claim(due_only=False)
+            except StorageError as exc:
+                log.error("poll tick skipped: %s", exc)
+                self._metrics.inc("storage_errors", where="claim")
+                return []
+            return await self._poll_claimed(sources)
+        size = self._policy.batch_size
+        # Claim again once this much room is free: one claim query per finished poll would
+        # cost more than the polls themselves; a quarter of the batch at most, so that slow
+        # sources holding the rest never stop the claims.
+        chunk = max(1, min(self._policy.concurrency, size // 4))
+        running: dict[asyncio.Task[list[PollOutcome]], int] = {}
+        outcomes: list[PollOutcome] = []
+        claimed = 0
+        more = True
         try:
-            sources = self._claim(due_only=due_only)
-        except StorageError as exc:
-            log.error("poll tick skipped: %s", exc)
-            self._metrics.inc("storage_errors", where="claim")
-            return []
-        return await self._poll_claimed(sources)
+            while True:
+                room = size - claimed
+                if more and room >= chunk:
+                    try:
+                        batch = self._claim(due_only=True, limit=room)
+                    except StorageError as exc:
+                        log.error("poll tick stopped claiming: %s", exc)
+                        self._metrics.inc("storage_errors", where="claim")
+                        batch, more = [], False
+                    else:
+                        # A short claim: nothing else is due now; the next tick looks again.
+                        more = len(batch) == room
+                    for task, n in self._start_polls(batch):
+                        running[task] = n
+                        claimed += n
+                if not running:
+                    return outcomes
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    claimed -= running.pop(task)
+                    outcomes.extend(task.result())
+                if len(self._not_modified) >= chunk:
+                    self._flush_not_modified()
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running)
+            self._flush_not_modified()
+
+    def _start_polls(
+        self, sources: list[SourceForPoll]
+    ) -> list[tuple[asyncio.Task[list[PollOutcome]], int]]:
+        """A task per source, and one per kind polled in batches; with how many each holds."""
+        sources = [s for s in sources if s.kind in self._fetchers and s.key in self._specs]
+        batched = [s for s in sources if s.kind in self._batch_fetchers]
+        out = [
+            (asyncio.create_task(self._poll_single(s)), 1)
+            for s in sources
+            if s.kind not in self._batch_fetchers
+        ]
+        for kind in {s.kind for s in batched}:
+            members = [s for s in batched if s.kind is kind]
+            out.append((asyncio.create_task(self._poll_batch(members)), len(members)))
+        return out
+
+    async def _poll_single(self, source: SourceForPoll) -> list[PollOutcome]:
+        return [await self._poll_guarded(source)]
 
     async def poll_all(self) -> list[PollOutcome]:
         """Poll every active source exactly once, due or not (`watchpost once`).
