@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Table, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -310,10 +311,11 @@ def _insert_version(
 # Built once, values bound at execution: a statement with its values inlined (``.values(**v)``)
 # is a new statement for SQLAlchemy's cache every time, and compiling it cost about 1 ms of
 # CPU per stored statement, the most of a first poll (issue 9).
+_STATEMENTS = cast(Table, StatementRow.__table__)
 _INSERT_STATEMENT = {
-    is_pg: (postgresql.insert if is_pg else sqlite.insert)(StatementRow.__table__)
+    is_pg: (postgresql.insert if is_pg else sqlite.insert)(_STATEMENTS)
     .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-    .returning(StatementRow.__table__.c.id)
+    .returning(_STATEMENTS.c.id)
     for is_pg in (False, True)
 }
 
