@@ -27,6 +27,7 @@ from bot.deletions import DeletionChecker
 from bot.delivery import DeliveryPolicy, Dispatcher, DispatchReport
 from bot.errors import DeliveryRejected, DeliveryRetryLater, StartupError, StorageError
 from bot.health import judge
+from bot.looplag import LoopLag
 from bot.matching import compile_topics
 from bot.metrics import Gauge, Metrics
 from bot.model import PollOutcome, SourceKind, SourceSpec, Watchlist
@@ -546,6 +547,7 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
         # Its first tick reads the file again: an edit made while the worker started applies.
         ticker.every("reload", s.reload_seconds, reloader.tick)
     ticker.start()
+    lag = asyncio.create_task(LoopLag(app.metrics).run(), name="loop-lag")
     log.info(
         "worker started sources=%d channels=%d skipped=%s",
         len(app.watchlist.sources()) - sum(app.skipped_kinds.values()),
@@ -556,6 +558,7 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
         await stop.wait()
     finally:
         log.info("stopping: letting running ticks finish")
+        lag.cancel()
         if status is not None:
             await status.stop()
         await ticker.stop()

@@ -55,6 +55,16 @@ class Metrics:
             buckets=(1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 4 * 3600, 86400),
             registry=self.registry,
         )
+        # The event loop's lateness (bot.looplag): a poll parsed or a query run on the loop
+        # holds every timer, timeout and send behind it (issue 9: never more than 100 ms).
+        self._loop_lag = Histogram(
+            "event_loop_lag_seconds",
+            "How late the event loop ran a timer: how long something held the loop",
+            namespace="watchpost",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.loop_lag_max = 0.0
         self.registry.register(_Collector(self))
 
     def inc(self, name: str, n: int = 1, **labels: str) -> None:
@@ -90,6 +100,13 @@ class Metrics:
         the edit or deletion it reports was found)."""
         self._latency.observe(max(0.0, seconds))
 
+    def observe_loop_lag(self, seconds: float) -> None:
+        """The event loop ran a timer `seconds` late."""
+        seconds = max(0.0, seconds)
+        self._loop_lag.observe(seconds)
+        with self._lock:
+            self.loop_lag_max = max(self.loop_lag_max, seconds)
+
     def read_gauges(self, reader: Callable[[], Iterable[Gauge]]) -> None:
         """Take gauges from `reader` at each scrape (it may do I/O; scrape off the event loop)."""
         self._gauges = reader
@@ -122,6 +139,12 @@ class _Collector(Collector):
             for have, n in counted:
                 family.add_metric([have.get(k, "") for k in label_names], n)
             yield family
+        worst = GaugeMetricFamily(
+            PREFIX + "event_loop_lag_max_seconds",
+            "The longest the event loop was held since the worker started",
+        )
+        worst.add_metric([], self._metrics.loop_lag_max)
+        yield worst
         reader = self._metrics._gauges
         if reader is None:
             return
