@@ -106,6 +106,8 @@ def _poll_policy(s: Settings) -> PollPolicy:
         backoff_base=s.backoff_base_seconds,
         backoff_cap=s.backoff_max_seconds,
         jitter=s.backoff_jitter,
+        # the poll tick's period and its jitter (run_worker): the longest until the next tick
+        lookahead=timedelta(seconds=s.poll_tick_seconds * 1.2),
     )
 
 

@@ -40,7 +40,13 @@ def next_poll(
     `retry_after`.
     """
     rng = rng or random.Random()
-    seconds = _jittered(interval.total_seconds(), jitter, rng)
+    # After a success the jitter only shortens the interval: a source set to 60 s is polled
+    # within 60 s, as the operator asked ("within a minute" is the promise), never 66 s later.
+    seconds = (
+        interval.total_seconds() * (1 - rng.uniform(0, jitter))
+        if jitter > 0
+        else (interval.total_seconds())
+    )
     if failures > 0:
         seconds = max(
             seconds,

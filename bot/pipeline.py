@@ -74,6 +74,9 @@ class PollPolicy:
     backoff_base: float = 30.0
     backoff_cap: float = 6 * 3600.0
     jitter: float = 0.1
+    #: sources due within this much are polled now: the time to the next poll tick, so that
+    #: none is polled a tick after its interval ran out
+    lookahead: timedelta = timedelta(0)
 
 
 def statements_to_store(
@@ -281,6 +284,7 @@ class Poller:
                 owner=self._owner,
                 due_only=due_only,
                 after_key=after_key,
+                due_by=self._clock() + self._policy.lookahead,
             )
 
     async def poll_due(self, *, due_only: bool = True) -> list[PollOutcome]:

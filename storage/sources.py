@@ -94,13 +94,15 @@ def claim_sources(
     owner: str,
     due_only: bool = True,
     after_key: str | None = None,
+    due_by: datetime | None = None,
 ) -> list[SourceForPoll]:
     """Take up to `limit` active sources that are due (or all, with ``due_only=False``).
 
     Each is leased to `owner` until ``now + lease`` so that another worker does not poll it too;
     on PostgreSQL concurrent claimers skip each other's locked rows. With `after_key` the
     sources come in key order, only those whose key sorts after it: a walk over every source
-    that never takes one twice (``after_key=""`` starts it).
+    that never takes one twice (``after_key=""`` starts it). With `due_by`, sources due by
+    then count as due.
     """
     query = (
         select(SourceRow)
@@ -113,7 +115,8 @@ def claim_sources(
     else:
         query = query.where(SourceRow.key > after_key).order_by(SourceRow.key)
     if due_only:
-        query = query.where(SourceRow.next_poll_at <= now)
+        # `due_by`: what comes due before the next tick is taken now, not a tick late.
+        query = query.where(SourceRow.next_poll_at <= max(now, due_by or now))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(session.scalars(query))

@@ -10,9 +10,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
+from sqlalchemy import update
+
+from bot.app import run_once
 from bot.fakes.feedgen import rss
 from bot.fakes.http import LocalServer, Request, Response
+from storage.schema import SourceRow
 from tests.e2e.conftest import World, entry
 
 
@@ -100,3 +105,20 @@ async def test_a_slow_source_does_not_hold_back_the_others(world: World) -> None
             assert len(outcomes) == 7 and all(o.error is None for o in outcomes)
             # each was polled once in the tick: a finished poll is not claimed again
             assert sorted(seen) == sorted(paths)
+
+
+async def test_a_source_due_before_the_next_tick_is_polled_now(world: World) -> None:
+    async with world.app(WATCHPOST_POLL_TICK_SECONDS="5") as app:
+        await run_once(app, dispatch=False)
+        now = app.clock()
+        with app.sessions.begin() as s:
+            for path, due_in in (("/am.rss", 3), ("/az.rss", 20), ("/ru.rss", 20)):
+                s.execute(
+                    update(SourceRow)
+                    .where(SourceRow.key.endswith(path))
+                    .values(next_poll_at=now + timedelta(seconds=due_in))
+                )
+        outcomes = await app.poller.poll_due()
+    # due in 3 s: waiting for the next tick (5 s away, give or take its jitter) would poll it
+    # late; due in 20 s: not yet
+    assert [o.source_key.rsplit("/", 1)[1] for o in outcomes] == ["am.rss"]
