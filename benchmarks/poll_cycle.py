@@ -92,8 +92,8 @@ def _control(url: str, path: str, *, post: bool = False) -> Any:
 
 
 @contextmanager
-def _feed_host(feeds: int, items: int, latency: float) -> Iterator[tuple[str, int]]:
-    cmd = [PY, str(HERE / "_feedhost.py"), "--feeds", str(feeds), "--items", str(items)]
+def _feed_host(feeds: int, items: int, latency: float, *extra: str) -> Iterator[tuple[str, int]]:
+    cmd = [PY, str(HERE / "_feedhost.py"), "--feeds", str(feeds), "--items", str(items), *extra]
     proc = subprocess.Popen(
         [*cmd, "--latency", str(latency)], stdout=subprocess.PIPE, text=True, cwd=REPO
     )
@@ -307,6 +307,81 @@ def profile(b: Bench, round_no: int, fraction: float) -> None:
     pstats.Stats(str(prof)).sort_stats("tottime").print_stats(25)
 
 
+def _env_for(tmp: Path, concurrency: int | None) -> dict[str, str]:
+    """Watchpost's environment: the user's defaults, a database and watchlist in `tmp`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHPOST_", "TELEGRAM_"))}
+    env.update(
+        WATCHPOST_CONFIG=str(tmp / "watchlist.yaml"),
+        WATCHPOST_DATABASE_URL=f"sqlite:///{tmp / 'watchpost.sqlite'}",
+        WATCHPOST_LOG_LEVEL="WARNING",
+    )
+    if concurrency is not None:
+        env["WATCHPOST_POLL_CONCURRENCY"] = str(concurrency)
+    return env
+
+
+def first_cycles(args: argparse.Namespace) -> list[tuple[str, float, float, float, float]]:
+    """The first cycle on empty databases, `--first-items` items a feed: every item is new.
+
+    Twice: distinct texts, then texts of one template whose numbers differ (daily reports, the
+    near-duplicate index's hardest case). Whole processes, as in the rounds: Watchpost
+    ``once --console`` against reader adding the feeds and ``update_feeds(workers=16)``.
+    """
+    out = []
+    for variant in ("distinct", "templated"):
+        extra = ("--templated",) if variant == "templated" else ()
+        with (
+            tempfile.TemporaryDirectory(prefix="first-cycle-") as tmp_name,
+            _feed_host(args.feeds, args.first_items, args.latency, *extra) as (url, host_pid),
+        ):
+            tmp = Path(tmp_name)
+            (tmp / "watchlist.yaml").write_text(_watchlist(url, args.feeds))
+            env = _env_for(tmp, args.concurrency)
+            urls = tmp / "reader-urls.txt"
+            urls.write_text("".join(f"{url}/r/feed-{f:04d}.xml\n" for f in range(args.feeds)))
+            reader_cmd = [PY, str(HERE / "_reader_cycle.py"), "prime", str(tmp / "r.sqlite")]
+            reader_cmd += [str(urls), "--workers", str(args.workers)]
+            wp_cmd = [PY, "-m", "bot", "once", "--console"]
+            # alternate which runs first from variant to variant (the file cache, the host)
+            runs = {}
+            order = [("watchpost", wp_cmd, env), ("reader", reader_cmd, dict(os.environ))]
+            for name, cmd, cmd_env in order if variant == "distinct" else order[::-1]:
+                wall, cpu, _, _, err = _run(cmd, cmd_env, host_pid)
+                runs[name] = (wall, cpu)
+                if name == "watchpost":
+                    summary = err.strip().splitlines()[-1]
+                    expected = f"{args.feeds * args.first_items} new statements"
+                    if expected not in summary:
+                        raise SystemExit(f"first cycle ({variant}): {summary}")
+            print(f"first cycle, {variant} texts: done", file=sys.stderr)
+            out.append((variant, *runs["watchpost"], *runs["reader"]))
+    return out
+
+
+def report_first(
+    rows: list[tuple[str, float, float, float, float]], feeds: int, items: int
+) -> None:
+    """Print the first cycles beside reader's and judge both goals."""
+    print(f"\nfirst cycle, {feeds} feeds x {items} items, every item new (empty databases):")
+    table: list[tuple[str, ...]] = [
+        ("texts", "watchpost wall s", "CPU s", "reader wall s", "CPU s", "reader / watchpost")
+    ]
+    for variant, ww, wc, rw, rc in rows:
+        table.append(
+            (variant, f"{ww:.2f}", f"{wc:.2f}", f"{rw:.2f}", f"{rc:.2f}", f"{rw / ww:.2f}x")
+        )
+    print(_table(table))
+    by = {r[0]: r for r in rows}
+    print(
+        "goal (no slower than reader): "
+        + ("met" if by["distinct"][1] <= by["distinct"][3] else "NOT met")
+        + "; goal (templated no slower than distinct, in CPU): "
+        + ("met" if by["templated"][2] <= by["distinct"][2] * 1.05 else "NOT met")
+        + f" ({by['templated'][2] / by['distinct'][2]:.2f}x the distinct CPU time, "
+        + f"{by['templated'][1] / by['distinct'][1]:.2f}x its wall time; 5 % is noise)"
+    )
+
+
 def main() -> None:
     """Parse the arguments, run the rounds, print the table."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -320,22 +395,30 @@ def main() -> None:
     )
     p.add_argument("--workers", type=int, default=16, help="reader's update_feeds(workers=)")
     p.add_argument("--profile", action="store_true", help="then profile one Watchpost cycle")
+    p.add_argument("--first-items", type=int, default=10, help="items a feed in the first cycle")
+    p.add_argument(
+        "--only",
+        choices=("cycle", "first"),
+        default=None,
+        help="run one part: the poll-cycle rounds, or the first cycles (default: both)",
+    )
     args = p.parse_args()
+    if args.only != "first":
+        cycle_rounds(args)
+    if args.only != "cycle":
+        report_first(first_cycles(args), args.feeds, args.first_items)
+
+
+def cycle_rounds(args: argparse.Namespace) -> None:
+    """The poll cycle: prime both, then the timed rounds."""
     with (
         tempfile.TemporaryDirectory(prefix="poll-cycle-") as tmp_name,
         _feed_host(args.feeds, args.items, args.latency) as (url, host_pid),
     ):
         tmp = Path(tmp_name)
         (tmp / "watchlist.yaml").write_text(_watchlist(url, args.feeds))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHPOST_", "TELEGRAM_"))}
-        env.update(
-            WATCHPOST_CONFIG=str(tmp / "watchlist.yaml"),
-            WATCHPOST_DATABASE_URL=f"sqlite:///{tmp / 'watchpost.sqlite'}",
-            WATCHPOST_LOG_LEVEL="WARNING",
-        )
         # The settings a user gets, unless asked otherwise.
-        if args.concurrency is not None:
-            env["WATCHPOST_POLL_CONCURRENCY"] = str(args.concurrency)
+        env = _env_for(tmp, args.concurrency)
         b = Bench(url, host_pid, tmp, env, tmp / "reader.sqlite", args.workers)
         print(
             f"{args.feeds} feeds x {args.items} items, {args.latency * 1000:g} ms latency, "
