@@ -162,7 +162,8 @@ def main() -> None:
             f"worker CPU in the window: {cpu_used:.1f}s ({cpu_used / gaps['span']:.0%} of a core)"
         )
         print(
-            f"worker memory: peak {status['VmHWM'] / 1024:.0f} MB, now {status['VmRSS'] / 1024:.0f} MB"
+            f"worker memory: peak {status['VmHWM'] / 1024:.0f} MB, "
+            f"now {status['VmRSS'] / 1024:.0f} MB"
             f" (sampled during the run: max {max(rss) / 1024:.0f} MB)"
         )
         print(f"event loop held at most: {lag * 1000 if lag is not None else float('nan'):.0f} ms")
