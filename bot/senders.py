@@ -326,6 +326,8 @@ _MEDIA_REFUSALS = (
     "photo_invalid_dimensions",
     "image_process_failed",
     "file is too big",
+    "wrong http url specified",
+    "can't upload file by url",
 )
 
 
