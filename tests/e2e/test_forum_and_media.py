@@ -299,3 +299,29 @@ async def test_a_topic_gone_from_the_forum_sends_to_the_general_topic(
     (message,) = forum.telegram.messages(FORUM)
     assert message.thread_id is None
     assert [t for ch, _, _, t in stored if ch == "forum"] == [None]
+
+
+async def test_a_repeat_of_a_photo_alert_answers_it_as_a_photo_has_no_text_to_edit(
+    forum: World, tg: tuple[FakePreview, LocalServer], db_url: str
+) -> None:
+    """A text alert grows by an edit when another speaker repeats it; a photo's cannot (its
+    text is a caption): the refused edit is answered at the next try, not retried forever."""
+    fake, server = tg
+    async with _app(forum, server, db_url) as app:
+        await run_once(app)
+        original = fake.post("armenianmfa", "Photo from Stepanakert today.", media="photo")
+        await _poll(app)
+        fake.post(
+            "MODAzerbaijan",
+            "Photo from Stepanakert today.",
+            forwarded=("MFA of Armenia", f"https://t.me/armenianmfa/{original}"),
+        )
+        await _poll(app)  # the edit is refused
+        _, report = await _poll(app)  # answered instead
+        assert (report.sent, report.failed) == (1, 0)
+    refused = [c for c in forum.telegram.calls("editMessageText") if c.status == 400]
+    assert len(refused) == 1 and "no text" in (refused[0].description or "")
+    photo, answer = forum.telegram.messages(FORUM)
+    assert photo.photo is not None and not photo.edits
+    assert answer.reply_to == photo.message_id and answer.thread_id == photo.thread_id == 12
+    assert "Ministry of Defence of Azerbaijan" in answer.text
