@@ -325,3 +325,22 @@ async def test_a_repeat_of_a_photo_alert_answers_it_as_a_photo_has_no_text_to_ed
     assert photo.photo is not None and not photo.edits
     assert answer.reply_to == photo.message_id and answer.thread_id == photo.thread_id == 12
     assert "Ministry of Defence of Azerbaijan" in answer.text
+
+
+async def test_a_refused_caption_rest_is_tried_again_and_the_photo_is_not_sent_twice(
+    forum: World, tg: tuple[FakePreview, LocalServer], db_url: str
+) -> None:
+    fake, server = tg
+    only_forum = WATCHLIST.split("  - id: main")[0]
+    text = " ".join(f"Sentence {i} on the shelling of Stepanakert." for i in range(30))
+    async with _app(forum, server, db_url, only_forum) as app:
+        await run_once(app)
+        fake.post("armenianmfa", text, media="photo")
+        # The photo is taken; the caption's rest meets a flood wait once.
+        forum.telegram.fail_next(1, status=429, retry_after=1, method="sendMessage")
+        _, report = await _poll(app)
+        assert (report.sent, report.retried, report.failed) == (1, 0, 0)
+    assert [c.status for c in forum.telegram.calls("sendPhoto")] == [200]
+    assert [c.status for c in forum.telegram.calls("sendMessage")] == [429, 200]
+    photo, rest = forum.telegram.messages(FORUM)
+    assert rest.reply_to == photo.message_id and "Sentence 28" in rest.text
