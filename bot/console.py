@@ -4,8 +4,10 @@ sends nothing never imports python-telegram-bot."""
 
 from __future__ import annotations
 
+import html as htmllib
 import itertools
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
 from bot.tghtml import html_to_plain
@@ -34,13 +36,38 @@ class ConsoleSender:
         silent: bool = False,
         reply_to: str | None = None,
         patient: bool = False,
+        thread_id: int | None = None,
     ) -> str:
         """Print the message under a header naming the channel (and what it answers)."""
         n = next(self._ids)
         bell = "" if silent else " 🔔"
         answer = f" ↳ reply to {reply_to}" if reply_to else ""
-        self._write(f"── alert {n} → {channel_id} ({chat}){bell}{answer} ──", html)
+        topic = f" #topic {thread_id}" if thread_id is not None else ""
+        self._write(f"── alert {n} → {channel_id} ({chat}){topic}{bell}{answer} ──", html)
         return str(n)
+
+    async def send_photos(
+        self,
+        channel_id: str,
+        chat: str,
+        photos: Sequence[str],
+        caption: str,
+        *,
+        silent: bool = False,
+        reply_to: str | None = None,
+        patient: bool = False,
+        thread_id: int | None = None,
+    ) -> str:
+        """Print the caption with the photos' links under it."""
+        links = "\n".join(f"[photo] {htmllib.escape(url)}" for url in photos)
+        return await self.send(
+            channel_id,
+            chat,
+            f"{caption}\n{links}",
+            silent=silent,
+            reply_to=reply_to,
+            thread_id=thread_id,
+        )
 
     async def edit(self, channel_id: str, chat: str, message_id: str, html: str) -> None:
         """Print the new version of an earlier alert."""

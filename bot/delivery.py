@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,8 +35,8 @@ from bot.render import (
     render_edit,
     visible_units,
 )
-from bot.routing import in_quiet_hours, is_silent, is_urgent
-from bot.tghtml import utf16_len
+from bot.routing import in_quiet_hours, is_silent, is_urgent, thread_for
+from bot.tghtml import cut_html, utf16_len
 
 __all__ = ["DeliveryPolicy", "DispatchReport", "Dispatcher"]
 
@@ -55,6 +55,10 @@ class _Message:
     reply_to: str | None = None
     #: rewrite this message instead of sending a new one
     edit: str | None = None
+    #: issue 11: the forum topic it goes to (None: the chat's general one)
+    thread_id: int | None = None
+    #: issue 11: photos to send with `html` as their caption (at most an album's 10)
+    photos: tuple[str, ...] = ()
 
 
 log = logging.getLogger("watchpost.delivery")
@@ -64,6 +68,16 @@ TIMED_OUT = "timed out, may have been sent: "
 
 #: room for the statement's text in a plain (fallback) message, leaving some for the rest
 PLAIN_MAX_UNITS = 3000
+
+#: how a refused edit's error starts in the outbox (the next try answers the message instead)
+EDIT_REFUSED = "edit refused, will send anew: "
+
+#: the Bot API's limits on a caption (characters of text after entity parsing) and an album
+CAPTION_UNITS = 1024
+ALBUM_MAX = 10
+
+#: tries for the rest of a cut caption, sent after its photo (which is already delivered)
+CAPTION_REST_TRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,14 +326,37 @@ class Dispatcher:
             line_units=units,
         )
 
-    async def _pace(self, chat: str) -> None:
+    async def _pace(self, chat: str, items: int = 1) -> None:
+        """Wait for the chat's and the bot's next turn; `items` messages go now (an album's
+        photos are messages each, for Telegram's flood limits: issue 11)."""
         now = self._monotonic()
         wait = max(self._chat_ready_at.get(chat, 0.0), self._next_global) - now
         if wait > 0:
             await self._sleep(wait)
             now = self._monotonic()
-        self._chat_ready_at[chat] = now + self._policy.chat_interval
-        self._next_global = now + 1.0 / self._policy.global_rate
+        self._chat_ready_at[chat] = now + self._policy.chat_interval * items
+        self._next_global = now + items / self._policy.global_rate
+
+    def _thread(self, alert: AlertForDelivery, *, own: bool = True) -> int | None:
+        """The forum topic for this alert: its original's for a follow-up, else by the
+        channel's `threads` (`own=False`: a digest of many statements, the default topic)."""
+        if alert.parent_message_id is not None:
+            return alert.parent_thread_id
+        channel = self._watchlist.channel(alert.channel_id)
+        if channel is None:
+            return None
+        if not own:
+            return thread_for(channel.threads, (), None)
+        speaker = self._speakers.get(alert.statement.speaker_id)
+        side = speaker.side if speaker is not None else None
+        return thread_for(channel.threads, alert.statement.matches, side)
+
+    def _photos(self, alert: AlertForDelivery) -> tuple[str, ...]:
+        """The photos to send with a standalone alert: none unless the channel has media on."""
+        channel = self._watchlist.channel(alert.channel_id)
+        if channel is None or not channel.media:
+            return ()
+        return alert.statement.photos[:ALBUM_MAX]
 
     def _silent(self, alert: AlertForDelivery, now: datetime) -> bool:
         matches = alert.statement.matches
@@ -341,20 +378,29 @@ class Dispatcher:
         if burst:
             # Notifies as the loudest of its alerts would have.
             html = render_burst(unit, self._speakers)
-            return _Message(html=html, silent=all(self._silent(a, now) for a in unit))
+            return _Message(
+                html=html,
+                silent=all(self._silent(a, now) for a in unit),
+                thread_id=self._thread(alert, own=False),
+            )
         silent = self._silent(alert, now)
         if alert.kind is AlertKind.DIGEST:
             html = render_digest(unit, self._speakers)
-            return _Message(html=html, silent=True)
+            return _Message(html=html, silent=True, thread_id=self._thread(alert, own=False))
+        thread = self._thread(alert)
         with storage.session_scope(self._sessions) as session:
             if alert.kind is AlertKind.EDIT and alert.subject_id is not None:
                 before = storage.text_before(session, st.id, alert.subject_id)
                 after, edited_at = storage.version_text(session, alert.subject_id)
                 html = render_edit(alert, speaker, before=before, after=after, edited_at=edited_at)
-                return _Message(html=html, silent=silent, reply_to=alert.parent_message_id)
+                return _Message(
+                    html=html, silent=silent, reply_to=alert.parent_message_id, thread_id=thread
+                )
             if alert.kind is AlertKind.DELETE:
                 html = render_deletion(alert, speaker, deleted_at=st.deleted_at or now)
-                return _Message(html=html, silent=silent, reply_to=alert.parent_message_id)
+                return _Message(
+                    html=html, silent=silent, reply_to=alert.parent_message_id, thread_id=thread
+                )
             context = build_context(
                 st,
                 self._watchlist,
@@ -378,7 +424,7 @@ class Dispatcher:
             alert, speaker, self._topics, context=context, max_text=self._policy.max_text
         )
         if parent is None:
-            return _Message(html=html, silent=silent)
+            return _Message(html=html, silent=silent, thread_id=thread, photos=self._photos(alert))
         status, message_id = parent
         if status == AlertStatus.PENDING:
             # The first alert is still on its way: grow it once it is there.
@@ -386,13 +432,17 @@ class Dispatcher:
         if message_id is not None and shared:
             # issue 11: the first alert went out as a line of a digest; rewriting that message
             # would take the other statements' lines away: answer it instead.
-            return _Message(html=html, silent=True, reply_to=message_id)
+            return _Message(html=html, silent=True, reply_to=message_id, thread_id=thread)
+        if message_id is not None and (alert.last_error or "").startswith(EDIT_REFUSED):
+            # The first message cannot be edited (a photo's has no text to edit): answer it,
+            # rather than be refused the same edit at every try.
+            return _Message(html=html, silent=True, reply_to=message_id, thread_id=thread)
         if message_id is not None:
             # The first alert grows instead of a second message.
-            return _Message(html=html, silent=True, edit=message_id)
+            return _Message(html=html, silent=True, edit=message_id, thread_id=thread)
         if alert.kind is AlertKind.ALSO:
             return _Message(html="", silent=True)  # the first alert was refused: nothing to add
-        return _Message(html=html, silent=silent)
+        return _Message(html=html, silent=silent, thread_id=thread, photos=self._photos(alert))
 
     def _plain(self, unit: list[AlertForDelivery]) -> _Message:
         """A minimal, safe message for alerts the renderer failed on: who, what, the link."""
@@ -413,7 +463,11 @@ class Dispatcher:
                 lines.append(htmllib.escape(st.url[:1000]))
             parts.append("\n".join(lines))
         first = unit[0]
-        return _Message(html="\n\n".join(parts), reply_to=first.parent_message_id)
+        return _Message(
+            html="\n\n".join(parts),
+            reply_to=first.parent_message_id,
+            thread_id=self._thread(first, own=len(unit) == 1),
+        )
 
     async def _deliver(self, unit: list[AlertForDelivery], *, burst: bool = False) -> str:
         alert = unit[0]
@@ -438,22 +492,8 @@ class Dispatcher:
         if not msg.html:
             self._mark_sent(unit, None)
             return "sent"
-        await self._pace(alert.chat)
         try:
-            if msg.edit is not None:
-                await self._sender.edit(alert.channel_id, alert.chat, msg.edit, msg.html)
-                message_id = msg.edit
-            else:
-                message_id = await self._sender.send(
-                    alert.channel_id,
-                    alert.chat,
-                    msg.html,
-                    silent=msg.silent,
-                    reply_to=msg.reply_to,
-                    # After a timeout Telegram may have posted it: wait long enough this time
-                    # to learn the outcome, so one such event costs at most one repeat.
-                    patient=(alert.last_error or "").startswith(TIMED_OUT),
-                )
+            message_id, thread_id = await self._send(alert, msg)
         except DeliveryRetryLater as exc:
             error = f"{TIMED_OUT}{exc.message}" if exc.timed_out else exc.message
             return self._retry_all(unit, error, exc.retry_after)
@@ -469,14 +509,14 @@ class Dispatcher:
                 return self._pause(unit, exc.message)
             if msg.edit is not None:
                 # The first message can no longer be edited: say it in a message of its own.
-                return self._retry_all(unit, f"edit refused, will send anew: {exc.message}", 0.0)
+                return self._retry_all(unit, f"{EDIT_REFUSED}{exc.message}", 0.0)
             for a in unit:
                 self._fail(a, exc.message)
             return "failed"
         except Exception as exc:  # a bug in sending: keep the alerts, back off
             log.critical("delivery bug alert=%d", alert.id, exc_info=True)
             return self._retry_all(unit, f"bug: {exc!r}", None)
-        self._mark_sent(unit, message_id)
+        self._mark_sent(unit, message_id, thread_id)
         now = self._clock()
         verb = "sent" if self._sender.delivers else "shown"
         self._metrics.inc(f"alerts_{verb}", len(unit), kind=alert.kind.value)
@@ -495,6 +535,128 @@ class Dispatcher:
             lag,
         )
         return "sent"
+
+    async def _send(self, alert: AlertForDelivery, msg: _Message) -> tuple[str, int | None]:
+        """Send or edit `msg`; Telegram's message id and the forum topic it went to.
+
+        Raises:
+            DeliveryRetryLater, DeliveryRejected: as the sender does.
+        """
+        if msg.edit is not None:
+            await self._pace(alert.chat)
+            await self._sender.edit(alert.channel_id, alert.chat, msg.edit, msg.html)
+            return msg.edit, msg.thread_id
+        try:
+            if msg.photos:
+                return await self._send_photos(alert, msg), msg.thread_id
+            await self._pace(alert.chat)
+            message_id = await self._sender.send(
+                alert.channel_id,
+                alert.chat,
+                msg.html,
+                silent=msg.silent,
+                reply_to=msg.reply_to,
+                # After a timeout Telegram may have posted it: wait long enough this time
+                # to learn the outcome, so one such event costs at most one repeat.
+                patient=(alert.last_error or "").startswith(TIMED_OUT),
+                thread_id=msg.thread_id,
+            )
+            return message_id, msg.thread_id
+        except DeliveryRejected as exc:
+            if not exc.thread_refused or msg.thread_id is None:
+                raise
+            # issue 11: the forum topic was deleted or the chat is no forum: the alert goes to
+            # the chat's general topic rather than nowhere; the operator fixes `threads`.
+            log.error(
+                "forum topic refused channel=%s thread=%s alert=%d: %s; sent to the general "
+                "topic, fix the channel's threads in the watchlist",
+                alert.channel_id,
+                msg.thread_id,
+                alert.id,
+                exc.message,
+            )
+            self._metrics.inc("threads_refused")
+            return await self._send(alert, replace(msg, thread_id=None))
+
+    async def _send_photos(self, alert: AlertForDelivery, msg: _Message) -> str:
+        """A photo (or an album) with the alert as its caption, the caption's overflow in a
+        reply; a photo Telegram cannot take turns the alert into text with the link (issue 11).
+        """
+        caption, rest = cut_html(msg.html, CAPTION_UNITS)
+        # Each photo of an album is a message for Telegram's flood limits.
+        await self._pace(alert.chat, len(msg.photos))
+        try:
+            first = await self._sender.send_photos(
+                alert.channel_id,
+                alert.chat,
+                msg.photos,
+                caption,
+                silent=msg.silent,
+                reply_to=msg.reply_to,
+                patient=(alert.last_error or "").startswith(TIMED_OUT),
+                thread_id=msg.thread_id,
+            )
+        except DeliveryRejected as exc:
+            if not exc.media_refused:
+                raise
+            log.warning(
+                "photo refused alert=%d channel=%s: %s; sent as text with the link",
+                alert.id,
+                alert.channel_id,
+                exc.message,
+            )
+            self._metrics.inc("photos_refused")
+            links = "\n".join(
+                f'<a href="{htmllib.escape(url)}">📷 photo {i}</a>'
+                for i, url in enumerate(msg.photos, 1)
+            )
+            await self._pace(alert.chat)
+            return await self._sender.send(
+                alert.channel_id,
+                alert.chat,
+                f"{msg.html}\n\n{links}",
+                silent=msg.silent,
+                reply_to=msg.reply_to,
+                thread_id=msg.thread_id,
+            )
+        if rest:
+            await self._send_rest(alert, msg, rest, first)
+        return first
+
+    async def _send_rest(
+        self, alert: AlertForDelivery, msg: _Message, rest: str, first: str
+    ) -> None:
+        """The part of a caption beyond 1,024 characters, as a reply to its photo. The photo is
+        delivered already: a retry of the alert would post it twice, so the rest is tried here."""
+        for attempt in range(1, CAPTION_REST_TRIES + 1):
+            await self._pace(alert.chat)
+            try:
+                await self._sender.send(
+                    alert.channel_id,
+                    alert.chat,
+                    rest,
+                    silent=True,
+                    reply_to=first,
+                    thread_id=msg.thread_id,
+                )
+                return
+            except DeliveryRetryLater as exc:
+                if exc.retry_after:
+                    self._chat_ready_at[alert.chat] = self._monotonic() + exc.retry_after
+                error = exc.message
+                if attempt == CAPTION_REST_TRIES:
+                    break
+            except DeliveryRejected as exc:
+                error = exc.message
+                break
+        log.error(
+            "caption rest not sent alert=%d channel=%s message_id=%s: %s",
+            alert.id,
+            alert.channel_id,
+            first,
+            error,
+        )
+        self._metrics.inc("caption_rest_lost")
 
     def _pause(self, unit: list[AlertForDelivery], reason: str) -> str:
         """The chat refuses the bot: every alert of the channel would fail alike. Keep them all
@@ -519,7 +681,9 @@ class Dispatcher:
         self._write(pause)
         return "retry"
 
-    def _mark_sent(self, unit: list[AlertForDelivery], message_id: str | None) -> None:
+    def _mark_sent(
+        self, unit: list[AlertForDelivery], message_id: str | None, thread_id: int | None = None
+    ) -> None:
         now = self._clock()
         ids = [a.id for a in unit]
 
@@ -528,7 +692,9 @@ class Dispatcher:
         def mark_sent(session: Session) -> None:
             for alert_id in ids:
                 if delivers:
-                    storage.mark_alert_sent(session, alert_id, message_id=message_id, now=now)
+                    storage.mark_alert_sent(
+                        session, alert_id, message_id=message_id, now=now, thread_id=thread_id
+                    )
                 else:
                     # issue 7: a console print is no delivery; the operator may send it later.
                     storage.mark_alert_shown(session, alert_id, now=now)

@@ -205,6 +205,8 @@ class DeliveryRejected(DeliveryError):
     ``new_chat`` is set when the group became a supergroup: resend there. ``chat_refused`` when
     the chat itself refuses the bot (kicked, chat not found, no right to post): every alert of
     that channel would be refused alike, so the channel is paused and its alerts kept.
+    ``media_refused`` when Telegram could not take a photo (too big, unreachable): the alert goes
+    as text with the link instead. ``thread_refused`` when the forum topic is gone.
     """
 
     def __init__(
@@ -214,10 +216,14 @@ class DeliveryRejected(DeliveryError):
         *,
         new_chat: str | None = None,
         chat_refused: bool = False,
+        media_refused: bool = False,
+        thread_refused: bool = False,
     ):
         super().__init__(channel_id, message)
         self.new_chat = new_chat
         self.chat_refused = chat_refused
+        self.media_refused = media_refused
+        self.thread_refused = thread_refused
 
 
 class StorageError(WatchpostError):

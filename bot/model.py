@@ -39,6 +39,7 @@ __all__ = [
     "StoredStatement",
     "StoredVersion",
     "Term",
+    "Threads",
     "Topic",
     "Watchlist",
 ]
@@ -171,6 +172,18 @@ class Topic:
 
 
 @dataclass(frozen=True, slots=True)
+class Threads:
+    """A forum chat's topics (message_thread_id) by watchlist topic and by speaker's side."""
+
+    #: (topic id, thread id), tried first, in watchlist order of the topics
+    topics: tuple[tuple[str, int], ...] = ()
+    #: (side, thread id)
+    sides: tuple[tuple[str, int], ...] = ()
+    #: for an alert no topic or side names (None: the chat's general topic)
+    default: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
     """A Telegram chat that receives alerts."""
 
@@ -185,6 +198,10 @@ class Channel:
     quiet_hours: tuple[time, time] | None = None
     #: local time of a daily digest that gathers this channel's low-priority alerts
     digest_at: time | None = None
+    #: issue 11: which forum topic (message_thread_id) of the chat an alert goes to
+    threads: Threads | None = None
+    #: issue 11: send a statement's photos with the alert as caption
+    media: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +280,8 @@ class FetchedItem:
     thread_id: str | None = None
     #: this version's own id when `external_id` names the first version (X edits)
     version_id: str | None = None
+    #: issue 11: the URLs of its photos, in order (an album has several)
+    photos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +453,8 @@ class StoredStatement:
     published_estimated: bool = False
     #: set when this statement repeats an earlier one
     duplicate_of: int | None = None
+    #: issue 11: the URLs of its photos, in order
+    photos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,6 +487,8 @@ class AlertForDelivery:
     subject_id: int | None = None
     #: why the last attempt did not deliver it (None: first attempt, or cleared)
     last_error: str | None = None
+    #: issue 11: the forum topic (message_thread_id) the parent alert was posted in
+    parent_thread_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

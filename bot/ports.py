@@ -72,14 +72,37 @@ class Sender(Protocol):
         silent: bool = False,
         reply_to: str | None = None,
         patient: bool = False,
+        thread_id: int | None = None,
     ) -> str:
-        """Send `html` (Telegram HTML) to `chat`, as a reply to message `reply_to` if given;
-        return the message id as text. `patient`: the last try timed out, so wait much longer
-        for the answer this time (issue 11: a slow Telegram got one copy per retry).
+        """Send `html` (Telegram HTML) to `chat`, as a reply to message `reply_to` if given,
+        in forum topic `thread_id` if given; return the message id as text. `patient`: the
+        last try timed out, so wait much longer for the answer this time (issue 11: a slow
+        Telegram got one copy per retry).
 
         Raises:
             DeliveryRetryLater: wait `retry_after` seconds (if set) and retry.
             DeliveryRejected: the message or chat is refused for good (see `new_chat`).
+        """
+        ...
+
+    async def send_photos(
+        self,
+        channel_id: str,
+        chat: str,
+        photos: Sequence[str],
+        caption: str,
+        *,
+        silent: bool = False,
+        reply_to: str | None = None,
+        patient: bool = False,
+        thread_id: int | None = None,
+    ) -> str:
+        """Send one photo (2 to 10: an album) by URL with `caption` (Telegram HTML, at most
+        1,024 characters of text) on the first; return the first message's id as text.
+
+        Raises:
+            DeliveryRetryLater: wait `retry_after` seconds (if set) and retry.
+            DeliveryRejected: refused for good; `media_refused` when a photo could not be taken.
         """
         ...
 

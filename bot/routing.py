@@ -6,9 +6,17 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.model import Channel, Match, MatchMode, Priority, Topic
+from bot.model import Channel, Match, MatchMode, Priority, Threads, Topic
 
-__all__ = ["goes_to_digest", "in_quiet_hours", "is_silent", "is_urgent", "next_digest", "route"]
+__all__ = [
+    "goes_to_digest",
+    "in_quiet_hours",
+    "is_silent",
+    "is_urgent",
+    "next_digest",
+    "route",
+    "thread_for",
+]
 
 
 def route(
@@ -69,3 +77,23 @@ def next_digest(channel: Channel, now: datetime) -> datetime:
             hour=at.hour, minute=at.minute, second=0, microsecond=0
         )
     return when.astimezone(UTC)
+
+
+def thread_for(threads: Threads | None, matches: Sequence[Match], side: str | None) -> int | None:
+    """The forum topic (``message_thread_id``) an alert goes to in its chat (issue 11).
+
+    A matched topic that names a thread wins (the first in the watchlist's order of `threads`),
+    then the speaker's side, then the default; None is the chat's general topic.
+    """
+    if threads is None:
+        return None
+    matched = {m.topic_id for m in matches}
+    for topic_id, thread in threads.topics:
+        if topic_id in matched:
+            return thread
+    if side is not None:
+        wanted = side.casefold()
+        for name, thread in threads.sides:
+            if name.casefold() == wanted:
+                return thread
+    return threads.default

@@ -7,12 +7,12 @@ Every `telegram.error` is mapped here to `DeliveryError`s that carry what the ca
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, LinkPreviewOptions, ReplyParameters
+from telegram import Bot, InputMediaPhoto, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -122,8 +122,10 @@ class TelegramSender:
         silent: bool = False,
         reply_to: str | None = None,
         patient: bool = False,
+        thread_id: int | None = None,
     ) -> str:
-        """Send one HTML message (as a reply if `reply_to`); returns Telegram's message id.
+        """Send one HTML message (as a reply if `reply_to`, in forum topic `thread_id` if
+        given); returns Telegram's message id.
 
         `patient` waits `PATIENT_FACTOR` times longer for the answer (after a timeout)."""
         reply = (
@@ -136,6 +138,8 @@ class TelegramSender:
         patience: dict[str, Any] = (
             {"read_timeout": self._timeout * PATIENT_FACTOR} if patient else {}
         )
+        if thread_id is not None:
+            patience["message_thread_id"] = thread_id
         with _map_errors(channel_id):
             try:
                 msg = await self._bot.send_message(
@@ -151,7 +155,9 @@ class TelegramSender:
                 if "message is too long" in exc.message.lower():
                     # issue 11: a refused length is no reason to lose the alert: send it in
                     # parts (plain text, cut at line ends), the first part carrying the id.
-                    return await self._send_parts(chat, html_to_plain(html), silent, reply)
+                    return await self._send_parts(
+                        chat, html_to_plain(html), silent, reply, thread_id
+                    )
                 if "parse entities" not in exc.message.lower():
                     raise
                 # A rendering bug must not cost the subscribers the alert: send it as plain text.
@@ -161,11 +167,68 @@ class TelegramSender:
                     disable_notification=silent,
                     link_preview_options=no_preview,
                     reply_parameters=reply,
+                    message_thread_id=thread_id,
                 )
         return str(msg.message_id)
 
+    async def send_photos(
+        self,
+        channel_id: str,
+        chat: str,
+        photos: Sequence[str],
+        caption: str,
+        *,
+        silent: bool = False,
+        reply_to: str | None = None,
+        patient: bool = False,
+        thread_id: int | None = None,
+    ) -> str:
+        """sendPhoto for one photo, sendMediaGroup for 2 to 10 (the caption on the first);
+        returns the (first) message's id. Telegram fetches the photos from their URLs itself."""
+        reply = (
+            ReplyParameters(message_id=int(reply_to), allow_sending_without_reply=True)
+            if reply_to and reply_to.isdigit()
+            else None
+        )
+        extra: dict[str, Any] = {"read_timeout": self._timeout * PATIENT_FACTOR} if patient else {}
+        with _map_errors(channel_id):
+            if len(photos) == 1:
+                msg = await self._bot.send_photo(
+                    chat_id=chat,
+                    photo=photos[0],
+                    caption=caption,
+                    parse_mode=ParseMode.HTML,
+                    disable_notification=silent,
+                    reply_parameters=reply,
+                    message_thread_id=thread_id,
+                    **extra,
+                )
+                return str(msg.message_id)
+            media = [
+                InputMediaPhoto(
+                    media=url,
+                    caption=caption if i == 0 else None,
+                    parse_mode=ParseMode.HTML if i == 0 else None,
+                )
+                for i, url in enumerate(photos)
+            ]
+            msgs = await self._bot.send_media_group(
+                chat_id=chat,
+                media=media,
+                disable_notification=silent,
+                reply_parameters=reply,
+                message_thread_id=thread_id,
+                **extra,
+            )
+            return str(msgs[0].message_id)
+
     async def _send_parts(
-        self, chat: str, text: str, silent: bool, reply: ReplyParameters | None
+        self,
+        chat: str,
+        text: str,
+        silent: bool,
+        reply: ReplyParameters | None,
+        thread_id: int | None,
     ) -> str:
         first: str | None = None
         for part in split_text(text, PART_UNITS):
@@ -175,6 +238,7 @@ class TelegramSender:
                 disable_notification=silent,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_parameters=reply,
+                message_thread_id=thread_id,
             )
             first = first or str(msg.message_id)
         return first or ""
@@ -221,10 +285,13 @@ def _map_errors(channel_id: str) -> Iterator[None]:
             channel_id, "the Bot API refused TELEGRAM_BOT_TOKEN", retry_after=INVALID_TOKEN_WAIT
         ) from exc
     except (Forbidden, BadRequest) as exc:
+        text = exc.message.lower()
         raise DeliveryRejected(
             channel_id,
             f"{type(exc).__name__}: {exc.message}",
             chat_refused=_chat_refused(exc),
+            media_refused=isinstance(exc, BadRequest) and any(r in text for r in _MEDIA_REFUSALS),
+            thread_refused=isinstance(exc, BadRequest) and "message thread not found" in text,
         ) from exc
     except TimedOut as exc:
         raise DeliveryRetryLater(
@@ -247,6 +314,20 @@ _CHAT_REFUSALS = (
     "chat_write_forbidden",
     "group chat was deactivated",
     "user is deactivated",
+)
+
+
+# Bot API descriptions of a photo Telegram could not take by its URL (too big, not an image,
+# unreachable): the alert still goes, as text with the link (issue 11).
+_MEDIA_REFUSALS = (
+    "wrong file identifier/http url specified",
+    "failed to get http url content",
+    "wrong type of the web page content",
+    "photo_invalid_dimensions",
+    "image_process_failed",
+    "file is too big",
+    "wrong http url specified",
+    "can't upload file by url",
 )
 
 

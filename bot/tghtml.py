@@ -21,6 +21,7 @@ __all__ = [
     "TgEntity",
     "TgHtmlError",
     "TgText",
+    "cut_html",
     "html_to_plain",
     "parse_tg_html",
     "utf16_len",
@@ -115,6 +116,74 @@ def html_to_plain(s: str) -> str:
         TgHtmlError: `s` is not valid Telegram HTML.
     """
     return parse_tg_html(s).text
+
+
+_TOKEN = re.compile(
+    r"(?P<tag><[^>]*>)|(?P<ref>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]+);)|(?P<char>[^<&]|&)",
+    re.DOTALL,
+)
+_REF_TEXT = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"'}
+
+
+def _ref_units(ref: str) -> int:
+    """UTF-16 units of a character reference as the server decodes it (others stay as written)."""
+    if ref in _REF_TEXT:
+        return 1
+    if ref.startswith("&#"):
+        digits = ref[2:-1]
+        code = int(digits[1:], 16) if digits[:1] in ("x", "X") else int(digits)
+        return 2 if code > 0xFFFF else 1
+    return utf16_len(ref)
+
+
+def cut_html(s: str, limit: int) -> tuple[str, str]:
+    """`s` (valid Telegram HTML) cut in two: a head of at most `limit` UTF-16 units of text after
+    entity parsing, and the rest. No I/O.
+
+    The cut falls after a line end where one is in the second half of the head, else after a
+    space, else at the limit; never inside a tag or a character reference. Tags open at the cut
+    are closed in the head and opened again in the rest, so both halves stay valid (issue 11:
+    a photo's caption takes 1,024 characters, the rest goes in a reply).
+    """
+    if utf16_len(html_to_plain(s)) <= limit:
+        return s, ""
+    atoms: list[tuple[str, str, int]] = []  # (raw, kind, units)
+    for m in _TOKEN.finditer(s):
+        kind = m.lastgroup or "char"
+        raw = m.group(0)
+        units = 0 if kind == "tag" else _ref_units(raw) if kind == "ref" else utf16_len(raw)
+        atoms.append((raw, kind, units))
+    used = 0
+    hard = line = space = 0
+    for i, (raw, _kind, units) in enumerate(atoms):
+        if used + units > limit:
+            break
+        used += units
+        hard = i + 1
+        if raw == "\n":
+            line = i + 1
+        elif raw == " ":
+            space = i + 1
+    half = sum(u for _, _, u in atoms[:hard]) // 2
+    cut = hard
+    for candidate in (line, space):
+        if candidate and sum(u for _, _, u in atoms[:candidate]) >= half:
+            cut = candidate
+            break
+    stack: list[tuple[str, str]] = []  # (name, opening tag as written)
+    for raw, kind, _ in atoms[:cut]:
+        if kind != "tag":
+            continue
+        if raw.startswith("</"):
+            if stack:
+                stack.pop()
+        else:
+            name = raw[1:-1].split(None, 1)[0].lower() if raw[1:-1].strip() else ""
+            stack.append((name, raw))
+    head = "".join(raw for raw, _, _ in atoms[:cut])
+    head += "".join(f"</{name}>" for name, _ in reversed(stack))
+    tail = "".join(raw for _, raw in stack) + "".join(raw for raw, _, _ in atoms[cut:])
+    return head, tail
 
 
 @dataclass(slots=True)

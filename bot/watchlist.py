@@ -40,6 +40,7 @@ from bot.model import (
     SourceSpec,
     Speaker,
     Term,
+    Threads,
     Topic,
     Watchlist,
 )
@@ -354,10 +355,30 @@ class _TopicIn(_Strict):
         return value
 
 
+def _thread_id(value: int) -> int:
+    if value < 1:
+        raise _fail(f"a forum topic's message_thread_id is a positive number, got {value}")
+    return value
+
+
+_ThreadId = Annotated[int, AfterValidator(_thread_id)]
+
+
+class _ThreadsIn(_Strict):
+    """issue 11: a forum chat's topics (message_thread_id) by watchlist topic and by side."""
+
+    topics: dict[str, _ThreadId] = Field(default_factory=dict)
+    sides: dict[str, _ThreadId] = Field(default_factory=dict)
+    default: _ThreadId | None = None
+
+
 class _ChannelIn(_Strict):
     id: _Slug
     chat: str
     topics: list[str] | None = None
+    threads: _ThreadsIn | None = None
+    #: issue 11: send statements' photos (YAML reads a bare on/off as true/false)
+    media: bool = False
     timezone: str = "UTC"
     #: "23:00-07:00", local times; may wrap midnight
     quiet_hours: tuple[dt.time, dt.time] | None = None
@@ -378,6 +399,15 @@ class _ChannelIn(_Strict):
         if start == end:
             raise _fail(f"{value!r} is empty: start and end are the same time")
         return (start, end)
+
+    @field_validator("media", mode="before")
+    @classmethod
+    def _check_media(cls, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("on", "off"):
+            return value.strip().lower() == "on"
+        raise _fail(f"expected on or off, got {value!r}")
 
     @field_validator("digest", mode="before")
     @classmethod
@@ -420,6 +450,7 @@ _MODEL_AT: dict[tuple[str, ...], type[BaseModel]] = {
     ("speakers", "sources"): _SourceIn,
     ("topics",): _TopicIn,
     ("channels",): _ChannelIn,
+    ("channels", "threads"): _ThreadsIn,
 }
 
 
@@ -718,6 +749,30 @@ def _cross_checks(data: Any, reader: _Reader) -> None:
                 known = ", ".join(topic_ids) or "none"
                 reader.problem(lines.get(loc), loc, f"unknown topic '{topic}' (topics: {known})")
 
+    # issue 11: a thread for a topic or side that no alert can have would never be used.
+    sides = sorted(
+        {s["side"] for _, s in _items(data, "speakers") if isinstance(s.get("side"), str)}
+    )
+    known_sides = {side.casefold() for side in sides}
+    for i, channel in _items(data, "channels"):
+        threads = channel.get("threads")
+        if not isinstance(threads, dict):
+            continue
+        for section, names, what in (
+            ("topics", set(topic_ids), ", ".join(topic_ids) or "none"),
+            ("sides", known_sides, ", ".join(sides) or "none"),
+        ):
+            wanted_threads = threads.get(section)
+            if not isinstance(wanted_threads, dict):
+                continue
+            for name in wanted_threads:
+                key = name.casefold() if section == "sides" else name
+                if isinstance(name, str) and key not in names:
+                    loc = ("channels", i, "threads", section, name)
+                    reader.problem(
+                        lines.get(loc), loc, f"unknown {section[:-1]} '{name}' ({section}: {what})"
+                    )
+
 
 # --- building model values ------------------------------------------------------------------
 
@@ -755,6 +810,16 @@ def _source(source: _SourceIn, speaker_id: str) -> SourceSpec:
     )
 
 
+def _threads(threads: _ThreadsIn | None) -> Threads | None:
+    if threads is None:
+        return None
+    return Threads(
+        topics=tuple(threads.topics.items()),
+        sides=tuple(threads.sides.items()),
+        default=threads.default,
+    )
+
+
 def _build(valid: _WatchlistIn, path: str) -> Watchlist:
     return Watchlist(
         speakers=tuple(
@@ -788,6 +853,8 @@ def _build(valid: _WatchlistIn, path: str) -> Watchlist:
                 timezone=c.timezone,
                 quiet_hours=c.quiet_hours,
                 digest_at=c.digest,
+                threads=_threads(c.threads),
+                media=c.media,
             )
             for c in valid.channels
         ),

@@ -127,9 +127,9 @@ def claim_alerts(
     blocked: set[str] = set()
     rows = session.execute(query).all()
     parents = {
-        pid: mid
-        for pid, mid in session.execute(
-            select(AlertRow.id, AlertRow.message_id).where(
+        pid: (mid, thread)
+        for pid, mid, thread in session.execute(
+            select(AlertRow.id, AlertRow.message_id, AlertRow.thread_id).where(
                 AlertRow.id.in_([r.parent_id for r, _ in rows if r.parent_id is not None])
             )
         )
@@ -155,7 +155,12 @@ def claim_alerts(
                 statement=load_statement(session, row.statement_id),
                 created_at=row.created_at,
                 parent_id=row.parent_id,
-                parent_message_id=parents.get(row.parent_id) if row.parent_id else None,
+                parent_message_id=parents.get(row.parent_id, (None, None))[0]
+                if row.parent_id
+                else None,
+                parent_thread_id=parents.get(row.parent_id, (None, None))[1]
+                if row.parent_id
+                else None,
                 subject_id=row.subject_id,
                 last_error=row.last_error,
             )
@@ -166,15 +171,22 @@ def claim_alerts(
 
 
 def mark_alert_sent(
-    session: Session, alert_id: int, *, message_id: str | None, now: datetime
+    session: Session,
+    alert_id: int,
+    *,
+    message_id: str | None,
+    now: datetime,
+    thread_id: int | None = None,
 ) -> None:
-    """Telegram confirmed the message: the alert is done, with its message id kept."""
+    """Telegram confirmed the message: the alert is done, with its message id kept (and the
+    forum topic it went to, where its follow-ups go: issue 11)."""
     session.execute(
         update(AlertRow)
         .where(AlertRow.id == alert_id)
         .values(
             status=AlertStatus.SENT.value,
             message_id=message_id,
+            thread_id=thread_id,
             sent_at=now,
             lease_until=None,
             attempts=AlertRow.attempts + 1,

@@ -148,6 +148,8 @@ class StatementRow(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: last time a deletion check saw it still there
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: issue 11: JSON list of its photos' URLs, in order
+    photos: Mapped[str | None] = mapped_column(Text)
 
 
 class VersionRow(Base):
@@ -213,6 +215,8 @@ class AlertRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(64))
+    #: issue 11: the forum topic (message_thread_id) it was posted in: its follow-ups go there
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: the alert whose message this one answers (edit, deletion) or rewrites (thread, also)

@@ -349,6 +349,7 @@ def _insert_statement(
         "author": item.author,
         "thread_id": item.thread_id,
         "references": _refs_to_json(item.references) if item.references else None,
+        "photos": json.dumps(list(item.photos)) if item.photos else None,
         "simhash": st.simhash,
     }
     stmt = _INSERT_STATEMENT[session.get_bind().dialect.name == "postgresql"]
@@ -363,6 +364,12 @@ def _refs_to_json(refs: Sequence[Reference]) -> str:
         ],
         ensure_ascii=False,
     )
+
+
+def _photos_from_json(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(str(url) for url in json.loads(text))
 
 
 def _refs_from_json(text: str | None) -> tuple[Reference, ...]:
@@ -416,6 +423,7 @@ def to_stored(row: StatementRow, source_key: str, matches: tuple[Match, ...]) ->
         deleted_at=row.deleted_at,
         duplicate_of=row.duplicate_of,
         published_estimated=row.published_estimated,
+        photos=_photos_from_json(row.photos),
     )
 
 

@@ -5,7 +5,9 @@ Point the client at it with ``Bot(token, base_url=f"{server.url}/bot")``; reques
 use the real envelopes (``{"ok":true,"result":...}`` and ``{"ok":false,"error_code":...,
 "description":...,"parameters":...}``), with descriptions taken from the official server.
 
-Supported methods: ``getMe``, ``sendMessage``, ``editMessageText``, ``deleteMessage``. Text is
+Supported methods: ``getMe``, ``sendMessage``, ``sendPhoto``, ``sendMediaGroup`` (photos by
+URL), ``editMessageText``, ``deleteMessage``; ``message_thread_id`` in forum supergroups
+(:meth:`FakeTelegram.add_chat` with ``forum=True``). Text is
 parsed with :func:`bot.tghtml.parse_tg_html` exactly as the server parses ``parse_mode=HTML``;
 plain text (no parse mode) is taken as is. Known gaps, on purpose: Markdown parse modes answer
 ``unsupported parse_mode``, URLs in plain text do not become ``url`` entities, and no flood
@@ -35,6 +37,11 @@ __all__ = ["ApiCall", "Edit", "FakeTelegram", "SentMessage"]
 
 #: The Bot API's limit on a message's text, in UTF-16 code units after entity parsing.
 MAX_TEXT_LENGTH = 4096
+#: sendPhoto's and InputMediaPhoto's caption: "0-1024 characters after entities parsing"
+#: (api.json in ../shared/corpus/telegram/telegram-bot-api-spec)
+MAX_CAPTION_LENGTH = 1024
+#: sendMediaGroup's media "must include 2-10 items" (api.json)
+ALBUM_SIZES = range(2, 11)
 
 _TOKEN_SHAPE = re.compile(r"[1-9][0-9]*:[A-Za-z0-9_-]+")
 _NOT_MODIFIED = (
@@ -89,6 +96,12 @@ class SentMessage:
     date: int
     edits: tuple[Edit, ...] = ()
     deleted: bool = False
+    #: the forum topic it was posted in
+    thread_id: int | None = None
+    #: the photo's URL, for a photo message (`html`/`text` are then its caption)
+    photo: str | None = None
+    #: shared by the messages of one album
+    media_group_id: str | None = None
 
     @property
     def current_html(self) -> str:
@@ -120,12 +133,17 @@ class _Chat:
     next_message_id: int = 1
     migrated_to: int | None = None
     forbidden: bool = False
+    #: a forum supergroup, and its topics' message_thread_ids
+    forum: bool = False
+    threads: set[int] = field(default_factory=set)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "title": self.title}
         if self.username:
             out["username"] = self.username
         out["type"] = self.type
+        if self.forum:
+            out["is_forum"] = True
         return out
 
 
@@ -292,20 +310,40 @@ class FakeTelegram:
         self._index: dict[tuple[int, int], int] = {}
         self._injected: list[_Injected] = []
         self._calls: list[ApiCall] = []
+        self._refused_photos: dict[str, str] = {}
+        self._next_group = 1
         for key, chat_id in (chats or {"@example_channel": -1001234567890}).items():
             self.add_chat(key, chat_id)
 
     # --- setup and injected failures ------------------------------------------------------
 
     def add_chat(
-        self, key: str, chat_id: int, *, type: str = "channel", title: str | None = None
+        self,
+        key: str,
+        chat_id: int,
+        *,
+        type: str = "channel",
+        title: str | None = None,
+        threads: Iterable[int] | None = None,
     ) -> None:
-        """Let the bot post to chat `chat_id`, known as `key` ("@username" or a title)."""
+        """Let the bot post to chat `chat_id`, known as `key` ("@username" or a title).
+
+        `threads` makes it a forum supergroup with these topics (message_thread_id)."""
         username = key[1:] if key.startswith("@") else None
         with self._lock:
-            self._chats[chat_id] = _Chat(
-                chat_id, type, title or (username or key).replace("_", " "), username
-            )
+            chat = _Chat(chat_id, type, title or (username or key).replace("_", " "), username)
+            if threads is not None:
+                chat.type, chat.forum, chat.threads = "supergroup", True, set(threads)
+            self._chats[chat_id] = chat
+
+    def refuse_photo(
+        self, url: str, description: str = "Bad Request: failed to get HTTP URL content"
+    ) -> None:
+        """Make a photo URL fail as Telegram answers when it cannot download it (WEBPAGE_CURL_
+        FAILED, error_catalog.tsv) or it is too big ("wrong file identifier/HTTP URL
+        specified", TDLib's answer for an oversized file by URL; not in the catalog)."""
+        with self._lock:
+            self._refused_photos[url] = description
 
     def fail_next(
         self,
@@ -465,19 +503,23 @@ class FakeTelegram:
             raise _ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
         return key, chat
 
-    def _flood_check(self, chat: _Chat) -> None:
-        """Refuse a post that comes too soon after the chat's previous one (when paced)."""
+    def _flood_check(self, chat: _Chat, items: int = 1) -> None:
+        """Refuse a post that comes too soon after the chat's previous one (when paced).
+
+        An album of `items` photos is that many messages: the chat's next post may come only
+        `items` intervals later (Telegram counts every message of an album against the limit).
+        """
         if self._chat_interval <= 0:
             return
         now = self._monotonic()
-        last = self._last_post.get(chat.id)
+        ready = self._last_post.get(chat.id)
         # a microsecond of slack: a client that waits exactly the interval is on time
-        if last is not None and now - last < self._chat_interval - 1e-6:
-            seconds = max(1, math.ceil(self._chat_interval - (now - last)))
+        if ready is not None and now < ready - 1e-6:
+            seconds = max(1, math.ceil(ready - now))
             raise _ApiError(
                 429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds}
             )
-        self._last_post[chat.id] = now
+        self._last_post[chat.id] = now + self._chat_interval * items
 
     def _message_id(self, params: _Params) -> int:
         raw = params.get("message_id")
@@ -520,6 +562,67 @@ class FakeTelegram:
             raise _bad("message is too long")
         return raw, text, entities, parse_mode
 
+    @staticmethod
+    def _caption(
+        raw: str, parse_mode: str | None, given: str | None
+    ) -> tuple[str, tuple[TgEntity, ...]]:
+        """A caption's plain text and entities; it may be empty, and is at most 1,024 long."""
+        if parse_mode is not None and parse_mode.lower() == "html":
+            try:
+                parsed = parse_tg_html(raw)
+            except TgHtmlError as exc:
+                raise _bad(f"can't parse entities: {exc}") from None
+            text, entities = parsed.text, parsed.entities
+        elif parse_mode is not None:
+            raise _bad("unsupported parse_mode")
+        else:
+            text, entities = raw, ()
+            if given:
+                try:
+                    decoded = json.loads(given) if isinstance(given, str) else given
+                except ValueError:
+                    raise _bad("can't parse entities JSON object") from None
+                if not isinstance(decoded, list):
+                    raise _bad("can't parse entities JSON object")
+                entities = tuple(_entity_from_json(e) for e in decoded)
+        text, entities = _trim(text, entities)
+        if utf16_len(text) > MAX_CAPTION_LENGTH:
+            # TDLib's MEDIA_CAPTION_TOO_LONG as the Bot API words it (not in the catalog)
+            raise _bad("message caption is too long")
+        return text, entities
+
+    def _thread(self, params: _Params, chat: _Chat) -> int | None:
+        """The forum topic to post in: message_thread_id is "for forum supergroups ... only"
+        (api.json); an unknown one is "message thread not found" (Client.cpp:8277)."""
+        raw = params.get("message_thread_id")
+        if raw is None or raw in ("", "0"):
+            return None
+        try:
+            thread = int(raw)
+        except ValueError:
+            raise _bad("message thread not found") from None
+        if not chat.forum or thread not in chat.threads:
+            raise _bad("message thread not found")
+        return thread
+
+    def _photo_url(self, value: Any) -> str:
+        """A photo given by URL: a refused one answers as Telegram does; anything else is
+        taken for a file_id, which this fake never issued."""
+        if not isinstance(value, str) or not value:
+            raise _bad("there is no photo in the request")
+        refused = self._refused_photos.get(value)
+        if refused is not None:
+            raise _ApiError(400, refused)
+        if not value.startswith(("http://", "https://")):
+            raise _bad("wrong file identifier/HTTP URL specified")
+        return value
+
+    def _record(self, sent: SentMessage, chat: _Chat) -> SentMessage:
+        chat.next_message_id += 1
+        self._index[(chat.id, sent.message_id)] = len(self._sent)
+        self._sent.append(sent)
+        return sent
+
     def _link_preview_disabled(self, params: _Params) -> bool:
         options = params.json_object("link_preview_options", "link preview options")
         if options is not None:
@@ -559,12 +662,27 @@ class FakeTelegram:
             out["from"] = self._me(self._any_token())
         out["chat"] = chat.as_json()
         out["date"] = sent.date
+        if sent.thread_id is not None:
+            out["message_thread_id"] = sent.thread_id
+            out["is_topic_message"] = True
+        if sent.media_group_id is not None:
+            out["media_group_id"] = sent.media_group_id
         if with_reply and sent.reply_to is not None:
             replied = self._index.get((sent.chat_id, sent.reply_to))
             if replied is not None:
                 out["reply_to_message"] = self._message_json(self._sent[replied], with_reply=False)
         if sent.edits:
             out["edit_date"] = sent.edits[-1].date
+        if sent.photo is not None:
+            unique = f"ph{sent.chat_id}_{sent.message_id}".replace("-", "")
+            out["photo"] = [
+                {"file_id": f"AgAC{unique}", "file_unique_id": unique, "width": 1280, "height": 960}
+            ]
+            if text:
+                out["caption"] = text
+            if entities:
+                out["caption_entities"] = [_entity_json(e) for e in entities]
+            return out
         out["text"] = text
         if entities:
             out["entities"] = [_entity_json(e) for e in entities]
@@ -599,6 +717,7 @@ class FakeTelegram:
         raw, text, entities, parse_mode = self._text(params)
         link_preview_disabled = self._link_preview_disabled(params)
         reply_to = self._reply_target(params, chat)
+        thread = self._thread(params, chat)
         self._flood_check(chat)
         sent = SentMessage(
             chat=key,
@@ -612,11 +731,87 @@ class FakeTelegram:
             link_preview_disabled=link_preview_disabled,
             reply_to=reply_to,
             date=int(self._clock()),
+            thread_id=thread,
         )
-        chat.next_message_id += 1
-        self._index[(chat.id, sent.message_id)] = len(self._sent)
-        self._sent.append(sent)
-        return self._message_json(sent)
+        return self._message_json(self._record(sent, chat))
+
+    def _send_photo(self, token: str, params: _Params) -> Any:
+        key, chat = self._usable_chat(params)
+        raw = params.get("caption") or ""
+        parse_mode = params.get("parse_mode") or None
+        text, entities = self._caption(raw, parse_mode, params.get("caption_entities"))
+        reply_to = self._reply_target(params, chat)
+        thread = self._thread(params, chat)
+        photo = self._photo_url(params.get("photo"))
+        self._flood_check(chat)
+        sent = SentMessage(
+            chat=key,
+            chat_id=chat.id,
+            message_id=chat.next_message_id,
+            html=raw,
+            text=text,
+            entities=entities,
+            parse_mode=parse_mode,
+            disable_notification=params.flag("disable_notification"),
+            link_preview_disabled=False,
+            reply_to=reply_to,
+            date=int(self._clock()),
+            thread_id=thread,
+            photo=photo,
+        )
+        return self._message_json(self._record(sent, chat))
+
+    def _send_media_group(self, token: str, params: _Params) -> Any:
+        key, chat = self._usable_chat(params)
+        raw_media = params.get("media")
+        try:
+            media = json.loads(raw_media) if raw_media else None
+        except ValueError:
+            raise _bad("can't parse media JSON object") from None
+        if not isinstance(media, list):
+            raise _bad("expected an Array of InputMedia")
+        if len(media) not in ALBUM_SIZES:
+            # api.json: "must include 2-10 items"; the wording is this fake's own
+            raise _bad(f"album must have 2-10 items, got {len(media)}")
+        items: list[tuple[str, str, str, tuple[TgEntity, ...], str | None]] = []
+        for item in media:
+            if not isinstance(item, dict):
+                raise _bad("can't parse InputMedia JSON object")
+            if item.get("type") != "photo":
+                raise _bad("can't use the media of the specified type in the album")
+            raw = str(item.get("caption") or "")
+            mode = item.get("parse_mode") or None
+            given = item.get("caption_entities")
+            text, entities = self._caption(
+                raw, mode, json.dumps(given) if given is not None else None
+            )
+            items.append((self._photo_url(item.get("media")), raw, text, entities, mode))
+        reply_to = self._reply_target(params, chat)
+        thread = self._thread(params, chat)
+        # Every photo of an album is a message for the flood limit.
+        self._flood_check(chat, len(items))
+        group = str(10_000_000_000 + self._next_group)
+        self._next_group += 1
+        out = []
+        for url, raw, text, entities, mode in items:
+            sent = SentMessage(
+                chat=key,
+                chat_id=chat.id,
+                message_id=chat.next_message_id,
+                html=raw,
+                text=text,
+                entities=entities,
+                parse_mode=mode,
+                disable_notification=params.flag("disable_notification"),
+                link_preview_disabled=False,
+                reply_to=reply_to,
+                date=int(self._clock()),
+                thread_id=thread,
+                photo=url,
+                media_group_id=group,
+            )
+            out.append(self._message_json(self._record(sent, chat)))
+        return out
 
     def _edit_message_text(self, token: str, params: _Params) -> Any:
         if params.get("inline_message_id"):
@@ -628,6 +823,9 @@ class FakeTelegram:
         if found is None or self._sent[found].deleted:
             raise _bad("message to edit not found")
         sent = self._sent[found]
+        if sent.photo is not None:
+            # A photo has a caption (editMessageCaption), no text: TDLib's answer.
+            raise _bad("there is no text in the message to edit")
         current = sent.edits[-1] if sent.edits else sent
         if (current.text, current.entities) == (text, entities):
             raise _ApiError(400, _NOT_MODIFIED)
@@ -649,6 +847,8 @@ class FakeTelegram:
     _METHODS: Mapping[str, Callable[[FakeTelegram, str, _Params], Any]] = {
         "getme": _get_me,
         "sendmessage": _send_message,
+        "sendphoto": _send_photo,
+        "sendmediagroup": _send_media_group,
         "editmessagetext": _edit_message_text,
         "deletemessage": _delete_message,
     }

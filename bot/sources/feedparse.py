@@ -35,7 +35,7 @@ import json
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -47,6 +47,7 @@ import ftfy
 from bot.errors import FeedParseError
 from bot.model import FetchedItem
 from bot.sources.fastfeed import parse_fast
+from bot.sources.feedmedia import item_photos
 from bot.text import content_hash, fold_lines, fold_whitespace, html_to_text
 
 __all__ = ["ParsedFeed", "parse_feed"]
@@ -145,10 +146,12 @@ class _Context:
 def _parse_xml_feed(body: bytes, content_type: str | None, ctx: _Context) -> ParsedFeed:
     # issue 9: well-formed RSS 2.0 and Atom go through the fast path, which gives feedparser's
     # values or declines (None); equality is proven on the corpus (test_fastfeed_corpus.py).
+    # issue 11: each item's photos, read from the body alike for both paths
+    photos = item_photos(body, ctx.url)
     if ctx.fast:
         fast = parse_fast(body, content_type)
         if fast is not None:
-            return _feed_result(fast.feed, fast.entries, [], ctx)
+            return _feed_result(fast.feed, fast.entries, [], ctx, photos)
     notes: list[str] = []
     if b"<!ENTITY" in body.upper():
         body = _ENTITY_DECL.sub(b"", body)
@@ -176,21 +179,30 @@ def _parse_xml_feed(body: bytes, content_type: str | None, ctx: _Context) -> Par
     if bozo is not None:
         notes.append(f"feed is not well-formed: {_describe(bozo)}")
 
-    return _feed_result(result.get("feed") or {}, entries, notes, ctx)
+    return _feed_result(result.get("feed") or {}, entries, notes, ctx, photos)
 
 
 def _feed_result(
-    feed: Mapping[str, Any], entries: Sequence[Mapping[str, Any]], notes: list[str], ctx: _Context
+    feed: Mapping[str, Any],
+    entries: Sequence[Mapping[str, Any]],
+    notes: list[str],
+    ctx: _Context,
+    photos: list[tuple[str, ...]] | None = None,
 ) -> ParsedFeed:
     """The one builder of both paths: feedparser's feed and entries (or the fast path's, in the
-    same shape) to items."""
+    same shape) to items, with each entry's photos when the body's items are the entries."""
+    if photos is not None and len(photos) != len(entries):
+        photos = None  # a loose parse found other items: no photo rather than a wrong one
     feed_lang = _language(feed.get("language")) or _language(
         (feed.get("title_detail") or {}).get("language")
     )
     items: list[FetchedItem] = []
-    for entry in entries:
+    for i, entry in enumerate(entries):
         try:
-            items.append(_xml_item(entry, feed_lang, ctx))
+            item = _xml_item(entry, feed_lang, ctx)
+            if photos and photos[i]:
+                item = replace(item, photos=photos[i])
+            items.append(item)
         except (TypeError, ValueError, OverflowError) as exc:
             notes.append(f"entry skipped: {exc}")
     title = _detail_text(feed.get("title"), feed.get("title_detail"))

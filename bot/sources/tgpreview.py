@@ -116,6 +116,8 @@ class PreviewPost:
     media: tuple[MediaKind, ...] = ()
     #: an album (one statement for several media)
     album: bool = False
+    #: issue 11: the photos' image URLs (the preview's background-image), in order
+    photos: tuple[str, ...] = ()
     #: every post number this block accounts for (an album's items have their own)
     numbers: tuple[int, ...] = ()
     #: a document's file name or a poll's question
@@ -353,6 +355,24 @@ def _scan(el: HtmlElement) -> _Scan:
     return _Scan(first, media)
 
 
+_BACKGROUND = re.compile(r"background-image\s*:\s*url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
+
+
+def _photo_url(node: HtmlElement) -> str | None:
+    """A photo's image URL: the preview shows it as the wrap's CSS background (issue 11)."""
+    m = _BACKGROUND.search(node.get("style") or "")
+    url = m.group(1).strip() if m else ""
+    return url if url.startswith(("https://", "http://")) else None
+
+
+def _photo_urls(scan: _Scan) -> tuple[str, ...]:
+    """The URLs of the photos of a post (an album's, when it is one), in order."""
+    in_album = [m for m in scan.media if m[2]]
+    chosen = in_album or scan.media
+    urls = (_photo_url(node) for kind, node, _ in chosen if kind is MediaKind.PHOTO)
+    return tuple(u for u in urls if u)
+
+
 def _media(
     scan: _Scan,
 ) -> tuple[tuple[MediaKind, ...], bool, tuple[int, ...], str, tuple[str, ...]]:
@@ -454,6 +474,7 @@ def _post(el: HtmlElement) -> PreviewPost | str:
         signature=signature,
         media=media,
         album=album,
+        photos=_photo_urls(scan),
         numbers=tuple(sorted({number, *numbers})),
         media_title=media_title,
         poll_options=options,
@@ -673,4 +694,5 @@ def post_to_item(post: PreviewPost, channel: str, fetched_at: datetime) -> Fetch
         kind=kind,
         author=post.signature,
         references=tuple(refs),
+        photos=post.photos,
     )

@@ -58,8 +58,15 @@ TWEET_FIELDS = [
     "edit_history_tweet_ids",
     "note_tweet",
 ]
-EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_id"]
+EXPANSIONS = [
+    "author_id",
+    "referenced_tweets.id",
+    "referenced_tweets.id.author_id",
+    # issue 11: a post's photos, for channels with media on
+    "attachments.media_keys",
+]
 USER_FIELDS = ["username", "name"]
+MEDIA_FIELDS = ["type", "url"]
 #: posts asked for on a source's first poll: enough to know where "now" is, cheap in reads
 FIRST_POLL_RESULTS = 10
 #: pages followed in one poll at most (each page costs a request): past them the cursor stays
@@ -220,6 +227,20 @@ def _users_by_id(payload: Mapping[str, Any]) -> dict[str, str]:
     return {u["id"]: u["username"] for u in payload.get("includes", {}).get("users", []) or []}
 
 
+def _photos(tweet: Mapping[str, Any], payload: Mapping[str, Any]) -> tuple[str, ...]:
+    """The URLs of a post's photos, in its order: ``attachments.media_keys`` looked up in
+    ``includes.media`` (videos and GIFs have no ``url``, only a preview image: left out)."""
+    keys = (tweet.get("attachments") or {}).get("media_keys") or []
+    media = {m.get("media_key"): m for m in payload.get("includes", {}).get("media", []) or []}
+    urls = []
+    for key in keys:
+        item = media.get(key) or {}
+        url = item.get("url")
+        if item.get("type") == "photo" and isinstance(url, str) and url.startswith("https://"):
+            urls.append(url)
+    return tuple(urls)
+
+
 def tweet_to_item(tweet: Mapping[str, Any], payload: Mapping[str, Any]) -> FetchedItem:
     """One post of an X API v2 answer as a statement. No I/O.
 
@@ -267,6 +288,7 @@ def tweet_to_item(tweet: Mapping[str, Any], payload: Mapping[str, Any]) -> Fetch
         references=tuple(refs),
         thread_id=tweet.get("conversation_id"),
         version_id=str(tweet["id"]),
+        photos=_photos(tweet, payload),
     )
 
 
@@ -604,6 +626,7 @@ class XFetcher:
                         tweet_fields=TWEET_FIELDS,
                         expansions=EXPANSIONS,
                         user_fields=USER_FIELDS,
+                        media_fields=MEDIA_FIELDS,
                     ),
                 )
                 or {}
@@ -802,6 +825,7 @@ class XFetcher:
                     tweet_fields=TWEET_FIELDS,
                     expansions=EXPANSIONS,
                     user_fields=USER_FIELDS,
+                    media_fields=MEDIA_FIELDS,
                 ),
             )
             or {}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from telegram import Bot, LinkPreviewOptions, MessageEntity
+from telegram import Bot, InputMediaPhoto, LinkPreviewOptions, MessageEntity
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -339,3 +339,102 @@ async def test_a_paced_chat_answers_429_to_a_post_that_comes_too_soon() -> None:
             now[0] += 2.0  # exactly the interval after the first: on time
             await client.send_message(CHANNEL, "two")
     assert [m.text for m in paced.messages()] == ["one", "two"]
+
+
+# --- photos, albums and forum topics (issue 11) ---------------------------------------------
+
+FORUM_ID = -1001000000077
+PHOTO = "https://cdn.example.org/p1.jpg"
+
+
+@pytest.fixture
+def forum(fake: FakeTelegram) -> int:
+    fake.add_chat("Forum", FORUM_ID, threads=(1, 12))
+    return FORUM_ID
+
+
+async def test_send_photo_by_url_with_an_html_caption(bot: Bot, fake: FakeTelegram) -> None:
+    msg = await bot.send_photo(CHANNEL, PHOTO, caption="<b>Said</b> today", parse_mode="HTML")
+    assert msg.photo and msg.photo[-1].width == 1280
+    assert msg.caption == "Said today" and msg.caption_entities[0].type == "bold"
+    (sent,) = fake.messages(CHANNEL)
+    assert (sent.photo, sent.text, sent.message_id) == (PHOTO, "Said today", msg.message_id)
+
+
+async def test_a_caption_over_1024_characters_is_refused(bot: Bot, fake: FakeTelegram) -> None:
+    # 1,024 characters of text after entity parsing pass; the markup does not count.
+    await bot.send_photo(CHANNEL, PHOTO, caption="<b>" + "я" * 1024 + "</b>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
+        await bot.send_photo(CHANNEL, PHOTO, caption="x" * 1025)
+    assert len(fake.messages(CHANNEL)) == 1
+
+
+async def test_send_media_group_returns_one_message_per_photo(bot: Bot, fake: FakeTelegram) -> None:
+    media = [
+        InputMediaPhoto(f"https://cdn.example.org/{i}.jpg", caption="Album" if i == 0 else None)
+        for i in range(3)
+    ]
+    msgs = await bot.send_media_group(CHANNEL, media)
+    assert [m.message_id for m in msgs] == [1, 2, 3]
+    assert msgs[0].caption == "Album" and msgs[1].caption is None
+    assert len({m.media_group_id for m in msgs}) == 1 and msgs[0].media_group_id
+    with pytest.raises(BadRequest, match="2-10"):
+        await bot.send_media_group(
+            CHANNEL, [InputMediaPhoto(f"https://cdn.example.org/{i}.jpg") for i in range(11)]
+        )
+
+
+async def test_a_refused_photo_url_answers_as_telegram_does(bot: Bot, fake: FakeTelegram) -> None:
+    fake.refuse_photo(PHOTO)
+    with pytest.raises(BadRequest, match=r"(?i)failed to get http url content"):
+        await bot.send_photo(CHANNEL, PHOTO)
+    with pytest.raises(BadRequest, match=r"(?i)wrong file identifier/http url specified"):
+        await bot.send_photo(CHANNEL, "not-a-file-id-we-issued")
+    assert fake.messages() == []
+
+
+async def test_threads_only_in_a_forum_and_only_known_ones(
+    bot: Bot, fake: FakeTelegram, forum: int
+) -> None:
+    msg = await bot.send_message(forum, "in a topic", message_thread_id=12)
+    assert msg.message_thread_id == 12 and msg.is_topic_message
+    assert msg.chat.is_forum
+    for chat, thread in ((forum, 99), (CHANNEL, 12)):
+        with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
+            await bot.send_message(chat, "nowhere", message_thread_id=thread)
+    photo = await bot.send_photo(forum, PHOTO, message_thread_id=1)
+    assert photo.message_thread_id == 1
+    assert [m.thread_id for m in fake.messages(forum)] == [12, 1]
+
+
+async def test_a_photo_has_no_text_to_edit(bot: Bot, fake: FakeTelegram) -> None:
+    msg = await bot.send_photo(CHANNEL, PHOTO, caption="c")
+    with pytest.raises(BadRequest, match=r"(?i)there is no text in the message to edit"):
+        await bot.edit_message_text("new", chat_id=CHANNEL, message_id=msg.message_id)
+
+
+async def test_photos_answer_kicked_and_unknown_chats_like_messages(
+    bot: Bot, fake: FakeTelegram
+) -> None:
+    fake.forbid(CHANNEL)
+    with pytest.raises(Forbidden, match="bot was kicked from the channel chat"):
+        await bot.send_photo(CHANNEL, PHOTO)
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        await bot.send_photo("@no_such_chat", PHOTO)
+
+
+async def test_an_album_counts_each_photo_against_the_chats_pace() -> None:
+    now = [100.0]
+    fake = FakeTelegram(
+        tokens={TOKEN}, chats={CHANNEL: CHANNEL_ID}, chat_interval=3.0, monotonic=lambda: now[0]
+    )
+    with LocalServer(fake.handle) as server:
+        async with Bot(TOKEN, base_url=f"{server.url}/bot") as client:
+            await client.send_media_group(
+                CHANNEL, [InputMediaPhoto(f"https://cdn.example.org/{i}.jpg") for i in range(4)]
+            )
+            now[0] += 3.0 * 3  # three messages' time: one short of the album's four
+            with pytest.raises(RetryAfter):
+                await client.send_message(CHANNEL, "too soon")
+            now[0] += 3.0
+            await client.send_message(CHANNEL, "on time")

@@ -20,7 +20,7 @@ from bot.model import CachingInfo, FetchResult, SourceForPoll, SourceKind
 from bot.x.budget import Budget
 from bot.x.plan import PAY_PER_USE
 from bot.x.plan import Endpoint as Endpoint_
-from bot.x.source import BudgetGuard, XFetcher, make_x_client
+from bot.x.source import BudgetGuard, XFetcher, make_x_client, tweet_to_item
 
 TOKEN = "x-adapter-token"
 START = datetime(2026, 5, 10, 12, 0, tzinfo=UTC).timestamp()
@@ -418,3 +418,31 @@ async def test_the_pro_preset_never_sends_a_query_longer_than_recent_search_take
     assert all(isinstance(r, FetchResult) for r in out.values()), out
     assert all(len(c.target) < 2000 for c in fake.calls(Endpoint.SEARCH_RECENT))
     assert fake.requests(Endpoint.SEARCH_RECENT) >= 3
+
+
+def test_a_posts_photos_come_from_its_media_keys_in_order() -> None:
+    """Issue 11: ``attachments.media_keys`` looked up in ``includes.media``; a video has no
+    ``url`` (only a preview image) and is left out, as is a key the answer did not include."""
+    tweet = {
+        "id": "1310",
+        "text": "Photos from the front line",
+        "author_id": "9",
+        "attachments": {"media_keys": ["3_2", "7_1", "3_1", "3_9"]},
+    }
+    payload = {
+        "data": [tweet],
+        "includes": {
+            "users": [{"id": "9", "username": "nk_observer", "name": "NK"}],
+            "media": [
+                {"media_key": "3_1", "type": "photo", "url": "https://pbs.twimg.com/media/b.jpg"},
+                {"media_key": "3_2", "type": "photo", "url": "https://pbs.twimg.com/media/a.jpg"},
+                {"media_key": "7_1", "type": "video", "preview_image_url": "https://x/v.jpg"},
+            ],
+        },
+    }
+    item = tweet_to_item(tweet, payload)
+    assert item.photos == (
+        "https://pbs.twimg.com/media/a.jpg",
+        "https://pbs.twimg.com/media/b.jpg",
+    )
+    assert tweet_to_item({**tweet, "attachments": {}}, payload).photos == ()

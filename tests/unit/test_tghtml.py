@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.tghtml import TgEntity, TgHtmlError, html_to_plain, parse_tg_html, utf16_len
+from bot.tghtml import (
+    TgEntity,
+    TgHtmlError,
+    cut_html,
+    html_to_plain,
+    parse_tg_html,
+    utf16_len,
+)
 
 S = "🏟 🏟&lt;"  # 13 bytes of UTF-8: errors after it report byte offset 13
 
@@ -184,3 +191,47 @@ def test_never_crashes_other_than_by_rejecting(s: str) -> None:
     for ent in parsed.entities:
         assert ent.offset >= 0
         assert ent.offset + ent.length <= utf16_len(parsed.text)
+
+
+# --- cut_html (issue 11: a photo's caption takes 1,024 characters) ---------------------------
+
+_PIECES = st.sampled_from(
+    [
+        "word ",
+        "Karabakh",
+        "\n",
+        " ",
+        "&amp;",
+        "&lt;tag&gt;",
+        "&#128512;",
+        "😀",
+        "Ղարաբաղ ",
+        "<b>bold words</b>",
+        '<a href="https://example.org/?a=1&amp;b=2">a link &amp; more</a>',
+        "<i>it <b>nested &quot;q&quot;</b> ok</i>",
+        "<blockquote>quoted\nlines</blockquote>",
+    ]
+)
+
+
+@given(st.lists(_PIECES, max_size=60), st.integers(min_value=8, max_value=200))
+def test_cut_html_halves_are_valid_fit_and_lose_nothing(pieces: list[str], limit: int) -> None:
+    html = "".join(pieces)
+    head, tail = cut_html(html, limit)
+    head_text = parse_tg_html(head).text
+    assert utf16_len(head_text) <= limit
+    if tail:
+        # Nothing is lost or doubled: the two texts are the whole text.
+        assert head_text + parse_tg_html(tail).text == parse_tg_html(html).text
+    else:
+        assert head == html
+
+
+def test_cut_html_prefers_a_line_end_then_a_space() -> None:
+    head, tail = cut_html("<b>Title of a statement</b>\n" + "word " * 10, 30)
+    assert head == "<b>Title of a statement</b>\n" and tail == "word " * 10
+    # a line end early in the head would waste the caption: a space then
+    head, tail = cut_html("<b>Title</b>\n" + "word " * 10, 30)
+    assert head == "<b>Title</b>\nword word word word " and tail == "word " * 6
+    head, tail = cut_html("<i>" + "word " * 10 + "</i>", 12)
+    assert head == "<i>word word </i>" and tail.startswith("<i>word ")

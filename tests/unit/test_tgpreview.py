@@ -219,3 +219,15 @@ def test_entities_emoji_and_nested_blocks_read_as_text(fake: FakePreview) -> Non
         "📍Bəyanat rəsmi mətn №12\nSitat\n#Qarabağ ətraflı (https://mfa.gov.az/az/news/1)"
     )
     assert "<b>Bəyanat</b>" in post.text_html
+
+
+def test_photo_urls_of_a_photo_and_an_album(fake: FakePreview) -> None:
+    """Issue 11: the image URLs a channel with media on sends; a video's preview is no photo."""
+    fake.post("AzMFA", "Caption of a photo.", media="photo")
+    fake.post("AzMFA", "Caption of a video.", media="video")
+    fake.post("AzMFA", "Album caption.", album=3)
+    photo, video, album = parse_preview_page(_page(fake)).posts
+    cdn = "https://cdn4.telesco.pe/file/"
+    assert photo.photos == (f"{cdn}p1.jpg",) and video.photos == ()
+    assert album.photos == tuple(f"{cdn}a3_{i}.jpg" for i in range(3))
+    assert post_to_item(album, "AzMFA", NOW).photos == album.photos

@@ -889,3 +889,54 @@ def test_a_watchlist_at_the_cap_is_read(tmp_path: Path) -> None:
         load_watchlist(ok, max_bytes=100)
     except ConfigError as exc:  # read and validated: only its own problems, never its size
         assert all("larger than" not in str(p) for p in exc.problems)
+
+
+# --- issue 11: forum topics and media --------------------------------------------------------
+
+FORUM = VALID.replace(
+    '    chat: "@example_channel"\n',
+    '    chat: "@example_channel"\n'
+    "    media: on\n"
+    "    threads:\n"
+    "      topics: {karabakh: 5}\n"
+    "      sides: {artsakh: 12}\n"
+    "      default: 1\n",
+)
+
+
+def test_threads_and_media_are_read() -> None:
+    main, numeric = parse_watchlist(FORUM, path="w.yaml").channels
+    assert main.media and main.threads is not None
+    assert (main.threads.topics, main.threads.sides, main.threads.default) == (
+        (("karabakh", 5),),
+        (("artsakh", 12),),
+        1,
+    )
+    assert not numeric.media and numeric.threads is None  # both off unless asked
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ("sides: {artsakh: 12}", "sides: {georgia: 12}"),
+        ("topics: {karabakh: 5}", "topics: {ceasefire: 5}"),
+        ("default: 1", "default: 0"),
+        ("default: 1", "default: general"),
+        ("default: 1", "colour: 1"),
+        ("media: on", "media: sometimes"),
+    ],
+)
+def test_threads_and_media_problems_name_file_line_and_field(change: str, problem: str) -> None:
+    found = one_problem(FORUM.replace(change, problem))
+    expected = {
+        "sides: {georgia: 12}": "channels[0].threads.sides.georgia: unknown side 'georgia'",
+        "topics: {ceasefire: 5}": "channels[0].threads.topics.ceasefire: unknown topic",
+        "default: 0": "channels[0].threads.default: a forum topic's message_thread_id is a "
+        "positive number",
+        "default: general": "channels[0].threads.default: expected a whole number",
+        "colour: 1": "channels[0].threads.colour: unknown key",
+        "media: sometimes": "channels[0].media: expected on or off, got 'sometimes'",
+    }[problem]
+    assert found.startswith("w.yaml:") and expected in found, found
+    line = int(found.split(":")[1])
+    assert problem.split(":")[0].strip() in FORUM.replace(change, problem).splitlines()[line - 1]
