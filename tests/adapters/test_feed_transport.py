@@ -167,3 +167,17 @@ async def test_the_total_bound_holds_over_a_slow_answer(
             await f.fetch(_source(f"{server.url}/am.rss"))
     finally:
         await f.aclose()
+
+
+async def test_a_304_keeps_its_connection_for_the_next_poll(
+    fetcher: FeedFetcher, feeds: tuple[FeedServer, LocalServer]
+) -> None:
+    """Issue 9: the httpx retriever left a 304's empty body unread, so every 304 closed its
+    connection and the next poll paid a new one."""
+    state, server = feeds
+    state.set_feed("/am.rss", RSS)
+    first = await fetcher.fetch(_source(f"{server.url}/am.rss"))
+    for _ in range(4):
+        again = await fetcher.fetch(_source(f"{server.url}/am.rss", first.caching))
+        assert again.not_modified
+    assert server.connections_accepted == 1
