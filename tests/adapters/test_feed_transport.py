@@ -3,6 +3,7 @@ sends, what it keeps between feeds (nothing), and how transport failures are nam
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import threading
 import zlib
@@ -181,3 +182,36 @@ async def test_a_304_keeps_its_connection_for_the_next_poll(
         again = await fetcher.fetch(_source(f"{server.url}/am.rss", first.caching))
         assert again.not_modified
     assert server.connections_accepted == 1
+
+
+HALF_BODY = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 1000\r\n\r\n<rss>"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"", "ServerDisconnectedError"),  # hangs up without a word
+        (HALF_BODY, "ClientPayloadError"),  # hangs up in the middle of the body
+        (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "ClientResponseError"),
+    ],
+    ids=["disconnected", "truncated", "garbled"],
+)
+async def test_a_broken_answer_is_unavailable(
+    fetcher: FeedFetcher, answer: bytes, error: str
+) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(SourceUnavailable, match=error):
+            await fetcher.fetch(_source(f"http://127.0.0.1:{port}/am.rss"))
+    finally:
+        server.close()
+        await server.wait_closed()
