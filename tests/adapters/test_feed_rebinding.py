@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,10 +103,12 @@ def _source(url: str) -> SourceForPoll:
     )
 
 
+MakeFetcher = Callable[..., FeedFetcher]
+
+
 @pytest.fixture
-async def fetcher_with(
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[Any]:
+async def fetcher_with() -> AsyncIterator[MakeFetcher]:
+    """Fetchers with a given resolver (none: the system's), closed after the test."""
     made: list[FeedFetcher] = []
 
     def make(resolver: AbstractResolver | None = None) -> FeedFetcher:
@@ -119,7 +121,7 @@ async def fetcher_with(
 
 
 async def test_a_rebinding_answer_at_connection_time_is_refused(
-    fetcher_with: Any,
+    fetcher_with: MakeFetcher,
     public: tuple[FeedServer, LocalServer],
     internal: tuple[FeedServer, LocalServer],
 ) -> None:
@@ -139,7 +141,7 @@ async def test_a_rebinding_answer_at_connection_time_is_refused(
 
 
 async def test_a_connection_the_operator_opened_to_a_local_host_is_not_reused_after_a_redirect(
-    fetcher_with: Any,
+    fetcher_with: MakeFetcher,
     public: tuple[FeedServer, LocalServer],
     internal: tuple[FeedServer, LocalServer],
 ) -> None:
@@ -159,7 +161,7 @@ async def test_a_connection_the_operator_opened_to_a_local_host_is_not_reused_af
 
 
 async def test_public_answers_at_connection_time_are_followed(
-    fetcher_with: Any, public: tuple[FeedServer, LocalServer]
+    fetcher_with: MakeFetcher, public: tuple[FeedServer, LocalServer]
 ) -> None:
     pub_state, pub = public
     pub_state.set_feed("/ok.rss", FEED)
@@ -170,7 +172,7 @@ async def test_public_answers_at_connection_time_are_followed(
 
 
 async def test_the_system_resolver_is_guarded_too(
-    fetcher_with: Any,
+    fetcher_with: MakeFetcher,
     public: tuple[FeedServer, LocalServer],
     internal: tuple[FeedServer, LocalServer],
     monkeypatch: pytest.MonkeyPatch,
