@@ -195,6 +195,7 @@ async def open_app(
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     engine = await open_database(settings)
     client: httpx.AsyncClient | None = None
+    feeds: FeedFetcher | None = None
     telegram: TelegramSender | None = None
     try:
         sessions = storage.make_sessions(engine)
@@ -240,7 +241,7 @@ async def open_app(
             raise _database_problem(settings, exc) from exc
         limits = _http_limits(settings)
         client = http_client or make_http_client(limits)
-        fetchers[SourceKind.FEED] = FeedFetcher(client, limits, clock=clock)
+        fetchers[SourceKind.FEED] = feeds = FeedFetcher(limits, clock=clock)
         fetchers[SourceKind.TELEGRAM] = _telegram_fetcher(settings, client, limits, clock)
         if sender is None:
             token = settings.telegram_bot_token
@@ -302,6 +303,8 @@ async def open_app(
         if telegram is not None:
             with suppress(Exception):
                 await telegram.stop()
+        if feeds is not None:
+            await feeds.aclose()
         if client is not None and http_client is None:
             await client.aclose()
         engine.dispose()

@@ -1,27 +1,34 @@
-"""Feed retriever: conditional GET over httpx with timeouts, a body-size cap and bounded redirects.
+"""Feed retriever: conditional GET with timeouts, a body-size cap and bounded redirects.
 
-Retrieval only; parsing is `bot.sources.feedparse` (pure). A 304 answer costs no parsing.
+Retrieval only; parsing is `bot.sources.feedparse` (pure). A 304 answer costs no parsing. The
+HTTP transport is aiohttp (`bot.sources.feedhttp`, imported on the first fetch); the httpx
+client made here serves the Telegram preview pages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import ipaddress
-import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 
-from bot.errors import FeedParseError, SourceGone, SourceRejected, SourceUnavailable
+from bot.errors import SourceGone, SourceRejected, SourceUnavailable
 from bot.model import CachingInfo, FetchResult, SourceForPoll
-from bot.sources.addresses import IPAddress, is_public, redirect_refusal
+from bot.sources.addresses import IPAddress, chain_is_public, is_public, redirect_refusal
 from bot.sources.bounds import bound_items
 from bot.sources.dates import sane_dates
-from bot.sources.decoding import ACCEPT_ENCODING, BodyTooLarge, CappedDecoder
+from bot.sources.decoding import ACCEPT_ENCODING
 from bot.sources.feedparse import parse_feed
+
+if TYPE_CHECKING:  # imported on the first fetch: a command without feeds never loads aiohttp
+    from aiohttp.abc import AbstractResolver
+
+    from bot.sources.feedhttp import FeedHttp, Redirect
 
 __all__ = ["FeedFetcher", "HttpLimits", "make_http_client", "parse_retry_after"]
 
@@ -45,7 +52,7 @@ class HttpLimits:
 
 
 def make_http_client(limits: HttpLimits) -> httpx.AsyncClient:
-    """One shared client: connection reuse across feeds of one host, bounded pool."""
+    """One shared httpx client (Telegram preview pages): connection reuse, bounded pool."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=limits.connect_timeout,
@@ -85,29 +92,54 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
 class FeedFetcher:
-    """Fetches RSS, Atom and JSON Feed sources; satisfies `bot.ports.Fetcher`."""
+    """Fetches RSS, Atom and JSON Feed sources; satisfies `bot.ports.Fetcher`.
+
+    Owns its HTTP transport, made on the first fetch (inside the running loop) and closed by
+    `aclose`."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
         limits: HttpLimits,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         public: Callable[[IPAddress], bool] = is_public,
+        resolver: AbstractResolver | None = None,
     ) -> None:
-        self._client = client
         self._limits = limits
         self._clock = clock
         # which addresses count as public (tests call a loopback address public to stand for
         # a public feed host without any traffic leaving the machine)
         self._is_public = public
+        # DNS answers for the address guard and the connections (tests inject a fake one)
+        self._resolver = resolver
+        self._http: FeedHttp | None = None
         # Sources whose encoding repair was reported: a feed that double-encodes does it on
         # every poll, and one log line per source per process says it (issue 7).
         self._repair_reported: set[str] = set()
+
+    def _transport(self) -> FeedHttp:
+        if self._http is None:
+            from bot.sources.feedhttp import FeedHttp
+
+            lim = self._limits
+            self._http = FeedHttp(
+                connect_timeout=lim.connect_timeout,
+                read_timeout=lim.read_timeout,
+                max_body_bytes=lim.max_body_bytes,
+                max_connections=lim.max_connections,
+                user_agent=lim.user_agent,
+                accept=ACCEPT,
+                resolver=self._resolver,
+                public=self._is_public,
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close the transport's connections (a no-op when nothing was fetched)."""
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.close()
 
     async def fetch(self, source: SourceForPoll) -> FetchResult:
         """GET the feed (conditionally) and parse it.
@@ -127,17 +159,11 @@ class FeedFetcher:
             async with asyncio.timeout(self._limits.total_timeout):
                 status, resp_headers, body, final_url = await self._get(source, headers)
         except TimeoutError as exc:
+            # the transport turns its own socket timeouts into SourceUnavailable, so this is
+            # the whole fetch's bound
             raise SourceUnavailable(
                 key, f"no complete answer within {self._limits.total_timeout:g}s"
             ) from exc
-        except httpx.TooManyRedirects as exc:
-            raise SourceRejected(key, f"more than {self._limits.max_redirects} redirects") from exc
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise SourceRejected(key, f"bad URL: {exc}") from exc
-        except httpx.TimeoutException as exc:
-            raise SourceUnavailable(key, f"timeout: {type(exc).__name__}") from exc
-        except httpx.HTTPError as exc:
-            raise SourceUnavailable(key, f"{type(exc).__name__}: {exc}") from exc
 
         now = self._clock()
         if status == 304:
@@ -184,73 +210,42 @@ class FeedFetcher:
 
     async def _get(
         self, source: SourceForPoll, headers: dict[str, str]
-    ) -> tuple[int, httpx.Headers, bytes, str]:
+    ) -> tuple[int, Mapping[str, str], bytes, str]:
         """GET the feed, following redirects one by one through the address guard.
 
         Raises:
             SourceRejected: too many redirects, or one the guard refuses (issue 11).
         """
+        http = self._transport()
+        from bot.sources.feedhttp import Answer  # loaded by now: `_transport` imported it
+
         url = source.target
+        public_only = False  # once a hop came from a public address, the rest must stay public
         for _ in range(self._limits.max_redirects + 1):
-            got = await self._get_one(source, url, headers)
-            if isinstance(got, tuple):
-                return got
-            refusal = await self._refusal(url, got)
+            got = await http.get(source.key, url, headers, public_only=public_only)
+            if isinstance(got, Answer):
+                return got.status, got.headers, got.body, got.url
+            refusal, public_only = await self._refusal(http, url, got, public_only)
             if refusal is not None:
-                raise SourceRejected(source.key, f"{refusal}: {got}")
-            url = got
+                raise SourceRejected(source.key, f"{refusal}: {got.location}")
+            url = got.location
         raise SourceRejected(source.key, f"more than {self._limits.max_redirects} redirects")
 
-    async def _refusal(self, from_url: str, to_url: str) -> str | None:
-        """Why the redirect must not be followed (see `bot.sources.addresses`), or None."""
-        target = httpx.URL(to_url)
+    async def _refusal(
+        self, http: FeedHttp, from_url: str, redirect: Redirect, public_chain: bool
+    ) -> tuple[str | None, bool]:
+        """Why the redirect must not be followed (see `bot.sources.addresses`), or None; and
+        whether the next hop must stay public."""
+        target = urlsplit(redirect.location)
         if target.scheme not in ("http", "https"):
-            return f"redirect to a {target.scheme or 'relative'} URL refused"
-        from_ips = await self._resolve(httpx.URL(from_url).host)
-        to_ips = await self._resolve(target.host)
-        return redirect_refusal(from_ips, to_ips, public=self._is_public)
-
-    async def _resolve(self, host: str) -> list[IPAddress]:
-        try:
-            return [ipaddress.ip_address(host.strip("[]"))]
-        except ValueError:
-            pass
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-        except OSError:
-            return []
-        out: list[IPAddress] = []
-        for info in infos:
-            addr = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 zone
-            out.append(ipaddress.ip_address(addr))
-        return out
-
-    async def _get_one(
-        self, source: SourceForPoll, url: str, headers: dict[str, str]
-    ) -> tuple[int, httpx.Headers, bytes, str] | str:
-        """One request: the answer, or the URL a redirect points to."""
-        cap = self._limits.max_body_bytes
-        async with self._client.stream("GET", url, headers=headers, follow_redirects=False) as resp:
-            location = resp.headers.get("location")
-            if resp.status_code in _REDIRECTS and location:
-                return str(resp.url.join(location))
-            if resp.status_code != 200:
-                return resp.status_code, resp.headers, b"", str(resp.url)
-            declared = resp.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > cap:
-                raise FeedParseError(
-                    source.key, f"response of {declared} bytes is over the {cap}-byte cap"
-                )
-            chunks: list[bytes] = []
-            # Decoded here, not by httpx: the cap is enforced while decoding, so a gzip bomb
-            # stops at the cap instead of after a whole chunk's expansion (issue 11).
-            decoder = CappedDecoder(resp.headers.get("content-encoding"), cap)
-            try:
-                async for raw in resp.aiter_raw():
-                    chunks.append(decoder.feed(raw))
-                chunks.append(decoder.flush())
-            except BodyTooLarge as exc:
-                raise FeedParseError(source.key, str(exc)) from exc
-            except zlib.error as exc:
-                raise FeedParseError(source.key, f"badly compressed body: {exc}") from exc
-            return resp.status_code, resp.headers, b"".join(chunks), str(resp.url)
+            return f"redirect to a {target.scheme or 'relative'} URL refused", public_chain
+        # where the redirect came from: the address it was read from, not a second lookup
+        if redirect.peer is not None:
+            from_ips = [redirect.peer]
+        else:
+            from_ips = await http.resolve(urlsplit(from_url).hostname or "")
+        to_ips = await http.resolve(target.hostname or "")
+        refusal = redirect_refusal(
+            from_ips, to_ips, public=self._is_public, public_chain=public_chain
+        )
+        return refusal, chain_is_public(public_chain, from_ips, public=self._is_public)

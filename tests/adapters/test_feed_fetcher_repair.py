@@ -10,7 +10,7 @@ import pytest
 from bot.fakes.feed_server import FeedServer
 from bot.fakes.http import LocalServer
 from bot.model import CachingInfo, SourceForPoll, SourceKind
-from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
+from bot.sources.feeds import FeedFetcher, HttpLimits
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -51,9 +51,9 @@ def feeds() -> Iterator[tuple[FeedServer, LocalServer]]:
 
 @pytest.fixture
 async def fetcher() -> AsyncIterator[FeedFetcher]:
-    limits = HttpLimits()
-    async with make_http_client(limits) as client:
-        yield FeedFetcher(client, limits, clock=lambda: NOW)
+    fetcher = FeedFetcher(HttpLimits(), clock=lambda: NOW)
+    yield fetcher
+    await fetcher.aclose()
 
 
 def repair_lines(warnings: tuple[str, ...]) -> list[str]:

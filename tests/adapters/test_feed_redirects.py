@@ -1,4 +1,4 @@
-"""The feed retriever's redirect guard (issue 11), with the real httpx client against fake
+"""The feed retriever's redirect guard (issue 11), with the real HTTP client against fake
 servers on loopback only: 127.0.0.2 plays a public feed host (the test's `public` says so) and
 127.0.0.1 an internal service that a public feed must not make the worker read."""
 
@@ -15,8 +15,14 @@ from bot.fakes.feed_server import FeedServer
 from bot.fakes.feedgen import FeedEntry, rss
 from bot.fakes.http import LocalServer
 from bot.model import CachingInfo, SourceForPoll, SourceKind
-from bot.sources.addresses import IPAddress, is_public, redirect_refusal
-from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
+from bot.sources.addresses import (
+    IPAddress,
+    answer_refusal,
+    chain_is_public,
+    is_public,
+    redirect_refusal,
+)
+from bot.sources.feeds import FeedFetcher, HttpLimits
 
 PRETEND_PUBLIC = ipaddress.ip_address("127.0.0.2")
 FEED = rss(
@@ -57,8 +63,9 @@ def public() -> Iterator[tuple[FeedServer, LocalServer]]:
 @pytest.fixture
 async def fetcher() -> AsyncIterator[FeedFetcher]:
     limits = HttpLimits(total_timeout=5, read_timeout=5, connect_timeout=5)
-    async with make_http_client(limits) as client:
-        yield FeedFetcher(client, limits, public=_public_in_this_test)
+    fetcher = FeedFetcher(limits, public=_public_in_this_test)
+    yield fetcher
+    await fetcher.aclose()
 
 
 def _source(url: str) -> SourceForPoll:
@@ -133,3 +140,29 @@ V = ipaddress.ip_address
 def test_redirect_refusal_table(from_ips: list[str], to_ips: list[str], refused: bool) -> None:
     got = redirect_refusal([V(i) for i in from_ips], [V(i) for i in to_ips])
     assert (got is not None) == refused
+
+
+def test_a_chain_that_came_from_a_public_address_stays_public() -> None:
+    # a hostile hop cannot shed the rule by looking internal itself
+    assert chain_is_public(True, [V("127.0.0.1")])
+    assert chain_is_public(False, [V("93.184.216.34")])
+    assert not chain_is_public(False, [V("127.0.0.1")])  # a local bridge's own redirects
+    assert redirect_refusal([V("10.0.0.1")], [V("127.0.0.1")], public_chain=True) is not None
+    assert redirect_refusal([V("10.0.0.1")], [V("127.0.0.1")]) is None
+
+
+@pytest.mark.parametrize(
+    ("ips", "refused"),
+    [
+        (["93.184.216.34"], False),
+        (["127.0.0.1"], True),
+        (["169.254.169.254"], True),
+        (["93.184.216.34", "::1"], True),  # the connection may use any of them
+        (["::ffff:10.0.0.1"], True),
+    ],
+)
+def test_answer_refusal_table(ips: list[str], refused: bool) -> None:
+    got = answer_refusal("feed.example", [V(i) for i in ips])
+    assert (got is not None) == refused
+    if got is not None:
+        assert "feed.example" in got and "DNS rebinding" in got

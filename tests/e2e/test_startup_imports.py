@@ -35,3 +35,19 @@ def test_a_dry_run_of_feeds_loads_neither_tweepy_nor_telegram(world: World, tmp_
         check=False,
     )
     assert done.stdout.split()[-3:] == ["0", "False", "False"], done.stderr[-2000:]
+
+
+def test_the_command_line_loads_no_feed_transport_before_a_feed_is_fetched() -> None:
+    """aiohttp (about 0.15 s to import) is loaded by the first feed fetch, not by start-up:
+    `check`, `sources`, `match` and a worker without feeds never pay for it (issue 9)."""
+    probe = "import sys, bot.cli, bot.app; print('aiohttp' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.split() == ["False"], done.stderr[-2000:]
