@@ -90,6 +90,7 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=150.0, help="seconds measured")
     p.add_argument("--bump-every", type=float, default=10.0)
     p.add_argument("--bump", type=float, default=0.005, help="fraction of feeds bumped each time")
+    p.add_argument("--log", type=Path, default=None, help="write the worker's log here")
     args = p.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="many-sources-") as tmp_name,
@@ -148,6 +149,8 @@ def main() -> None:
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=60)
+        if args.log is not None:
+            args.log.write_text("".join(log))
         warnings = [line for line in log if " WARNING " in line or " ERROR " in line]
         print(
             f"\n{args.feeds} feeds, default settings, {args.duration:.0f}s measured after "
