@@ -552,7 +552,9 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
         # Its first tick reads the file again: an edit made while the worker started applies.
         ticker.every("reload", s.reload_seconds, reloader.tick)
     ticker.start()
-    lag = asyncio.create_task(LoopLag(app.metrics).run(), name="loop-lag")
+    lag = asyncio.create_task(
+        LoopLag(app.metrics, warn_after=s.loop_warn_seconds).run(), name="loop-lag"
+    )
     log.info(
         "worker started sources=%d channels=%d skipped=%s",
         len(app.watchlist.sources()) - sum(app.skipped_kinds.values()),

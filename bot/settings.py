@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     )
     #: how often `run` looks at the watchlist file for edits (hot reload); 0 turns it off
     reload_seconds: float = Field(default=5, ge=0, le=3600, validation_alias=_env("reload_seconds"))
+    #: the event loop held this long is logged with where it is held (bot.looplag)
+    loop_warn_seconds: float = Field(
+        default=1.0, gt=0, le=3600, validation_alias=_env("loop_warn_seconds")
+    )
     #: the chat operator notices go to (`@username` or id); unset: they are logged only
     operator_chat: str | None = Field(default=None, validation_alias=_env("operator_chat"))
     #: how often `run` decides operator notices; 0 turns them off

@@ -35,3 +35,6 @@ async def test_a_held_loop_is_measured_and_warned_about(caplog: pytest.LogCaptur
     assert 'watchpost_event_loop_lag_seconds_bucket{le="0.25"}' in text
     warned = [r for r in caplog.records if r.levelno == logging.WARNING and "held" in r.message]
     assert len(warned) == 1  # two holds within a minute: one warning
+    # it names where the loop was held: this test's blocking call
+    assert "test_a_held_loop_is_measured_and_warned_about" in warned[0].getMessage()
+    assert "time.sleep(0.3)" in warned[0].getMessage()
