@@ -91,6 +91,13 @@ def main() -> None:
     p.add_argument("--bump-every", type=float, default=10.0)
     p.add_argument("--bump", type=float, default=0.005, help="fraction of feeds bumped each time")
     p.add_argument("--log", type=Path, default=None, help="write the worker's log here")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a WATCHPOST_ setting for the worker (printed: the figures are then not the defaults)",
+    )
     args = p.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="many-sources-") as tmp_name,
@@ -106,6 +113,10 @@ def main() -> None:
         )
         port = _free_port()
         env = {**env, "WATCHPOST_METRICS_PORT": str(port), "WATCHPOST_LOG_LEVEL": "WARNING"}
+        for item in args.set:
+            name, _, value = item.partition("=")
+            env[name] = value
+            print(f"non-default setting: {name}={value}", file=sys.stderr)
         worker = subprocess.Popen(
             [PY, "-m", "bot", "run", "--console"],
             env=env,

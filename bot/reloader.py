@@ -9,6 +9,7 @@ content, and the running watchlist stays.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -91,8 +92,9 @@ class Reloader:
     async def tick(self) -> ReloadResult:
         """Look at the file once; apply or refuse an edit. Never raises for the file's faults.
 
-        Synchronous on purpose: storage's sync and the swap happen with no await between
-        them, so no poll tick claims a source of the new watchlist with the old one in hand.
+        Parsing runs in a thread; the rest is synchronous on purpose: storage's sync and the
+        swap happen with no await between them, so no poll tick claims a source of the new
+        watchlist with the old one in hand.
         """
         try:
             stamp = self._stat()
@@ -111,7 +113,9 @@ class Reloader:
             self._stamp, self._read_ns = stamp, read_ns
             return ReloadResult.UNCHANGED
         try:
-            new = parse_watchlist_bytes(data, path=self.path)
+            # In a thread: a watchlist of 10,000 sources takes seconds to parse, and the first
+            # tick after a start parses the file even when it did not change (issue 9).
+            new = await asyncio.to_thread(parse_watchlist_bytes, data, path=self.path)
         except ConfigError as exc:
             self._stamp, self._read_ns, self._digest = stamp, read_ns, digest
             log.error(
