@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -114,11 +116,24 @@ class FeedFetcher:
         # DNS answers for the address guard and the connections (tests inject a fake one)
         self._resolver = resolver
         self._http: FeedHttp | None = None
+        self._importing: asyncio.Task[ModuleType] | None = None
         # Sources whose encoding repair was reported: a feed that double-encodes does it on
         # every poll, and one log line per source per process says it (issue 7).
         self._repair_reported: set[str] = set()
 
-    def _transport(self) -> FeedHttp:
+    async def _transport(self) -> FeedHttp:
+        if self._http is None:
+            # Imported in a thread: aiohttp's import makes its TLS contexts (the system's
+            # CA certificates) and took 0.1-0.3 s, on the event loop, at the first fetch of
+            # a running worker (issue 9: the loop is never held for more than 100 ms). Every
+            # first fetch awaits the one import: one that imported itself meanwhile would
+            # wait for the import lock on the loop.
+            importing = self._importing
+            if importing is None:
+                importing = self._importing = asyncio.create_task(
+                    asyncio.to_thread(importlib.import_module, "bot.sources.feedhttp")
+                )
+            await asyncio.shield(importing)
         if self._http is None:
             from bot.sources.feedhttp import FeedHttp
 
@@ -216,7 +231,7 @@ class FeedFetcher:
         Raises:
             SourceRejected: too many redirects, or one the guard refuses (issue 11).
         """
-        http = self._transport()
+        http = await self._transport()
         from bot.sources.feedhttp import Answer  # loaded by now: `_transport` imported it
 
         url = source.target
