@@ -32,6 +32,11 @@ __all__ = [
 ]
 
 _WS = re.compile(r"\s+")
+# whitespace other than a line break
+_HSPACE = re.compile(r"[^\S\n]+")
+# stands for a break from a tag while the text is folded in one pass (never in markup's data:
+# NUL is not allowed in XML, and a character reference to it decodes to U+FFFD)
+_BREAK = "\x00"
 # What each tag means for the text around it. Paragraph tags end a paragraph; line tags start
 # a new line; cells are words apart. Issue 7: folding all of them to a space turned a
 # 12-paragraph statement into one block.
@@ -147,8 +152,9 @@ def fold_lines(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     out: list[str] = []
     blank = 0
-    for line in text.split(_LINE):
-        line = _WS.sub(" ", line).strip()
+    # One pass over the text, not one per line: the same as folding each line (issue 9).
+    for line in _HSPACE.sub(" ", text).split(_LINE):
+        line = line.strip()
         if not line:
             blank += 1
             continue
@@ -183,9 +189,15 @@ def html_to_text(markup: str, *, paragraphs: bool = False) -> str:
     if not parser.tags:
         return fold_whitespace("".join(parser.parts), paragraphs=True)
     # In HTML, whitespace in the data is a space whatever it is; only tags break lines.
-    return fold_lines(
-        "".join(p if p in (_LINE, _PARAGRAPH) else _WS.sub(" ", p) for p in parser.parts)
+    if _BREAK in markup:
+        return fold_lines(
+            "".join(p if p in (_LINE, _PARAGRAPH) else _WS.sub(" ", p) for p in parser.parts)
+        )
+    # The same in one regex pass (issue 9: one per part cost a third of parsing a feed).
+    marked = "".join(
+        _BREAK if p == _LINE else _BREAK * 2 if p == _PARAGRAPH else p for p in parser.parts
     )
+    return fold_lines(_WS.sub(" ", marked).replace(_BREAK, _LINE))
 
 
 # --- text for display -----------------------------------------------------------------------
