@@ -92,6 +92,9 @@ class SourceProblem(StrEnum):
     RATE_LIMITED = "rate_limited"  #: a per-window request limit (429)
     SERVER = "server"  #: 5xx
     UNREACHABLE = "unreachable"  #: network, timeout, reset
+    #: the page is there but holds nothing we can read: its layout changed (issue 11: the
+    #: operator is told at once, not after hours of failures)
+    LAYOUT_CHANGED = "layout_changed"
 
 
 class SourceError(WatchpostError):

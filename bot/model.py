@@ -400,6 +400,8 @@ class SourceStatus:
     last_published_at: datetime | None = None
     #: when the publisher said it is gone for good (HTTP 410); no longer polled
     gone_at: datetime | None = None
+    #: why the last poll failed, as a `bot.errors.SourceProblem` value (None: not classified)
+    last_problem: str | None = None
 
 
 # --- why it matters -------------------------------------------------------------------------

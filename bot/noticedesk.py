@@ -77,6 +77,7 @@ class NoticeDesk:
                 last_success_at=st.last_success_at,
                 last_error=st.last_error,
                 statement_times=tuple(times.get(st.key, ())),
+                problem=st.last_problem,
             )
             for st in statuses
             if st.gone_at is None  # a gone source was told once, as gone

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.errors import SourceProblem
+
 __all__ = [
     "Notice",
     "NoticeKind",
@@ -22,6 +24,7 @@ __all__ = [
     "SourceHealth",
     "decide_notices",
     "failing_notice",
+    "layout_notice",
     "quiet_notice",
     "usual_gap",
 ]
@@ -32,6 +35,7 @@ class NoticeKind(StrEnum):
 
     SOURCE_FAILING = "source_failing"
     SOURCE_QUIET = "source_quiet"
+    LAYOUT_CHANGED = "layout_changed"
     CHANNEL_PAUSED = "channel_paused"
     BUDGET_PAUSED = "budget_paused"
     RELOAD_REFUSED = "reload_refused"
@@ -70,6 +74,8 @@ class SourceHealth:
     last_error: str | None
     #: its statements' publication times, any order (the last `history` of them suffice)
     statement_times: tuple[datetime, ...] = ()
+    #: why its last poll failed, as a `SourceProblem` value (None: not classified)
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,19 @@ def quiet_notice(source: SourceHealth, now: datetime, policy: NoticePolicy) -> N
         source.key,
         f"{source.key} quiet for {_hours(silent)} (it usually speaks within {_hours(gap)}; "
         f"noticed after {_hours(allowed)})",
+    )
+
+
+def layout_notice(source: SourceHealth) -> Notice | None:
+    """A notice at the first failure that says the page's layout changed: nothing will be read
+    from it until the code follows, so waiting `failing_after` would only lose statements."""
+    if not source.failures or source.problem != SourceProblem.LAYOUT_CHANGED.value:
+        return None
+    return Notice(
+        NoticeKind.LAYOUT_CHANGED,
+        source.key,
+        f"{source.key}: the page's layout changed, no post can be read from it "
+        f"({source.failures} poll(s) so far); last error: {source.last_error or 'unknown'}",
     )
 
 
@@ -158,7 +177,11 @@ def decide_notices(
     """
     problems: list[Notice] = []
     for source in sources:
-        notice = failing_notice(source, now, policy) or quiet_notice(source, now, policy)
+        notice = (
+            layout_notice(source)
+            or failing_notice(source, now, policy)
+            or quiet_notice(source, now, policy)
+        )
         if notice is not None:
             problems.append(notice)
     for channel_id, why in paused_channels:

@@ -611,7 +611,14 @@ class Poller:
             elif isinstance(exc, SourceGone):
                 storage.record_source_gone(session, source.key, error=message, now=now)
             else:
-                storage.record_poll_failure(session, source.key, error=message, next_poll_at=when)
+                problem = exc.problem if isinstance(exc, SourceError) else None
+                storage.record_poll_failure(
+                    session,
+                    source.key,
+                    error=message,
+                    next_poll_at=when,
+                    problem=problem.value if problem is not None else None,
+                )
             if isinstance(exc, SourceError) and exc.cost:
                 storage.record_usage(
                     session, source.kind.value, now, requests=exc.requests, reads=exc.reads

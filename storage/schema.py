@@ -105,6 +105,8 @@ class SourceRow(Base):
     remote_id: Mapped[str | None] = mapped_column(String(64))
     #: when the publisher said the source is gone for good (HTTP 410): no longer polled
     gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: why the last poll failed, as a value (`bot.errors.SourceProblem`); None after a success
+    last_problem: Mapped[str | None] = mapped_column(String(32))
 
 
 class StatementRow(Base):

@@ -156,6 +156,7 @@ def record_poll_success(
     values: dict[str, object] = {
         "failures": 0,
         "last_error": None,
+        "last_problem": None,
         "last_success_at": now,
         "next_poll_at": next_poll_at,
         "lease_until": None,
@@ -184,6 +185,7 @@ def record_not_modified(
             next_poll_at=bindparam("when"),
             failures=0,
             last_error=None,
+            last_problem=None,
             last_success_at=now,
             lease_until=None,
             lease_owner=None,
@@ -192,11 +194,20 @@ def record_not_modified(
     session.connection().execute(stmt, [{"source_key": k, "when": w} for k, w in polled])
 
 
-def record_poll_failure(session: Session, key: str, *, error: str, next_poll_at: datetime) -> int:
-    """The poll failed: count it, keep the message for operators; returns the failure count."""
+def record_poll_failure(
+    session: Session,
+    key: str,
+    *,
+    error: str,
+    next_poll_at: datetime,
+    problem: str | None = None,
+) -> int:
+    """The poll failed: count it, keep the message (and the problem, when classified) for
+    operators; returns the failure count."""
     row = session.scalars(select(SourceRow).where(SourceRow.key == key)).one()
     row.failures += 1
     row.last_error = error[:2000]
+    row.last_problem = problem
     row.next_poll_at = next_poll_at
     row.lease_until = None
     row.lease_owner = None
@@ -268,6 +279,7 @@ def source_statuses(session: Session) -> list[SourceStatus]:
             cursor=r.cursor,
             last_published_at=counts.get(r.id, (0, None))[1],
             gone_at=r.gone_at,
+            last_problem=r.last_problem,
         )
         for r in rows
     ]

@@ -30,7 +30,13 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from bot.errors import FeedParseError, SourceHeld, SourceRejected, SourceUnavailable
+from bot.errors import (
+    FeedParseError,
+    SourceHeld,
+    SourceProblem,
+    SourceRejected,
+    SourceUnavailable,
+)
 from bot.model import CachingInfo, Cost, FetchedItem, FetchResult, PostWindow, SourceForPoll
 from bot.sources.feeds import HttpLimits, parse_retry_after
 from bot.sources.pacing import HostPacer
@@ -207,7 +213,11 @@ class TelegramPreviewFetcher:
         page = await asyncio.to_thread(parse_preview_page, answer.body)
         problem = layout_problem(page, len(answer.body))
         if problem is not None:
-            raise FeedParseError(source.key, f"t.me/s/{source.target}: {problem}")
+            raise FeedParseError(
+                source.key,
+                f"t.me/s/{source.target}: {problem}",
+                problem=SourceProblem.LAYOUT_CHANGED,
+            )
         if source.remote_id and page.chat_id and page.chat_id != source.remote_id:
             # The username now names another channel: its posts are not this speaker's.
             raise SourceRejected(

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from bot.app import App, run_once
+from bot.app import App, notice_desk, run_once
 from bot.cli import main
 from bot.fakes.http import LocalServer
 from bot.fakes.telegram_preview import FakePreview
+from bot.notices import NoticeKind
 from storage.schema import AlertRow, SourceRow, StatementRow
 from tests.e2e.conftest import World, entry
 
@@ -209,8 +210,17 @@ async def test_a_changed_layout_is_an_operator_error(world: World, tg) -> None:
         with app.sessions() as s:
             row = s.scalars(select(SourceRow).where(SourceRow.key == AZ)).one()
             assert row.failures == 1 and row.cursor == "1"  # kept: nothing was read
+            assert row.last_problem == "layout_changed"
+        # the operator hears of it at once, not after hours of failures
+        desk = notice_desk(app)
+        assert desk is not None
+        (notice,) = await desk.tick()
+        assert notice.kind is NoticeKind.LAYOUT_CHANGED and notice.subject == AZ
         fake.break_layout("MODAzerbaijan", False)
         outcomes, report = await _poll(app)
+        with app.sessions() as s:
+            row = s.scalars(select(SourceRow).where(SourceRow.key == AZ)).one()
+            assert row.last_problem is None
     assert not [o for o in outcomes if o.error] and report.sent == 1
 
 

@@ -108,3 +108,29 @@ def test_a_capped_budget_is_told_while_the_cap_holds() -> None:
     capped = [("x", NOW + 72 * H)]
     assert _decide({}, paused_budgets=capped) == [(NoticeKind.BUDGET_PAUSED, "budget:x")]
     assert _decide({}, paused_budgets=[("x", NOW - H)]) == []  # the cap has reset
+
+
+def test_a_changed_layout_is_told_at_the_first_failure_once_a_day() -> None:
+    broken = SourceHealth(
+        "telegram:MODAzerbaijan",
+        1,
+        NOW - timedelta(minutes=5),
+        "t.me/s/MODAzerbaijan: no post found (has the preview's layout changed?)",
+        problem="layout_changed",
+    )
+    (notice,) = decide_notices(
+        sources=[broken], paused_channels=[], refused_reloads=[], sent={}, now=NOW, policy=P
+    )
+    # not after `failing_after` (6 h): nothing is read from the page until the code follows
+    assert notice.kind is NoticeKind.LAYOUT_CHANGED
+    assert notice.subject == "telegram:MODAzerbaijan" and "layout changed" in notice.text
+    told = {"telegram:MODAzerbaijan": NOW - timedelta(hours=2)}
+    again = decide_notices(
+        sources=[broken], paused_channels=[], refused_reloads=[], sent=told, now=NOW, policy=P
+    )
+    assert again == []
+    # an unclassified failure of five minutes is not worth a notice yet
+    plain = SourceHealth("feed:a", 1, NOW - timedelta(minutes=5), "HTTP 503")
+    assert decide_notices(
+        sources=[plain], paused_channels=[], refused_reloads=[], sent={}, now=NOW, policy=P
+    ) == []
