@@ -51,7 +51,8 @@ sys.path.insert(0, str(REPO))
 
 from bot.model import CachingInfo, SourceForPoll, SourceKind  # noqa: E402
 from bot.sources.decoding import ACCEPT_ENCODING, CappedDecoder  # noqa: E402
-from bot.sources.feeds import ACCEPT, FeedFetcher, HttpLimits, make_http_client  # noqa: E402
+from bot.sources.feeds import ACCEPT, FeedFetcher, HttpLimits  # noqa: E402
+from bot.sources.telegram import make_http_client  # noqa: E402
 
 CAP = 10_000_000
 LIMITS = HttpLimits()

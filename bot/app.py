@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import json
 import logging
 import os
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import httpx
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,7 +31,7 @@ from bot.health import judge
 from bot.looplag import LoopLag
 from bot.matching import compile_topics
 from bot.metrics import Gauge, Metrics
-from bot.model import PollOutcome, SourceKind, SourceSpec, Watchlist
+from bot.model import FetchResult, PollOutcome, SourceForPoll, SourceKind, SourceSpec, Watchlist
 from bot.noticedesk import NoticeDesk
 from bot.notices import NoticePolicy
 from bot.pipeline import Poller, PollPolicy
@@ -41,16 +41,18 @@ from bot.reload import x_sources_asked
 from bot.reloader import Reloader
 from bot.scheduler import Ticker
 from bot.settings import Settings
-from bot.sources.feeds import FeedFetcher, HttpLimits, make_http_client
+from bot.sources.feeds import FeedFetcher, HttpLimits
 from bot.sources.pacing import HostPacer, Pace
-from bot.sources.telegram import PreviewLimits, TelegramPreviewFetcher
 from bot.status import Page, StatusServer
 from bot.x.budget import Budget, BudgetState
 from bot.x.plan import PollingPlan, XAccount, XPlan, plan_polling, plan_preset
 
 if TYPE_CHECKING:  # imported where used: a command without X sources never loads tweepy, and
     # one that sends nothing never loads python-telegram-bot (issue 9: start-up time)
+    import httpx
+
     from bot.senders import TelegramSender
+    from bot.sources.telegram import TelegramPreviewFetcher
     from bot.x.source import XFetcher
 
 __all__ = [
@@ -195,8 +197,8 @@ async def open_app(
     # PTB 22 returns `retry_after` as a timedelta only when asked; we read seconds either way.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     engine = await open_database(settings)
-    client: httpx.AsyncClient | None = None
     feeds: FeedFetcher | None = None
+    previews: _LazyPreviews | None = None
     telegram: TelegramSender | None = None
     try:
         sessions = storage.make_sessions(engine)
@@ -241,9 +243,10 @@ async def open_app(
         except StorageError as exc:
             raise _database_problem(settings, exc) from exc
         limits = _http_limits(settings)
-        client = http_client or make_http_client(limits)
         fetchers[SourceKind.FEED] = feeds = FeedFetcher(limits, clock=clock)
-        fetchers[SourceKind.TELEGRAM] = _telegram_fetcher(settings, client, limits, clock)
+        fetchers[SourceKind.TELEGRAM] = previews = _LazyPreviews(
+            settings, limits, clock, http_client
+        )
         if sender is None:
             token = settings.telegram_bot_token
             if token is None or settings.console or dry_run:
@@ -306,15 +309,61 @@ async def open_app(
                 await telegram.stop()
         if feeds is not None:
             await feeds.aclose()
-        if client is not None and http_client is None:
-            await client.aclose()
+        if previews is not None:
+            await previews.aclose()
         engine.dispose()
+
+
+class _LazyPreviews:
+    """The Telegram preview fetcher, made at the first fetch of a channel: httpx and the
+    preview parser are imported (in a thread, off the event loop) only by a worker that
+    watches a channel (issue 9: start-up), and a hot reload that adds one still gets it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        limits: HttpLimits,
+        clock: Callable[[], datetime],
+        client: httpx.AsyncClient | None,
+    ) -> None:
+        self._settings = settings
+        self._limits = limits
+        self._clock = clock
+        self._given = client
+        self._made: httpx.AsyncClient | None = None
+        self._fetcher: TelegramPreviewFetcher | None = None
+        self._lock = asyncio.Lock()
+
+    async def fetch(self, source: SourceForPoll) -> FetchResult:
+        fetcher = self._fetcher
+        if fetcher is None:
+            async with self._lock:
+                if self._fetcher is None:
+                    await asyncio.to_thread(importlib.import_module, "bot.sources.telegram")
+                    from bot.sources.telegram import make_http_client
+
+                    client = self._given
+                    if client is None:
+                        client = self._made = make_http_client(self._limits)
+                    self._fetcher = _telegram_fetcher(
+                        self._settings, client, self._limits, self._clock
+                    )
+                fetcher = self._fetcher
+        return await fetcher.fetch(source)
+
+    async def aclose(self) -> None:
+        """Close the client this made (one given is its owner's to close)."""
+        if self._made is not None:
+            made, self._made = self._made, None
+            await made.aclose()
 
 
 def _telegram_fetcher(
     s: Settings, client: httpx.AsyncClient, limits: HttpLimits, clock: Callable[[], datetime]
 ) -> TelegramPreviewFetcher:
     """Channel previews through the shared HTTP client, paced per host (issue 10)."""
+    from bot.sources.telegram import PreviewLimits, TelegramPreviewFetcher
+
     pace = Pace(interval=s.telegram_preview_interval_seconds, jitter=s.telegram_preview_jitter)
     return TelegramPreviewFetcher(
         client,

@@ -17,14 +17,11 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
 from bot.errors import SourceGone, SourceRejected, SourceUnavailable
 from bot.model import CachingInfo, FetchResult, SourceForPoll
 from bot.sources.addresses import IPAddress, chain_is_public, is_public, redirect_refusal
 from bot.sources.bounds import bound_items
 from bot.sources.dates import sane_dates
-from bot.sources.decoding import ACCEPT_ENCODING
 from bot.sources.feedparse import parse_feed
 
 if TYPE_CHECKING:  # imported on the first fetch: a command without feeds never loads aiohttp
@@ -32,7 +29,7 @@ if TYPE_CHECKING:  # imported on the first fetch: a command without feeds never 
 
     from bot.sources.feedhttp import FeedHttp, Redirect
 
-__all__ = ["FeedFetcher", "HttpLimits", "make_http_client", "parse_retry_after"]
+__all__ = ["ACCEPT", "FeedFetcher", "HttpLimits", "parse_retry_after"]
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
@@ -51,31 +48,6 @@ class HttpLimits:
     max_redirects: int = 5
     max_connections: int = 32
     user_agent: str = "Watchpost/0.1"
-
-
-def make_http_client(limits: HttpLimits) -> httpx.AsyncClient:
-    """One shared httpx client (Telegram preview pages): connection reuse, bounded pool."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            connect=limits.connect_timeout,
-            read=limits.read_timeout,
-            write=limits.read_timeout,
-            pool=limits.total_timeout,
-        ),
-        limits=httpx.Limits(
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_connections,
-        ),
-        follow_redirects=True,
-        max_redirects=limits.max_redirects,
-        headers={
-            "User-Agent": limits.user_agent,
-            "Accept": ACCEPT,
-            # only what CappedDecoder reads: its cap holds while decoding
-            "Accept-Encoding": ACCEPT_ENCODING,
-        },
-        trust_env=False,
-    )
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -38,6 +38,8 @@ from bot.errors import (
     SourceUnavailable,
 )
 from bot.model import CachingInfo, Cost, FetchedItem, FetchResult, PostWindow, SourceForPoll
+from bot.sources.decoding import ACCEPT_ENCODING
+from bot.sources.feeds import ACCEPT as FEED_ACCEPT
 from bot.sources.feeds import HttpLimits, parse_retry_after
 from bot.sources.pacing import HostPacer
 from bot.sources.tgcursor import Gap, PreviewCursor
@@ -49,11 +51,37 @@ from bot.sources.tgpreview import (
     post_to_item,
 )
 
-__all__ = ["PreviewLimits", "TelegramPreviewFetcher"]
+__all__ = ["PreviewLimits", "TelegramPreviewFetcher", "make_http_client"]
 
 log = logging.getLogger("watchpost.telegram")
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+
+
+def make_http_client(limits: HttpLimits) -> httpx.AsyncClient:
+    """The httpx client of the preview pages: connection reuse, bounded pool. (Feeds have their
+    own aiohttp sessions, `bot.sources.feedhttp`.)"""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            connect=limits.connect_timeout,
+            read=limits.read_timeout,
+            write=limits.read_timeout,
+            pool=limits.total_timeout,
+        ),
+        limits=httpx.Limits(
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_connections,
+        ),
+        follow_redirects=True,
+        max_redirects=limits.max_redirects,
+        headers={
+            "User-Agent": limits.user_agent,
+            "Accept": FEED_ACCEPT,
+            # only what CappedDecoder reads: its cap holds while decoding
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
+        trust_env=False,
+    )
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 

@@ -13,9 +13,9 @@ from bot.errors import FeedParseError, SourceHeld, SourceRejected, SourceUnavail
 from bot.fakes.http import LocalServer
 from bot.fakes.telegram_preview import FakePreview
 from bot.model import CachingInfo, FetchResult, SourceForPoll, SourceKind
-from bot.sources.feeds import HttpLimits, make_http_client
+from bot.sources.feeds import HttpLimits
 from bot.sources.pacing import HostPacer, Pace
-from bot.sources.telegram import PreviewLimits, TelegramPreviewFetcher
+from bot.sources.telegram import PreviewLimits, TelegramPreviewFetcher, make_http_client
 
 UA = "Watchpost-test/1 (+https://example.org/watchpost)"
 
