@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bot.dedup import contained, numbers, numbers_agree, numbers_within, similar
+from bot.dedup import confirmed, contained, numbers, numbers_agree, numbers_within, similar
 from bot.model import AlertKind, FetchedItem, StatementKind, StatementToStore
 from bot.text import content_hash
 
@@ -356,7 +356,7 @@ def _same_text(st: StatementToStore, c: _Candidate) -> bool:
         return True
     mine, theirs = numbers(st.item.text), numbers(c.text)
     if st.simhash is not None and c.simhash is not None and similar(st.simhash, c.simhash):
-        return numbers_agree(mine, theirs)
+        return numbers_agree(mine, theirs) and confirmed(st.item.text, c.text)
     a, b = st.item.text, c.text
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
     return contained(short, long_) >= EXCERPT and numbers_within(mine, theirs)
@@ -376,7 +376,9 @@ def _near_original(
             continue
         if mine is None:
             mine = numbers(st.item.text)
-        if numbers_agree(mine, numbers(c.text)):
+        # the fingerprints are close; the texts must say so too (a chance collision of two
+        # unrelated statements would lose the second one's alert)
+        if numbers_agree(mine, numbers(c.text)) and confirmed(st.item.text, c.text):
             return c
     return None
 

@@ -14,6 +14,7 @@ from bot.dedup import (
     MAX_DISTANCE,
     MIN_WORDS,
     NearDupIndex,
+    confirmed,
     distance,
     fingerprint,
     from_signed64,
@@ -62,6 +63,14 @@ def test_a_cut_statement_is_similar() -> None:
     base, fp = fingerprint(STATEMENT), fingerprint(cut)
     assert base is not None and fp is not None
     assert similar(base, fp), distance(base, fp)
+
+
+def test_one_statement_as_sources_post_it_is_confirmed_on_its_words() -> None:
+    cut = STATEMENT[: int(len(STATEMENT) * 0.92)].rsplit(" ", 1)[0] + "…"
+    for text in [*SAME, cut]:
+        assert confirmed(STATEMENT, text), text
+    for text in OTHER[:2]:  # other events (the third is an excerpt, which `similar` refuses)
+        assert not confirmed(STATEMENT, text), text
 
 
 def test_other_statements_are_not_similar() -> None:

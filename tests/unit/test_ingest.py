@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.dedup import fingerprint
+from bot.dedup import MAX_DISTANCE, distance, fingerprint
 from bot.ingest import (
     ID_SEPARATOR,
     FollowUp,
@@ -62,9 +62,7 @@ def with_fp(st: StatementToStore, near: tuple[int, ...] = ()) -> StatementToStor
 
 
 def known(*rows: Stored, mine: tuple[Stored, ...] = ()) -> Known:
-    return Known(
-        source_id=ME, by_external_id={r.external_id: r for r in mine}, related=tuple(rows)
-    )
+    return Known(source_id=ME, by_external_id={r.external_id: r for r in mine}, related=tuple(rows))
 
 
 # --- one page, many anchors; one guid, many items; a new guid at every poll ---------------------
@@ -159,9 +157,7 @@ def test_an_undated_item_under_a_new_guid_is_the_same_item() -> None:
 def test_one_text_on_two_dates_is_two_statements() -> None:
     """The same short announcement on two days, each dated: two statements."""
     first = to_store(item(1, url=None, text="Air raid alert."))
-    second = to_store(
-        replace(first.item, external_id="id-2", published_at=T0 + timedelta(days=1))
-    )
+    second = to_store(replace(first.item, external_id="id-2", published_at=T0 + timedelta(days=1)))
     (intent,) = decide([second], known(stored(10, first)))
     assert intent == NewStatement(second, alert=True)
 
@@ -294,12 +290,73 @@ def test_a_reply_in_the_speakers_thread_grows_its_alert() -> None:
     intents = decide([root, reply], known())
     assert intents[1] == NewStatement(reply, follow_up=FollowUp(AlertKind.THREAD, Pending(0)))
     # a root whose alerts were all refused is not followed up
-    assert decide([reply], known(stored(10, root, live=False))) == [
-        NewStatement(reply, alert=True)
-    ]
+    assert decide([reply], known(stored(10, root, live=False))) == [NewStatement(reply, alert=True)]
 
 
 def test_item_hash_ignores_case_and_whitespace_only() -> None:
     a = item(1, text="Line of  contact.\n\nSecond paragraph.")
     assert item_hash(a) == item_hash(replace(a, text="line of contact. second paragraph."))
     assert item_hash(a) != item_hash(replace(a, text="Line of contact. Third paragraph."))
+
+
+# Found at scale (benchmarks/many_sources.py, 30,000 generated statements): two unrelated texts
+# whose fingerprints are 8 bits apart and that state no number. The second was stored as a
+# repeat of the first and its alert was lost.
+CHANCE_A = "\n\n".join(
+    (
+        "Condemn urge ceasefire bodies refugees hospital aid aid release refugees. "
+        "Spokesperson positions escalation prisoners infrastructure observers corridor "
+        "evacuation corridor shelling co-chairs withdrawal aid prisoners delegation "
+        "restraint. Casualties co-chairs parliament civilians community school press "
+        "delegation escalation statement violation casualties evacuation hospital foreign "
+        "resolution aid sovereignty.",
+        "Reaffirm escalation convoy provocation mediators school agreement violation reaffirm"
+        " council prisoners commitment immediate defence exchange immediate. Ministry "
+        "spokesperson region violation shelling convoy region parliament. Defence school "
+        "immediate statement briefing commitment international talks ceasefire briefing "
+        "briefing council.",
+        "Ministry agreement evacuation peacekeeping peacekeeping foreign mediators delegation"
+        " violation commitment aid condemn territorial refugees defence agreement commitment."
+        " Bodies briefing artillery civilians resolution hospital bodies withdrawal defence "
+        "hospital aid talks. Provocation humanitarian region negotiations mediators refugees "
+        "release defence restraint region region region talks ceasefire civilians civilians.",
+        "Territorial press wounded integrity resolution agreement briefing statement "
+        "settlement aid ceasefire. Mission statement evacuation aid agreement bodies "
+        "immediate prisoners ceasefire civilians talks. Corridor corridor bodies restraint "
+        "urge wounded immediate delegation positions release reaffirm civilians co-chairs "
+        "drones aid parliament infrastructure.",
+    )
+)
+CHANCE_B = "\n\n".join(
+    (
+        "Mission urge dialogue sovereignty immediate immediate restraint hospital settlement "
+        "positions escalation president. Settlement withdrawal negotiations dialogue mission "
+        "reaffirm bodies council peacekeeping condemn. Humanitarian corridor delegation "
+        "bodies commitment positions reaffirm violation shelling dialogue.",
+        "Evacuation press positions school minister commitment school convoy community convoy"
+        " wounded. Statement violation briefing ministry restraint delegation region "
+        "immediate casualties prisoners co-chairs release. Shelling exchange commitment press"
+        " spokesperson president statement release ministry delegation exchange talks drones "
+        "spokesperson casualties defence.",
+        "Spokesperson shelling condemn spokesperson provocation defence parliament co-chairs "
+        "welcome welcome. Welcome agreement welcome exchange welcome delegation mission "
+        "prisoners exchange ministry territorial dialogue integrity welcome casualties "
+        "minister. Talks foreign international ceasefire withdrawal exchange positions "
+        "positions community.",
+        "Defence humanitarian commitment minister exchange casualties humanitarian talks "
+        "resolution international ministry. Agreement briefing school peacekeeping corridor "
+        "escalation drones school delegation dialogue convoy positions co-chairs "
+        "international peacekeeping exchange evacuation exchange. Humanitarian settlement "
+        "sovereignty spokesperson welcome school welcome settlement aid release observers "
+        "peacekeeping community.",
+    )
+)
+
+
+def test_fingerprints_close_by_chance_are_two_statements() -> None:
+    first = with_fp(to_store(item(1, text=CHANCE_B)))
+    second = with_fp(to_store(item(2, text=CHANCE_A)), near=(10,))
+    assert first.simhash is not None and second.simhash is not None
+    assert distance(first.simhash, second.simhash) <= MAX_DISTANCE  # the index offers it
+    (intent,) = decide([second], known(stored(10, first, source_id=OTHER)))
+    assert intent == NewStatement(second, alert=True)

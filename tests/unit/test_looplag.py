@@ -13,6 +13,8 @@ from bot.metrics import Metrics
 
 
 async def test_a_held_loop_is_measured_and_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    # another test may have set up the worker's logging at a higher level
+    caplog.set_level(logging.WARNING, logger="watchpost.loop")
     metrics = Metrics()
     monitor = asyncio.create_task(LoopLag(metrics, period=0.01, warn_after=0.2).run())
     await asyncio.sleep(0)  # let the monitor take its first timer

@@ -131,6 +131,9 @@ def test_a_changed_layout_is_told_at_the_first_failure_once_a_day() -> None:
     assert again == []
     # an unclassified failure of five minutes is not worth a notice yet
     plain = SourceHealth("feed:a", 1, NOW - timedelta(minutes=5), "HTTP 503")
-    assert decide_notices(
-        sources=[plain], paused_channels=[], refused_reloads=[], sent={}, now=NOW, policy=P
-    ) == []
+    assert (
+        decide_notices(
+            sources=[plain], paused_channels=[], refused_reloads=[], sent={}, now=NOW, policy=P
+        )
+        == []
+    )
