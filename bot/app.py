@@ -641,12 +641,17 @@ def notice_desk(app: App) -> NoticeDesk | None:
         return None
     if s.operator_chat is None:
         log.info("operator notices go to the log (no WATCHPOST_OPERATOR_CHAT)")
+    x_plan = None
+    if app.x_plan is not None:  # X is polled: its plan tells when our budget is used up
+        x_specs = [sp for sp in app.watchlist.sources() if sp.kind is SourceKind.X]
+        x_plan = x_polling_plan(s, x_specs)[0]
     return NoticeDesk(
         sessions=app.sessions,
         sender=app.sender,
         chat=s.operator_chat,
         policy=NoticePolicy(failing_after=timedelta(hours=s.notice_failing_hours)),
         clock=app.clock,
+        x_plan=x_plan,
     )
 
 

@@ -11,6 +11,7 @@ import asyncio
 import html
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,7 +22,8 @@ from bot.model import SourceKind
 from bot.notices import Notice, NoticePolicy, SourceHealth, decide_notices
 from bot.ports import Sender
 from bot.redact import redact_text
-from bot.x.budget import BudgetState
+from bot.x.budget import BudgetState, used_up_until
+from bot.x.plan import XPlan
 
 __all__ = ["OPERATOR_CHANNEL", "NoticeDesk"]
 
@@ -37,6 +39,17 @@ METERED_APIS = (SourceKind.X.value,)
 MAX_REFUSED_LINES = 20
 
 
+@dataclass(frozen=True, slots=True)
+class _State:
+    """What the notices are decided from, read from storage."""
+
+    sources: list[SourceHealth]
+    paused: list[tuple[str, str]]
+    capped: list[tuple[str, datetime]]
+    used_up: list[tuple[str, datetime]]
+    sent: dict[str, datetime]
+
+
 class NoticeDesk:
     """Tells the operator what goes wrong, at most once per subject per day."""
 
@@ -48,7 +61,9 @@ class NoticeDesk:
         chat: str | None,
         policy: NoticePolicy,
         clock: Callable[[], datetime],
+        x_plan: XPlan | None = None,
     ) -> None:
+        self._x_plan = x_plan
         self._sessions = sessions
         self._sender = sender
         self._chat = chat
@@ -60,11 +75,8 @@ class NoticeDesk:
         """A watchlist edit was refused with these problems: said at the next tick."""
         self._refused = [*self._refused, *problems][-MAX_REFUSED_LINES:]
 
-    def _state(
-        self,
-    ) -> tuple[
-        list[SourceHealth], list[tuple[str, str]], list[tuple[str, datetime]], dict[str, datetime]
-    ]:
+    def _state(self) -> _State:
+        now = self._clock()
         with storage.session_scope(self._sessions) as session:
             budgets = {api: storage.load_budget_state(session, api) for api in METERED_APIS}
             statuses = storage.source_statuses(session)
@@ -83,34 +95,40 @@ class NoticeDesk:
             for st in statuses
             if st.gone_at is None  # a gone source was told once, as gone
         ]
-        capped = []
+        capped: list[tuple[str, datetime]] = []
+        used_up: list[tuple[str, datetime]] = []
         for api, stored in budgets.items():
             if stored is None:
                 continue
             try:
-                until = BudgetState.from_json(stored).capped_until
+                state = BudgetState.from_json(stored)
             except ValueError:
                 continue  # the worker says so itself when it reads it
-            if until is not None:
-                capped.append((api, until))
-        return sources, paused, capped, sent
+            if state.capped_until is not None:
+                capped.append((api, state.capped_until))
+            if api == SourceKind.X.value and self._x_plan is not None:
+                held = used_up_until(self._x_plan, state, now)
+                if held is not None:
+                    used_up.append((api, held))
+        return _State(sources, paused, capped, used_up, sent)
 
     async def tick(self) -> list[Notice]:
         """Decide and send the notices due now; return those sent (or logged)."""
         try:
             # In a thread: with 10,000 sources these queries held the event loop for over a
             # second every minute (issue 9), and every poll's timer with it.
-            sources, paused, capped, sent = await asyncio.to_thread(self._state)
+            state = await asyncio.to_thread(self._state)
         except StorageError as exc:
             log.error("operator notices skipped: %s", exc)
             return []
         now = self._clock()
         due = decide_notices(
-            sources=sources,
-            paused_channels=paused,
+            sources=state.sources,
+            paused_channels=state.paused,
             refused_reloads=self._refused,
-            paused_budgets=capped,
-            sent=sent,
+            paused_budgets=state.capped,
+            used_up_budgets=state.used_up,
+            sent=state.sent,
             now=now,
             policy=self._policy,
         )

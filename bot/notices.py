@@ -38,6 +38,7 @@ class NoticeKind(StrEnum):
     LAYOUT_CHANGED = "layout_changed"
     CHANNEL_PAUSED = "channel_paused"
     BUDGET_PAUSED = "budget_paused"
+    BUDGET_USED_UP = "budget_used_up"
     RELOAD_REFUSED = "reload_refused"
     SUMMARY = "summary"
 
@@ -162,6 +163,7 @@ def decide_notices(
     paused_channels: Sequence[tuple[str, str]],
     refused_reloads: Sequence[str],
     paused_budgets: Sequence[tuple[str, datetime]] = (),
+    used_up_budgets: Sequence[tuple[str, datetime]] = (),
     sent: Mapping[str, datetime],
     now: datetime,
     policy: NoticePolicy,
@@ -173,6 +175,8 @@ def decide_notices(
         paused_channels: (channel id, why) of each paused channel.
         refused_reloads: the problems of watchlist edits refused since the last decision.
         paused_budgets: (API, paused until) of each metered API whose cap was reached.
+        used_up_budgets: (API, held until) of each metered API whose month our own budget
+            guard has used up (told unless the API's own cap already is).
         sent: when a notice was last sent, per subject (from storage).
     """
     problems: list[Notice] = []
@@ -201,6 +205,18 @@ def decide_notices(
                     f"budget:{api}",
                     f"{api} budget: the monthly cap is reached; its sources are not polled "
                     f"until {until:%Y-%m-%d %H:%M} UTC",
+                )
+            )
+    told_paused = {api for api, until in paused_budgets if until > now}
+    for api, until in used_up_budgets:
+        if until > now and api not in told_paused:
+            problems.append(
+                Notice(
+                    NoticeKind.BUDGET_USED_UP,
+                    f"budget:{api}",
+                    f"{api} budget: this month's reads or spend (the plan's cap times its "
+                    f"margin) are used up; its sources are not polled until "
+                    f"{until:%Y-%m-%d %H:%M} UTC",
                 )
             )
     if refused_reloads:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.x.plan import Endpoint, XPlan
 
-__all__ = ["Budget", "BudgetState", "EndpointWindow"]
+__all__ = ["Budget", "BudgetState", "EndpointWindow", "used_up_until"]
 
 _WINDOW = 900.0  # seconds in one rate-limit window
 
@@ -328,3 +328,30 @@ class Budget:
                 # One second past the reset: the server's clock and ours may differ slightly.
                 wait = max(wait, (reset_at - now).total_seconds() + 1.0)
         return max(wait, 0.0)
+
+
+def used_up_until(plan: XPlan, state: BudgetState, now: datetime) -> datetime | None:
+    """When polling resumes if this billing month's reads or spend (the plan's caps times its
+    margin) are used up, as `Budget.may_request` judges a search: the month's end. None while
+    some remain, and once the stored month is over.
+
+    Our own guard holding every X source until the month ends is something the operator must
+    hear of (issue 11: "a budget reached"), as much as X's own UsageCapExceeded.
+    """
+    end = _next_period(state.period_start)
+    if now >= end:
+        return None
+    cap = plan.usable_reads()
+    if cap is not None and state.reads + plan.max_results > math.floor(cap):
+        return end
+    spend = plan.usable_spend()
+    if spend is not None:
+        spent = state.reads * (plan.price_per_read or 0.0) + state.requests * (
+            plan.price_per_request or 0.0
+        )
+        next_cost = plan.max_results * (plan.price_per_read or 0.0) + (
+            plan.price_per_request or 0.0
+        )
+        if spent + next_cost > spend:
+            return end
+    return None

@@ -12,6 +12,8 @@ import storage
 from bot.errors import DeliveryRetryLater
 from bot.noticedesk import NoticeDesk
 from bot.notices import NoticeKind, NoticePolicy
+from bot.x.budget import Budget
+from bot.x.plan import plan_preset
 from tests.builders import spec
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
@@ -96,3 +98,30 @@ async def test_credentials_in_a_notice_never_reach_the_chat(
     await desk.tick()
     (_, html), *_ = [m for m in sender.sent if "w.yaml:9" in m[1]]
     assert "hunter2" not in html and "s3cret" not in html and "***" in html
+
+
+async def test_our_own_x_budget_used_up_is_told_with_when_polling_resumes(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Issue 11: the guard holding every X source until the month ends is "a budget reached"
+    as much as X's own UsageCapExceeded; the operator hears of it once."""
+    plan = plan_preset("basic")  # 15,000 reads a month
+    cap = plan.usable_reads()
+    assert cap is not None
+    start = Budget.start(plan, NOW, reads=int(cap) - 10)  # less than one search's worth left
+    with storage.session_scope(sessions) as s:
+        storage.save_budget_state(s, "x", start.state.to_json(), now=NOW)
+    sender = FlakySender(down=0)
+    desk = NoticeDesk(
+        sessions=sessions,
+        sender=sender,
+        chat="@ops",
+        policy=NoticePolicy(),
+        clock=lambda: NOW,
+        x_plan=plan,
+    )
+    told = {n.kind for n in await desk.tick()}
+    assert NoticeKind.BUDGET_USED_UP in told
+    (text,) = [html for _, html in sender.sent if "budget" in html]
+    assert "2026-12-01 00:00 UTC" in text  # the billing month's end: polling resumes then
+    assert NoticeKind.BUDGET_USED_UP not in {n.kind for n in await desk.tick()}  # once a day

@@ -137,3 +137,28 @@ def test_a_changed_layout_is_told_at_the_first_failure_once_a_day() -> None:
         )
         == []
     )
+
+
+def test_a_used_up_budget_is_told_unless_the_apis_own_cap_is() -> None:
+    until = NOW + timedelta(days=2)
+    (notice,) = decide_notices(
+        sources=[],
+        paused_channels=[],
+        refused_reloads=[],
+        used_up_budgets=[("x", until)],
+        sent={},
+        now=NOW,
+        policy=P,
+    )
+    assert notice.kind is NoticeKind.BUDGET_USED_UP and notice.subject == "budget:x"
+    both = decide_notices(
+        sources=[],
+        paused_channels=[],
+        refused_reloads=[],
+        paused_budgets=[("x", until)],
+        used_up_budgets=[("x", until)],
+        sent={},
+        now=NOW,
+        policy=P,
+    )
+    assert [n.kind for n in both] == [NoticeKind.BUDGET_PAUSED]

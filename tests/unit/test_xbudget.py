@@ -421,3 +421,18 @@ def test_the_guard_state_survives_a_round_trip_through_storage_text() -> None:
     assert resumed.state.reads == 6  # "7" billed once that day
     with pytest.raises(ValueError, match="not a stored"):
         BudgetState.from_json('{"reads": 1}')
+
+
+def test_used_up_until_the_month_ends_when_a_search_would_pass_the_cap() -> None:
+    from bot.x.budget import used_up_until
+
+    plan = plan_preset("basic")
+    cap = plan.usable_reads()
+    assert cap is not None
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    left = Budget.start(plan, now, reads=int(cap) - plan.max_results).state
+    assert used_up_until(plan, left, now) is None  # one more full search fits
+    spent = Budget.start(plan, now, reads=int(cap) - plan.max_results + 1).state
+    end = used_up_until(plan, spent, now)
+    assert end is not None and end > now and end.day == plan.reset_day
+    assert used_up_until(plan, spent, end) is None  # a new month starts from zero
