@@ -3,7 +3,8 @@
 Run from the repository root (by hand; never part of the tests; about 5 minutes a backend)::
 
     PYTHONPATH=. python benchmarks/soak.py [--backend both|sqlite|postgres] [--statements 300]
-        [--seconds 210] [--feeds 10] [--kills 20] [--seed 1] [--interval 10] [--keep]
+        [--seconds 210] [--feeds 10] [--kills 20] [--in-send 0.5] [--seed 1] [--interval 10]
+        [--keep]
 
 Issue 11: "A kill -9 soak (20 random kills over 300 statements; SQLite, and two workers on
 PostgreSQL) loses nothing, repeats at most one message per kill, and every statement arrives
@@ -23,9 +24,14 @@ After a warm-up (each feed's first poll stores its seed item silently, as in pro
 `--statements` statements, each text unique, are published at seeded random times over
 `--seconds`, and `--kills` SIGKILLs hit a random running worker at seeded random times over
 the same span, at least 4 s apart; the killed worker is started again under the same worker
-id after 1-2 s (seeded too). Then the workers drain and are stopped with SIGTERM. Every message
-the fake accepted is recorded with its arrival time; a statement's unique link (`/s/<n>`) in a
-message counts as a delivery.
+id after 1-2 s (seeded too). A share of the kills (`--in-send`, half by default) are made "in
+send": the worker is armed, and the fake Bot API SIGKILLs it as soon as it has accepted that
+worker's next message, before answering (each worker has its own bot token, so the fake knows
+whose request it is); this is the one window where a kill must cost a repeat, and random timing
+alone almost never hits it (a send takes milliseconds). An armed worker that sends nothing
+within 15 s is killed there and then. Then the workers drain and are stopped with SIGTERM.
+Every message the fake accepted is recorded with its arrival time; a statement's unique link
+(`/s/<n>`) in a message counts as a delivery.
 
 Printed: statements published, delivered, lost (goal 0); duplicates, i.e. deliveries beyond the
 first per statement, and repeated messages, vs kills (goal: duplicates <= kills), each repeated
@@ -37,8 +43,9 @@ the worker, the Bot API requests in flight and the worker's last log line. Exit 
 anything is lost, duplicates exceed kills, or an alert is marked sent without its message.
 
 Settings other than the user's defaults (printed too): `WATCHPOST_DATABASE_URL`,
-`TELEGRAM_BOT_TOKEN` and `TELEGRAM_API_BASE_URL` (the fakes), `WATCHPOST_WORKER_ID` (one per
-worker), and `interval: 10s` on every feed source in the watchlist (`--interval`).
+`TELEGRAM_BOT_TOKEN` (one per worker) and `TELEGRAM_API_BASE_URL` (the fakes),
+`WATCHPOST_WORKER_ID` (one per worker), and `interval: 10s` on every feed source in the
+watchlist (`--interval`).
 """
 
 from __future__ import annotations
@@ -69,9 +76,15 @@ from bot.fakes.http import LocalServer, Request, Response
 from bot.fakes.telegram_api import FakeTelegram
 from storage.schema import AlertRow, StatementRow
 
-TOKEN = "111111:soak-token"
+
+def token(worker: int) -> str:
+    """Worker `worker`'s bot token: one each, so the fake knows which worker a send came from."""
+    return f"111111:soak-{worker + 1}"
+
+
 CHAT_INTERVAL = 3.0  # Telegram's pace per chat, and the worker's default
 LATENCY_GOAL = 90.0
+ARM_SECONDS = 15.0  # a kill in send that finds no send this long is an ordinary kill
 KILL_GAP = 4.0  # least seconds between two kills: a restart (1-2 s) and a little uptime
 # One topic term per feed (and channel); the rest of each text comes from _WORDS.
 PLACES = (
@@ -171,29 +184,45 @@ MARKER = re.compile(r"https://soak\.example/f\d+/s/(\d+)")
 
 
 class RecordingTelegram:
-    """`FakeTelegram` plus the wall-clock time each accepted message arrived at."""
+    """`FakeTelegram` plus the wall-clock time each accepted message arrived at, and kills "in
+    send": a worker armed with :meth:`arm` is SIGKILLed as soon as the fake has accepted its
+    next message, before the answer leaves (Telegram posted it; the worker never learns)."""
 
-    def __init__(self, chats: dict[str, int]) -> None:
-        self.fake = FakeTelegram(tokens={TOKEN}, chats=chats, chat_interval=CHAT_INTERVAL)
-        self._lock = threading.Lock()
+    def __init__(self, chats: dict[str, int], tokens: list[str]) -> None:
+        self.fake = FakeTelegram(tokens=tokens, chats=chats, chat_interval=CHAT_INTERVAL)
+        self.lock = threading.Lock()
         self.accepted: list[tuple[float, int, int, str]] = []  # time, chat id, message id, html
         self.in_flight = 0
         self.refusals = 0
+        self._armed: dict[str, int] = {}  # token: pid
+        self.fired: list[tuple[float, str]] = []  # time, token
+
+    def arm(self, token: str, pid: int) -> None:
+        with self.lock:
+            self._armed[token] = pid
+
+    def disarm(self, token: str) -> bool:
+        """Disarm; False if the kill has fired already."""
+        with self.lock:
+            return self._armed.pop(token, None) is not None
 
     def handle(self, request: Request) -> Response:
-        with self._lock:
+        with self.lock:
             self.in_flight += 1
-        try:
-            response = self.fake.handle(request)
-        finally:
-            now = time.time()
-            with self._lock:
-                self.in_flight -= 1
-                if response.status == 429:
-                    self.refusals += 1
-                seen = len(self.accepted)
-                for m in self.fake.messages()[seen:]:
-                    self.accepted.append((now, m.chat_id, m.message_id, m.html))
+        response = self.fake.handle(request)
+        now = time.time()
+        with self.lock:
+            self.in_flight -= 1
+            if response.status == 429:
+                self.refusals += 1
+            seen = len(self.accepted)
+            new = self.fake.messages()[seen:]
+            for m in new:
+                self.accepted.append((now, m.chat_id, m.message_id, m.html))
+            tok = request.path.split("/")[1].removeprefix("bot")
+            if new and tok in self._armed:
+                os.kill(self._armed.pop(tok), signal.SIGKILL)
+                self.fired.append((now, tok))
         return response
 
 
@@ -342,6 +371,12 @@ class Worker:
         self.proc.wait()
         self._closed()
 
+    def reap(self) -> None:
+        """Collect a worker killed by someone else (the fake Bot API)."""
+        assert self.proc is not None
+        self.proc.wait()
+        self._closed()
+
     def stop(self) -> int | None:
         if self.proc is None:
             return None
@@ -377,10 +412,13 @@ class Kill:
     feed_hits_last_2s: int
     last_line: str
     restart_delay: float
+    in_send: bool = False
 
     @property
     def kind(self) -> str:
         """What the worker was last seen doing (its last log line), a guess at the phase."""
+        if self.in_send:
+            return "in send"
         if self.uptime < 3.0:
             return "starting"
         if self.tg_in_flight:
@@ -444,7 +482,7 @@ def run_backend(args: argparse.Namespace, backend: str, tmp: Path) -> Outcome:
         db_url = pg.url
     feeds = FeedServer()
     chats = {f"@soak_{f:02d}": -1001000000100 - f for f in range(args.feeds)}
-    telegram = RecordingTelegram(chats)
+    telegram = RecordingTelegram(chats, [token(i) for i in range(n_workers)])
     entries: list[list[FeedEntry]] = [[] for _ in range(args.feeds)]
     text_rng = random.Random(f"{args.seed}-text")
 
@@ -467,13 +505,14 @@ def run_backend(args: argparse.Namespace, backend: str, tmp: Path) -> Outcome:
             base_env.update(
                 {
                     "WATCHPOST_DATABASE_URL": db_url,
-                    "TELEGRAM_BOT_TOKEN": TOKEN,
                     "TELEGRAM_API_BASE_URL": tg_srv.url,
                     "PTB_TIMEDELTA": "true",
                 }
             )
             for i in range(n_workers):
-                env = dict(base_env, WATCHPOST_WORKER_ID=f"soak-{i + 1}")
+                env = dict(
+                    base_env, WATCHPOST_WORKER_ID=f"soak-{i + 1}", TELEGRAM_BOT_TOKEN=token(i)
+                )
                 workers.append(
                     Worker(
                         name=f"soak-{i + 1}",
@@ -511,12 +550,40 @@ def run_backend(args: argparse.Namespace, backend: str, tmp: Path) -> Outcome:
             ]
             kill_targets = [rng.randrange(n_workers) for _ in range(args.kills)]
             kill_delays = [rng.uniform(1.0, 2.0) for _ in range(args.kills)]
+            kill_in_send = [rng.random() < args.in_send for _ in range(args.kills)]
+            # an armed kill: worker index -> (kill number, armed at, its deadline)
+            armed: dict[int, tuple[int, float, float]] = {}
             published: dict[int, float] = {}
             kills: list[Kill] = []
             restarts: list[tuple[float, Worker]] = []
             k_pub = k_kill = 0
             unexpected = 0
-            while k_pub < args.statements or k_kill < args.kills or restarts:
+
+            def kill(idx: int, n: int, at: float, *, in_send: bool) -> None:
+                target = workers[idx]
+                mono = time.monotonic()
+                hits = sum(1 for r in feeds.requests() if r.at > mono - 2.0)
+                line = target.last_line()
+                in_flight = telegram.in_flight
+                if in_send:
+                    target.reap()
+                else:
+                    target.kill()
+                kills.append(
+                    Kill(
+                        at=at,
+                        worker=target.name,
+                        uptime=start + at - target.started,
+                        tg_in_flight=1 if in_send else in_flight,
+                        feed_hits_last_2s=hits,
+                        last_line=line,
+                        restart_delay=kill_delays[n],
+                        in_send=in_send,
+                    )
+                )
+                restarts.append((time.time() + kill_delays[n], target))
+
+            while k_pub < args.statements or k_kill < args.kills or restarts or armed:
                 now = time.time()
                 t = now - start
                 fresh: list[int] = []
@@ -531,36 +598,39 @@ def run_backend(args: argparse.Namespace, backend: str, tmp: Path) -> Outcome:
                 published.update((k, now) for k in fresh)
                 if k_kill < args.kills and kill_times[k_kill] <= t:
                     target = workers[kill_targets[k_kill]]
-                    if not target.running:  # still restarting: take another, or wait for it
-                        up = [w for w in workers if w.running]
+                    if not target.running or workers.index(target) in armed:
+                        # restarting, or armed: take another, or wait for it
+                        up = [w for w in workers if w.running and workers.index(w) not in armed]
                         target = up[0] if up else target
-                    if target.running:
-                        mono = time.monotonic()
-                        hits = sum(1 for r in feeds.requests() if r.at > mono - 2.0)
-                        line = target.last_line()
-                        in_flight = telegram.in_flight
-                        target.kill()
-                        kills.append(
-                            Kill(
-                                at=t,
-                                worker=target.name,
-                                uptime=now - target.started,
-                                tg_in_flight=in_flight,
-                                feed_hits_last_2s=hits,
-                                last_line=line,
-                                restart_delay=kill_delays[k_kill],
-                            )
-                        )
-                        restarts.append((now + kill_delays[k_kill], target))
+                    idx = workers.index(target)
+                    if target.running and idx not in armed:
+                        if kill_in_send[k_kill]:
+                            assert target.proc is not None
+                            telegram.arm(token(idx), target.proc.pid)
+                            armed[idx] = (k_kill, t, now + ARM_SECONDS)
+                        else:
+                            kill(idx, k_kill, t, in_send=False)
                         k_kill += 1
+                with telegram.lock:
+                    fired, telegram.fired = telegram.fired, []
+                for fired_at, tok in fired:
+                    idx = next(i for i in range(n_workers) if token(i) == tok)
+                    n, _, _ = armed.pop(idx)
+                    kill(idx, n, fired_at - start, in_send=True)
+                for idx, (n, _armed_at, deadline) in list(armed.items()):
+                    if time.time() > deadline and telegram.disarm(token(idx)):
+                        # nothing sent in time: an ordinary kill instead
+                        del armed[idx]
+                        kill(idx, n, time.time() - start, in_send=False)
                 for when, w in list(restarts):
                     if when <= time.time():
                         w.start()
                         restarts.remove((when, w))
-                for w in workers:
+                for i, w in enumerate(workers):
                     if (
                         w.proc is not None
                         and not w.running
+                        and i not in armed  # a kill in send, taken at the next turn
                         and all(w is not r for _, r in restarts)
                     ):
                         # exited by itself: a crash, not one of our kills
@@ -672,11 +742,13 @@ def report(args: argparse.Namespace, r: Outcome) -> bool:
         f"repeated messages (kills: {len(r.kills)})"
     )
     for k, ts in sorted(r.repeats.items()):
-        before = [c for c in r.kills if c.at <= ts[-1]]
-        last = f"kill at {before[-1].at:.1f} s of {before[-1].worker}" if before else "no kill"
+        # the cause: a kill in send at one of its earlier deliveries, else the last kill before
+        cause = [c for c in r.kills if c.in_send and any(abs(c.at - t) < 0.5 for t in ts[:-1])]
+        cause = cause or [c for c in r.kills if c.at <= ts[-1]][-1:]
+        why = ", ".join(f"{c.kind} kill at {c.at:.1f} s of {c.worker}" for c in cause)
         print(
             f"    statement {k} delivered at {', '.join(f'{t:.1f}' for t in ts)} s; "
-            f"before the repeat: {last}"
+            f"{why or 'no kill before'}"
         )
     print(
         f"  latency p50/p99/max      {_pct(r.latencies, 0.5):.1f} / "
@@ -699,6 +771,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seconds", type=float, default=210.0, help="publication span")
     p.add_argument("--feeds", type=int, default=10, help="feeds = speakers = channels")
     p.add_argument("--kills", type=int, default=20)
+    p.add_argument(
+        "--in-send",
+        type=float,
+        default=0.5,
+        help="share of kills made in send: at the worker's next message Telegram accepts",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--interval", type=int, default=10, help="poll interval of every feed, s")
     p.add_argument("--pg-workers", type=int, default=2)
@@ -710,11 +788,12 @@ def main(argv: list[str]) -> int:
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     print(
         f"kill -9 soak: {args.statements} statements over {args.seconds:g} s on {args.feeds} "
-        f"feeds/channels, {args.kills} kills, seed {args.seed}"
+        f"feeds/channels, {args.kills} kills ({args.in_send:.0%} of them in send), "
+        f"seed {args.seed}"
     )
     print(
-        "settings other than the defaults: WATCHPOST_DATABASE_URL, TELEGRAM_BOT_TOKEN, "
-        "TELEGRAM_API_BASE_URL (the fakes), WATCHPOST_WORKER_ID=soak-N, "
+        "settings other than the defaults: WATCHPOST_DATABASE_URL, TELEGRAM_BOT_TOKEN (one per "
+        "worker), TELEGRAM_API_BASE_URL (the fakes), WATCHPOST_WORKER_ID=soak-N, "
         f"interval: {args.interval}s on every feed; fake Bot API paces chats at "
         f"{CHAT_INTERVAL:g} s"
     )
