@@ -114,9 +114,26 @@ def lock_for_setup(session_or_conn: Session | Connection, key: int) -> None:
         session_or_conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+#: the newest migration (a test checks it is Alembic's head): a database already there is
+#: told by one query, without importing Alembic and reading every migration script (0.1 s of
+#: CPU at each start, issue 9)
+HEAD_REVISION = "0007_source_problem"
+
+
+def _at_head(engine: Engine) -> bool:
+    with wrap_errors(), engine.connect() as conn:
+        try:
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:  # no such table yet: a new database
+            return False
+    return version == HEAD_REVISION
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (a no-op when it is there); concurrent
     workers take turns."""
+    if _at_head(engine):
+        return
     from alembic import command
     from alembic.config import Config
 

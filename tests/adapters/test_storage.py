@@ -47,6 +47,21 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     assert diff == []
 
 
+def test_the_head_revision_named_in_code_is_alembics_head(engine: Engine) -> None:
+    """`migrate` skips Alembic when the database is at `HEAD_REVISION`: a migration added
+    without naming it there would never run."""
+    from pathlib import Path
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(storage.db.__file__).parent / "migrations"))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [storage.db.HEAD_REVISION]
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == storage.db.HEAD_REVISION
+
+
 def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
     eng = storage.make_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
     with eng.connect() as conn:
