@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import storage
 from bot.backoff import next_attempt
 from bot.burst import Pending, SendAs, plan_burst
-from bot.context import OTHER_SIDE_WINDOW, build_context
+from bot.context import OTHER_SIDE_WINDOW, Around, ParentState, build_context
 from bot.errors import DeliveryRejected, DeliveryRetryLater, StorageError
 from bot.metrics import Metrics
 from bot.model import AlertForDelivery, AlertKind, AlertStatus, Watchlist
@@ -156,6 +156,11 @@ class Dispatcher:
         # outbox writes that failed on a database error, retried first at the next tick.
         self._claimed: set[int] = set()
         self._unwritten: list[Callable[[Session], None]] = []
+        # issue 9: the context of every alert of the tick, loaded at once after the claim (or
+        # why it could not be), and the state this tick gave to alerts others follow up on.
+        self._around: dict[int, Around] = {}
+        self._around_error: StorageError | None = None
+        self._settled: dict[int, ParentState] = {}
 
     async def dispatch(self) -> DispatchReport:
         """Send what is due now; one tick. Never raises for Telegram's or the database's faults."""
@@ -215,7 +220,9 @@ class Dispatcher:
         sent = retried = failed = deferred = shown = 0
         done: set[int] = set()
         undone: set[int] = set()
-        for unit, burst in self._units(alerts, now):
+        units = self._units(alerts, now)
+        self._load_around([a for unit, burst in units if not burst for a in unit])
+        for unit, burst in units:
             first = unit[0]
             over_budget = self._monotonic() - started > self._policy.tick_budget
             ids = {a.id for a in unit}
@@ -249,6 +256,42 @@ class Dispatcher:
             done_ids=frozenset(done),
             undone_ids=frozenset(undone),
         )
+
+    def _load_around(self, alerts: list[AlertForDelivery]) -> None:
+        """Load the context of the tick's alerts in a fixed number of queries (issue 9); on a
+        database error each alert that needs it is retried later, as a failed read was."""
+        self._settled = {}
+        self._around, self._around_error = {}, None
+        try:
+            with storage.session_scope(self._sessions) as session:
+                self._around = storage.load_around(session, alerts, window=OTHER_SIDE_WINDOW)
+        except StorageError as exc:
+            self._around_error = exc
+
+    def _around_of(self, alert: AlertForDelivery) -> Around:
+        if self._around_error is not None:
+            raise StorageError(str(self._around_error)) from self._around_error
+        around = self._around.get(alert.id, Around())
+        if alert.parent_id in self._settled and around.parent is not None:
+            # The parent was sent (or refused) earlier in this tick, after the context was read.
+            return Around(
+                also=around.also,
+                thread=around.thread,
+                recent=around.recent,
+                parent=self._settled[alert.parent_id],
+            )
+        return around
+
+    def _settle(
+        self, unit: list[AlertForDelivery], status: AlertStatus, message_id: str | None
+    ) -> None:
+        """Remember what this tick made of `unit`, for follow-ups claimed in the same tick."""
+        firsts = [a for a in unit if a.kind not in (AlertKind.ALSO, AlertKind.THREAD)]
+        for a in unit:
+            # A new message id is this unit's alone: shared when the unit is a digest.
+            self._settled[a.id] = ParentState(
+                status, message_id, message_id is not None and len(firsts) > 1
+            )
 
     def _units(
         self, alerts: list[AlertForDelivery], now: datetime
@@ -346,40 +389,28 @@ class Dispatcher:
         if alert.kind is AlertKind.DIGEST:
             html = render_digest(unit, self._speakers)
             return _Message(html=html, silent=True)
-        with storage.session_scope(self._sessions) as session:
-            if alert.kind is AlertKind.EDIT and alert.subject_id is not None:
-                before = storage.text_before(session, st.id, alert.subject_id)
-                after, edited_at = storage.version_text(session, alert.subject_id)
-                html = render_edit(alert, speaker, before=before, after=after, edited_at=edited_at)
-                return _Message(html=html, silent=silent, reply_to=alert.parent_message_id)
-            if alert.kind is AlertKind.DELETE:
-                html = render_deletion(alert, speaker, deleted_at=st.deleted_at or now)
-                return _Message(html=html, silent=silent, reply_to=alert.parent_message_id)
-            context = build_context(
-                st,
-                self._watchlist,
-                also=storage.also_published(session, st.id),
-                thread=storage.thread_continuations(session, st.id),
-                recent=storage.recent_on_topics(
-                    session,
-                    [m.topic_id for m in st.matches],
-                    since=st.published_at - OTHER_SIDE_WINDOW,
-                    until=st.published_at,
-                    exclude_speakers=[st.speaker_id],
-                ),
+        if alert.kind is AlertKind.DELETE:
+            html = render_deletion(alert, speaker, deleted_at=st.deleted_at or now)
+            return _Message(html=html, silent=silent, reply_to=alert.parent_message_id)
+        around = self._around_of(alert)
+        if alert.kind is AlertKind.EDIT and alert.subject_id is not None:
+            if around.edit is None:
+                raise LookupError(f"version {alert.subject_id} not found")
+            edit = around.edit
+            html = render_edit(
+                alert, speaker, before=edit.before, after=edit.after, edited_at=edit.edited_at
             )
-            parent = (
-                storage.alert_state(session, alert.parent_id)
-                if alert.kind in (AlertKind.ALSO, AlertKind.THREAD) and alert.parent_id
-                else None
-            )
-            shared = parent is not None and storage.message_shared(session, alert.parent_id or 0)
+            return _Message(html=html, silent=silent, reply_to=alert.parent_message_id)
+        context = build_context(
+            st, self._watchlist, also=around.also, thread=around.thread, recent=around.recent
+        )
+        parent = around.parent
         html = render_alert(
             alert, speaker, self._topics, context=context, max_text=self._policy.max_text
         )
         if parent is None:
             return _Message(html=html, silent=silent)
-        status, message_id = parent
+        status, message_id, shared = parent.status, parent.message_id, parent.shared
         if status == AlertStatus.PENDING:
             # The first alert is still on its way: grow it once it is there.
             raise _NotYet("the first alert is not sent yet")
@@ -524,6 +555,10 @@ class Dispatcher:
         ids = [a.id for a in unit]
 
         delivers = self._sender.delivers
+        if delivers:
+            self._settle(unit, AlertStatus.SENT, message_id)
+        else:
+            self._settle(unit, AlertStatus.SHOWN, None)
 
         def mark_sent(session: Session) -> None:
             for alert_id in ids:
@@ -571,6 +606,7 @@ class Dispatcher:
     def _fail(self, alert: AlertForDelivery, error: str) -> str:
         log.error("alert refused alert=%d channel=%s: %s", alert.id, alert.channel_id, error)
         self._metrics.inc("delivery_failures")
+        self._settle([alert], AlertStatus.FAILED, None)
         now = self._clock()
         self._write(lambda s: storage.mark_alert_failed(s, alert.id, error=error, now=now))
         return "failed"

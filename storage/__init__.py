@@ -41,6 +41,7 @@ from storage.outbox import (
 )
 from storage.queries import (
     also_published,
+    load_around,
     recent_on_topics,
     text_before,
     thread_continuations,
@@ -84,6 +85,7 @@ __all__ = [
     "claim_sources",
     "due_for_deletion_check",
     "known_hashes",
+    "load_around",
     "load_budget_state",
     "load_statement",
     "load_statements",
