@@ -24,7 +24,7 @@ from bot.context import OTHER_SIDE_WINDOW, Around, ParentState, build_context
 from bot.errors import DeliveryRejected, DeliveryRetryLater, StorageError
 from bot.metrics import Metrics
 from bot.model import AlertForDelivery, AlertKind, AlertStatus, Watchlist
-from bot.ports import Sender
+from bot.ports import Outbox, Sender
 from bot.render import (
     burst_head,
     burst_line,
@@ -124,7 +124,8 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        sessions: sessionmaker[Session],
+        sessions: sessionmaker[Session] | None = None,
+        outbox: Outbox | None = None,
         sender: Sender,
         watchlist: Watchlist,
         policy: DeliveryPolicy,
@@ -135,7 +136,11 @@ class Dispatcher:
         rng: random.Random | None = None,
         owner: str | None = None,
     ) -> None:
-        self._sessions = sessions
+        if outbox is None:
+            if sessions is None:
+                raise TypeError("Dispatcher needs an outbox (or sessions to make one)")
+            outbox = storage.SqlOutbox(sessions)
+        self._outbox = outbox
         self._sender = sender
         self._owner = owner
         self._watchlist = watchlist
@@ -155,11 +160,11 @@ class Dispatcher:
         # issue 11: alerts claimed by the tick in flight (given back if it is cancelled), and
         # outbox writes that failed on a database error, retried first at the next tick.
         self._claimed: set[int] = set()
-        self._unwritten: list[Callable[[Session], None]] = []
+        self._unwritten: list[Callable[[Outbox], None]] = []
         # issue 9: the context of every alert of the tick, loaded at once after the claim (or
         # why it could not be), and the state this tick gave to alerts others follow up on.
         self._around: dict[int, Around] = {}
-        self._around_error: StorageError | None = None
+        self._around_error: Exception | None = None
         self._settled: dict[int, ParentState] = {}
 
     async def dispatch(self) -> DispatchReport:
@@ -180,8 +185,7 @@ class Dispatcher:
             return
         ids, self._claimed = sorted(self._claimed), set()
         try:
-            with storage.session_scope(self._sessions) as session:
-                storage.release_alerts(session, ids)
+            self._outbox.release(ids)
             log.info("released %d claimed alert(s)", len(ids))
         except StorageError as exc:
             log.error("alert leases not released (they run out): %s", exc)
@@ -189,8 +193,7 @@ class Dispatcher:
     def _retry_unwritten(self) -> None:
         while self._unwritten:
             try:
-                with storage.session_scope(self._sessions) as session:
-                    self._unwritten[0](session)
+                self._unwritten[0](self._outbox)
             except StorageError as exc:
                 log.error("%d outbox updates still not written: %s", len(self._unwritten), exc)
                 return
@@ -200,16 +203,14 @@ class Dispatcher:
         self._retry_unwritten()
         now = self._clock()
         try:
-            with storage.session_scope(self._sessions) as session:
-                alerts = storage.claim_alerts(
-                    session,
-                    now,
-                    # issue 11: a digest carries up to 50 lines; a tick that saw only 50 alerts
-                    # would send half-full digests and fall behind a burst.
-                    limit=self._policy.batch_size * (4 if self._policy.burst_max_delay else 1),
-                    lease=self._policy.lease,
-                    owner=self._owner,
-                )
+            alerts = self._outbox.claim(
+                now,
+                # issue 11: a digest carries up to 50 lines; a tick that saw only 50 alerts
+                # would send half-full digests and fall behind a burst.
+                limit=self._policy.batch_size * (4 if self._policy.burst_max_delay else 1),
+                lease=self._policy.lease,
+                owner=self._owner,
+            )
             self._claimed = {a.id for a in alerts}
         except StorageError as exc:
             log.error("dispatch tick skipped: %s", exc)
@@ -263,14 +264,20 @@ class Dispatcher:
         self._settled = {}
         self._around, self._around_error = {}, None
         try:
-            with storage.session_scope(self._sessions) as session:
-                self._around = storage.load_around(session, alerts, window=OTHER_SIDE_WINDOW)
+            self._around = self._outbox.load_around(alerts, window=OTHER_SIDE_WINDOW)
         except StorageError as exc:
+            self._around_error = exc
+        except Exception as exc:
+            # A bug (or data it cannot handle) must not stop the tick: each alert that needs
+            # the context then goes out in its plain form, as a rendering fault does.
+            log.critical("alert context failed for the tick", exc_info=True)
             self._around_error = exc
 
     def _around_of(self, alert: AlertForDelivery) -> Around:
-        if self._around_error is not None:
+        if isinstance(self._around_error, StorageError):
             raise StorageError(str(self._around_error)) from self._around_error
+        if self._around_error is not None:
+            raise RuntimeError(f"context: {self._around_error!r}") from self._around_error
         around = self._around.get(alert.id, Around())
         if alert.parent_id in self._settled and around.parent is not None:
             # The parent was sent (or refused) earlier in this tick, after the context was read.
@@ -494,7 +501,7 @@ class Dispatcher:
                 log.warning(
                     "chat moved channel=%s from=%s to=%s", alert.channel_id, alert.chat, new_chat
                 )
-                self._write(lambda s: storage.set_channel_chat(s, alert.channel_id, new_chat))
+                self._write(lambda o: o.set_channel_chat(alert.channel_id, new_chat))
                 return self._retry_all(unit, exc.message, 0.0)
             if exc.chat_refused:
                 return self._pause(unit, exc.message)
@@ -542,12 +549,9 @@ class Dispatcher:
         )
         self._metrics.inc("channels_paused")
         ids = [a.id for a in unit]
-
-        def pause(session: Session) -> None:
-            storage.pause_channel(session, alert.channel_id, reason=reason, now=now)
-            storage.release_alerts(session, ids)
-
-        self._write(pause)
+        self._write(
+            lambda o: o.pause_channel(alert.channel_id, reason=reason, now=now, release=ids)
+        )
         return "retry"
 
     def _mark_sent(self, unit: list[AlertForDelivery], message_id: str | None) -> None:
@@ -560,13 +564,12 @@ class Dispatcher:
         else:
             self._settle(unit, AlertStatus.SHOWN, None)
 
-        def mark_sent(session: Session) -> None:
-            for alert_id in ids:
-                if delivers:
-                    storage.mark_alert_sent(session, alert_id, message_id=message_id, now=now)
-                else:
-                    # issue 7: a console print is no delivery; the operator may send it later.
-                    storage.mark_alert_shown(session, alert_id, now=now)
+        def mark_sent(o: Outbox) -> None:
+            if delivers:
+                o.mark_sent(ids, message_id=message_id, now=now)
+            else:
+                # issue 7: a console print is no delivery; the operator may send it later.
+                o.mark_shown(ids, now=now)
 
         self._write(mark_sent)
 
@@ -598,9 +601,7 @@ class Dispatcher:
             error,
         )
         self._metrics.inc("delivery_retries")
-        self._write(
-            lambda s: storage.mark_alert_retry(s, alert.id, error=error, next_attempt_at=when)
-        )
+        self._write(lambda o: o.mark_retry(alert.id, error=error, next_attempt_at=when))
         return "retry"
 
     def _fail(self, alert: AlertForDelivery, error: str) -> str:
@@ -608,16 +609,15 @@ class Dispatcher:
         self._metrics.inc("delivery_failures")
         self._settle([alert], AlertStatus.FAILED, None)
         now = self._clock()
-        self._write(lambda s: storage.mark_alert_failed(s, alert.id, error=error, now=now))
+        self._write(lambda o: o.mark_failed(alert.id, error=error, now=now))
         return "failed"
 
     def _release(self, alert: AlertForDelivery) -> None:
-        self._write(lambda s: storage.release_alert(s, alert.id))
+        self._write(lambda o: o.release([alert.id]))
 
-    def _write(self, fn: Callable[[Session], None]) -> None:
+    def _write(self, fn: Callable[[Outbox], None]) -> None:
         try:
-            with storage.session_scope(self._sessions) as session:
-                fn(session)
+            fn(self._outbox)
         except StorageError as exc:
             # Written at the next tick, before anything is claimed; if the worker dies first,
             # the lease runs out and the alert is taken again: at worst sent twice, never lost.

@@ -52,6 +52,7 @@ __all__ = [
     "THREAD_WINDOW",
     "FollowUp",
     "Known",
+    "KnownItems",
     "NewStatement",
     "NewVersion",
     "Pending",
@@ -143,6 +144,18 @@ class Stored:
     #: whether it has a first alert that was not refused (follow-ups answer it)
     live_alert: bool = False
     kind: StatementKind = StatementKind.POST
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItems:
+    """What storage holds of one source's fetched ids, read once per poll (issue 9): which
+    items are unchanged (skipped before matching), and the rows the decider compares with."""
+
+    source_id: int
+    #: external id → content hash of its latest version
+    latest: Mapping[str, str] = field(default_factory=dict)
+    #: external id → the stored statement, with every hash and text it had
+    by_external_id: Mapping[str, Stored] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 Repository functions take a `Session` first and return `bot.model` values, never ORM rows.
 """
 
+from storage.adapters import SqlOutbox, SqlPollStore
 from storage.db import (
     lock_for_setup,
     make_engine,
@@ -63,6 +64,7 @@ from storage.sources import (
 from storage.statements import (
     apply_intents,
     known_hashes,
+    known_items,
     load_statement,
     load_statements,
     load_version,
@@ -75,6 +77,8 @@ from storage.usage import load_budget_state, month_usage, record_usage, save_bud
 __all__ = [
     "ActivityCounts",
     "ChannelSummary",
+    "SqlOutbox",
+    "SqlPollStore",
     "ToCheck",
     "activity_since",
     "alert_state",
@@ -85,6 +89,7 @@ __all__ = [
     "claim_sources",
     "due_for_deletion_check",
     "known_hashes",
+    "known_items",
     "load_around",
     "load_budget_state",
     "load_statement",

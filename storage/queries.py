@@ -97,7 +97,7 @@ def load_around(
         st = a.statement
         topics = tuple(sorted({m.topic_id for m in st.matches}))
         if topics:
-            key = (topics, st.published_at - window, st.published_at, st.speaker_id)
+            key = (topics, _before(st.published_at, window), st.published_at, st.speaker_id)
             questions.setdefault(key, []).append(a.id)
     recent: dict[int, list[int]] = {}
     keys = list(questions)
@@ -138,6 +138,15 @@ def load_around(
     for a in edits:
         out[a.id] = Around(edit=texts.get(a.id))
     return out
+
+
+def _before(when: datetime, window: timedelta) -> datetime:
+    """`when - window`, or the earliest time for a date too early to go back from (a bad
+    date must fail its own alert's rendering, not the whole tick's context)."""
+    try:
+        return when - window
+    except OverflowError:
+        return datetime.min.replace(tzinfo=when.tzinfo)
 
 
 def _also_pairs(ids: Sequence[int]) -> Select[int | None, int]:

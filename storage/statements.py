@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.ingest import REPOST_TYPES, Intent, Known, NewVersion, Pending, Stored
+from bot.ingest import REPOST_TYPES, Intent, Known, KnownItems, NewVersion, Pending, Stored
 from bot.model import (
     AlertKind,
     Match,
@@ -28,6 +28,7 @@ __all__ = [
     "apply_intents",
     "follow_up",
     "known_hashes",
+    "known_items",
     "load_statement",
     "load_statements",
     "load_version",
@@ -62,30 +63,26 @@ def known_hashes(session: Session, source_key: str, external_ids: Sequence[str])
     return out
 
 
-def source_id_of(session: Session, source_key: str) -> int:
-    """The row id of a configured source."""
-    return session.scalars(select(SourceRow.id).where(SourceRow.key == source_key)).one()
-
-
-def lookup_known(
-    session: Session, source_id: int, statements: Sequence[StatementToStore]
-) -> Known:
-    """What storage knows that bears on these statements of one source (see `bot.ingest`).
-
-    Two queries for the statements themselves and the related ones (same link, same text, a
-    repost's target, the near-duplicate candidates, this source's thread parents and roots),
-    one for the versions of the known ones, one for which related ones have a live first alert.
-    """
-    if not statements:
-        return Known(source_id=source_id)
-    ext_ids = [s.item.external_id for s in statements]
+def known_items(session: Session, source_key: str, external_ids: Sequence[str]) -> KnownItems:
+    """What the source gave before among these ids, with its id: the latest hash of each (what
+    `known_hashes` gives) and the rows `lookup_known` compares with, in one read of the rows
+    and one of their versions (issue 9: a poll read them twice)."""
+    source_id = source_id_of(session, source_key)
+    if not external_ids:
+        return KnownItems(source_id=source_id)
     mine = session.scalars(
         select(StatementRow).where(
-            StatementRow.source_id == source_id, StatementRow.external_id.in_(ext_ids)
+            StatementRow.source_id == source_id, StatementRow.external_id.in_(external_ids)
         )
     ).all()
+    return _known_rows(session, source_id, mine)
+
+
+def _known_rows(session: Session, source_id: int, mine: Sequence[StatementRow]) -> KnownItems:
     hashes: dict[int, set[str]] = {r.id: {r.content_hash} for r in mine}
     texts: dict[int, list[tuple[str, str]]] = {r.id: [(r.title, r.text)] for r in mine}
+    latest = {r.external_id: r.content_hash for r in mine}
+    ext = {r.id: r.external_id for r in mine}
     if hashes:
         for sid, chash, title, text in session.execute(
             select(
@@ -96,10 +93,46 @@ def lookup_known(
         ):
             hashes[sid].add(chash)
             texts[sid].append((title, text))
+            # The latest version is what the source shows now: compare with that.
+            latest[ext[sid]] = chash
     by_ext = {
         r.external_id: _stored(r, frozenset(hashes[r.id]), versions=tuple(texts[r.id]))
         for r in mine
     }
+    return KnownItems(source_id=source_id, latest=latest, by_external_id=by_ext)
+
+
+def source_id_of(session: Session, source_key: str) -> int:
+    """The row id of a configured source."""
+    return session.scalars(select(SourceRow.id).where(SourceRow.key == source_key)).one()
+
+
+def lookup_known(
+    session: Session,
+    source_id: int,
+    statements: Sequence[StatementToStore],
+    *,
+    mine: KnownItems | None = None,
+) -> Known:
+    """What storage knows that bears on these statements of one source (see `bot.ingest`).
+
+    Two queries for the statements themselves and the related ones (same link, same text, a
+    repost's target, the near-duplicate candidates, this source's thread parents and roots),
+    one for the versions of the known ones, one for which related ones have a live first alert.
+    With `mine` (`known_items` of the same poll, a superset of these statements' ids), the
+    source's own rows are not read again.
+    """
+    if not statements:
+        return Known(source_id=source_id)
+    if mine is None:
+        ext_ids = [s.item.external_id for s in statements]
+        rows = session.scalars(
+            select(StatementRow).where(
+                StatementRow.source_id == source_id, StatementRow.external_id.in_(ext_ids)
+            )
+        ).all()
+        mine = _known_rows(session, source_id, rows)
+    by_ext = mine.by_external_id
 
     urls = {s.canonical_url for s in statements if s.canonical_url}
     chashes = {s.content_hash for s in statements}
@@ -135,15 +168,19 @@ def lookup_known(
     related = session.scalars(
         select(StatementRow).where(or_(*conds)).order_by(StatementRow.id)
     ).all()
-    live = set(
-        session.scalars(
-            select(AlertRow.statement_id).where(
-                AlertRow.statement_id.in_([r.id for r in related]),
-                AlertRow.kind == AlertKind.NEW.value,
-                AlertRow.status != "failed",
+    live = (
+        set(
+            session.scalars(
+                select(AlertRow.statement_id).where(
+                    AlertRow.statement_id.in_([r.id for r in related]),
+                    AlertRow.kind == AlertKind.NEW.value,
+                    AlertRow.status != "failed",
+                )
             )
         )
-    ) if related else set()
+        if related
+        else set()
+    )
     return Known(
         source_id=source_id,
         by_external_id=by_ext,
