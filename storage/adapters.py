@@ -28,8 +28,10 @@ __all__ = ["SqlOutbox", "SqlPollStore", "SqlPollUnit"]
 class SqlPollUnit:
     """The poller's reads and writes in one session (one transaction)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, source_ids: dict[str, int] | None = None) -> None:
         self.session = session
+        # A source key's row id never changes (a new address is a new source): asked once.
+        self._source_ids = source_ids if source_ids is not None else {}
 
     def claim_sources(
         self,
@@ -55,7 +57,11 @@ class SqlPollUnit:
         return sources.release_sources(self.session, owner, keys=keys)
 
     def known_items(self, source_key: str, external_ids: Sequence[str]) -> KnownItems:
-        return statements.known_items(self.session, source_key, external_ids)
+        mine = statements.known_items(
+            self.session, source_key, external_ids, source_id=self._source_ids.get(source_key)
+        )
+        self._source_ids[source_key] = mine.source_id
+        return mine
 
     def lookup_known(self, mine: KnownItems, todo: Sequence[StatementToStore]) -> Known:
         return statements.lookup_known(self.session, mine.source_id, todo, mine=mine)
@@ -118,6 +124,7 @@ class SqlPollStore:
     def __init__(self, sessions: sessionmaker[Session], *, dry_run: bool = False) -> None:
         self._sessions = sessions
         self._dry_run = dry_run
+        self._source_ids: dict[str, int] = {}
 
     @staticmethod
     def unit_of(session: Session) -> SqlPollUnit:
@@ -128,7 +135,7 @@ class SqlPollStore:
     def unit(self) -> Iterator[SqlPollUnit]:
         scope = rollback_scope if self._dry_run else session_scope
         with scope(self._sessions) as session:
-            yield SqlPollUnit(session)
+            yield SqlPollUnit(session, self._source_ids)
 
 
 class SqlOutbox:

@@ -268,4 +268,3 @@ def source_statuses(session: Session) -> list[SourceStatus]:
         )
         for r in rows
     ]
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -63,22 +64,48 @@ def known_hashes(session: Session, source_key: str, external_ids: Sequence[str])
     return out
 
 
-def known_items(session: Session, source_key: str, external_ids: Sequence[str]) -> KnownItems:
+def known_items(
+    session: Session,
+    source_key: str,
+    external_ids: Sequence[str],
+    *,
+    source_id: int | None = None,
+) -> KnownItems:
     """What the source gave before among these ids, with its id: the latest hash of each (what
     `known_hashes` gives) and the rows `lookup_known` compares with, in one read of the rows
-    and one of their versions (issue 9: a poll read them twice)."""
-    source_id = source_id_of(session, source_key)
+    and one of their versions (issue 9: a poll read them twice). `source_id`: the row id of
+    `source_key`, if the caller knows it."""
+    if source_id is None:
+        source_id = source_id_of(session, source_key)
     if not external_ids:
         return KnownItems(source_id=source_id)
-    mine = session.scalars(
-        select(StatementRow).where(
+    mine = session.execute(
+        select(*_DECIDER_COLUMNS, StatementRow.title).where(
             StatementRow.source_id == source_id, StatementRow.external_id.in_(external_ids)
         )
     ).all()
     return _known_rows(session, source_id, mine)
 
 
-def _known_rows(session: Session, source_id: int, mine: Sequence[StatementRow]) -> KnownItems:
+# What the decider compares (`bot.ingest.Stored`): read as plain rows, not ORM objects, and
+# without the stored item (`raw`), the largest column (issue 9: CPU per new statement).
+_DECIDER_COLUMNS = (
+    StatementRow.id,
+    StatementRow.source_id,
+    StatementRow.external_id,
+    StatementRow.content_hash,
+    StatementRow.canonical_url,
+    StatementRow.published_at,
+    StatementRow.published_estimated,
+    StatementRow.duplicate_of,
+    StatementRow.alerted,
+    StatementRow.text,
+    StatementRow.simhash,
+    StatementRow.kind,
+)
+
+
+def _known_rows(session: Session, source_id: int, mine: Sequence[Any]) -> KnownItems:
     hashes: dict[int, set[str]] = {r.id: {r.content_hash} for r in mine}
     texts: dict[int, list[tuple[str, str]]] = {r.id: [(r.title, r.text)] for r in mine}
     latest = {r.external_id: r.content_hash for r in mine}
@@ -126,8 +153,8 @@ def lookup_known(
         return Known(source_id=source_id)
     if mine is None:
         ext_ids = [s.item.external_id for s in statements]
-        rows = session.scalars(
-            select(StatementRow).where(
+        rows = session.execute(
+            select(*_DECIDER_COLUMNS, StatementRow.title).where(
                 StatementRow.source_id == source_id, StatementRow.external_id.in_(ext_ids)
             )
         ).all()
@@ -165,8 +192,8 @@ def lookup_known(
         conds.append(
             and_(StatementRow.source_id == source_id, StatementRow.external_id.in_(threads))
         )
-    related = session.scalars(
-        select(StatementRow).where(or_(*conds)).order_by(StatementRow.id)
+    related = session.execute(
+        select(*_DECIDER_COLUMNS).where(or_(*conds)).order_by(StatementRow.id)
     ).all()
     live = (
         set(
@@ -189,7 +216,7 @@ def lookup_known(
 
 
 def _stored(
-    row: StatementRow,
+    row: Any,
     hashes: frozenset[str],
     *,
     live: bool = False,
