@@ -36,6 +36,7 @@ a version of another.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -80,6 +81,10 @@ _INVISIBLE = re.compile(
 )
 
 
+# issue 9: a poll hashes each fetched item twice (one id per distinct item, then unchanged
+# items skipped before matching), and the decider hashes the known rows' texts again; the
+# same strings come back within a poll, so a small memo spares the second pass.
+@functools.lru_cache(maxsize=4096)
 def text_hash(title: str, text: str) -> str:
     """The hash of what a statement says: its title and text without case, whitespace or
     invisible formatting characters.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Table, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -403,14 +403,20 @@ def _insert_statement(
         "simhash": st.simhash,
     }
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(StatementRow)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-        .returning(StatementRow.id)
-    )
-    return session.execute(stmt).scalar_one_or_none()
+    # issue 9: one Core statement per dialect with the values as parameters, compiled once;
+    # an ORM insert with the values inlined rebuilt and re-keyed the statement per row.
+    stmt = _INSERT_STATEMENT[dialect == "postgresql"]
+    return session.execute(stmt, values).scalar_one_or_none()
+
+
+_STATEMENTS = cast(Table, StatementRow.__table__)
+#: INSERT … ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, by "is PostgreSQL"
+_INSERT_STATEMENT = {
+    pg: (postgresql.insert if pg else sqlite.insert)(_STATEMENTS)
+    .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+    .returning(_STATEMENTS.c.id)
+    for pg in (False, True)
+}
 
 
 def _refs_to_json(refs: Sequence[Reference]) -> str:
