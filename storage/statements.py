@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, or_, select
+from sqlalchemy import ColumnElement, Table, and_, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -270,9 +270,14 @@ def apply_intents(
         ids[n] = stmt_id
         if stmt_id is None:  # another worker stored it between our read and our write
             continue
-        for m in st.matches:
-            session.add(
-                MatchRow(statement_id=stmt_id, topic_id=m.topic_id, terms=matches_to_json(m))
+        if st.matches:
+            # issue 9: Core inserts with the rows as parameters, not ORM objects to flush.
+            session.execute(
+                insert(_MATCHES),
+                [
+                    {"statement_id": stmt_id, "topic_id": m.topic_id, "terms": matches_to_json(m)}
+                    for m in st.matches
+                ],
             )
         if intent.duplicate_of is not None:
             counts["dups"] += 1
@@ -286,14 +291,12 @@ def apply_intents(
             if to is not None:
                 counts["alerts"] += follow_up(session, to, intent.follow_up.kind, stmt_id, now)
         if intent.alert:
-            for channel_id in st.channels:
-                session.add(new_alert(stmt_id, channel_id, AlertKind.NEW, stmt_id, None, now))
-                counts["alerts"] += 1
-            for channel_id, at in st.digest:
-                session.add(
-                    new_alert(stmt_id, channel_id, AlertKind.DIGEST, stmt_id, None, now, due=at)
-                )
-                counts["alerts"] += 1
+            rows = [_alert_values(stmt_id, c, AlertKind.NEW, now) for c in st.channels]
+            rows += [_alert_values(stmt_id, c, AlertKind.DIGEST, now, at) for c, at in st.digest]
+            if rows:
+                # Written now: a later intent's follow-up reads them.
+                session.execute(insert(_ALERTS), rows)
+                counts["alerts"] += len(rows)
     # A later intent's follow-up reads the alerts added here: the session autoflushes before it.
     session.flush()
     return StoreResult(
@@ -304,6 +307,23 @@ def apply_intents(
         edits=counts["edits"],
         fingerprints=tuple(fingerprints),
     )
+
+
+def _alert_values(
+    statement_id: int, channel_id: str, kind: AlertKind, now: datetime, due: datetime | None = None
+) -> dict[str, object]:
+    """A first alert's pending outbox row as insert parameters (what `new_alert` makes)."""
+    return {
+        "statement_id": statement_id,
+        "channel_id": channel_id,
+        "kind": kind.value,
+        "subject_id": statement_id,
+        "parent_id": None,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": due or now,
+        "created_at": now,
+    }
 
 
 def new_alert(
@@ -410,6 +430,8 @@ def _insert_statement(
 
 
 _STATEMENTS = cast(Table, StatementRow.__table__)
+_MATCHES = cast(Table, MatchRow.__table__)
+_ALERTS = cast(Table, AlertRow.__table__)
 #: INSERT … ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, by "is PostgreSQL"
 _INSERT_STATEMENT = {
     pg: (postgresql.insert if pg else sqlite.insert)(_STATEMENTS)
