@@ -73,18 +73,13 @@ def known_items(
 ) -> KnownItems:
     """What the source gave before among these ids, with its id: the latest hash of each (what
     `known_hashes` gives) and the rows `lookup_known` compares with, in one read of the rows
-    and one of their versions (issue 9: a poll read them twice). `source_id`: the row id of
+    with their versions (issue 9: a poll read them twice). `source_id`: the row id of
     `source_key`, if the caller knows it."""
     if source_id is None:
         source_id = source_id_of(session, source_key)
     if not external_ids:
         return KnownItems(source_id=source_id)
-    mine = session.execute(
-        select(*_DECIDER_COLUMNS, StatementRow.title).where(
-            StatementRow.source_id == source_id, StatementRow.external_id.in_(external_ids)
-        )
-    ).all()
-    return _known_rows(session, source_id, mine)
+    return _known_rows(session, source_id, external_ids)
 
 
 # What the decider compares (`bot.ingest.Stored`): read as plain rows, not ORM objects, and
@@ -105,26 +100,40 @@ _DECIDER_COLUMNS = (
 )
 
 
-def _known_rows(session: Session, source_id: int, mine: Sequence[Any]) -> KnownItems:
-    hashes: dict[int, set[str]] = {r.id: {r.content_hash} for r in mine}
-    texts: dict[int, list[tuple[str, str]]] = {r.id: [(r.title, r.text)] for r in mine}
-    latest = {r.external_id: r.content_hash for r in mine}
-    ext = {r.id: r.external_id for r in mine}
-    if hashes:
-        for sid, chash, title, text in session.execute(
-            select(
-                VersionRow.statement_id, VersionRow.content_hash, VersionRow.title, VersionRow.text
-            )
-            .where(VersionRow.statement_id.in_(list(hashes)))
-            .order_by(VersionRow.id)
-        ):
-            hashes[sid].add(chash)
-            texts[sid].append((title, text))
+def _known_rows(session: Session, source_id: int, external_ids: Sequence[str]) -> KnownItems:
+    """The source's rows among `external_ids`, each with its versions (oldest first), in one
+    query: an outer join, since most statements never change."""
+    rows = session.execute(
+        select(
+            *_DECIDER_COLUMNS,
+            StatementRow.title,
+            VersionRow.id.label("v_id"),
+            VersionRow.content_hash.label("v_hash"),
+            VersionRow.title.label("v_title"),
+            VersionRow.text.label("v_text"),
+        )
+        .outerjoin(VersionRow, VersionRow.statement_id == StatementRow.id)
+        .where(StatementRow.source_id == source_id, StatementRow.external_id.in_(external_ids))
+        .order_by(StatementRow.id, VersionRow.id)
+    ).all()
+    first: dict[int, Any] = {}
+    hashes: dict[int, set[str]] = {}
+    texts: dict[int, list[tuple[str, str]]] = {}
+    latest: dict[str, str] = {}
+    for r in rows:
+        if r.id not in first:
+            first[r.id] = r
+            hashes[r.id] = {r.content_hash}
+            texts[r.id] = [(r.title, r.text)]
+            latest[r.external_id] = r.content_hash
+        if r.v_id is not None:
+            hashes[r.id].add(r.v_hash)
+            texts[r.id].append((r.v_title, r.v_text))
             # The latest version is what the source shows now: compare with that.
-            latest[ext[sid]] = chash
+            latest[r.external_id] = r.v_hash
     by_ext = {
-        r.external_id: _stored(r, frozenset(hashes[r.id]), versions=tuple(texts[r.id]))
-        for r in mine
+        r.external_id: _stored(r, frozenset(hashes[i]), versions=tuple(texts[i]))
+        for i, r in first.items()
     }
     return KnownItems(source_id=source_id, latest=latest, by_external_id=by_ext)
 
@@ -152,13 +161,7 @@ def lookup_known(
     if not statements:
         return Known(source_id=source_id)
     if mine is None:
-        ext_ids = [s.item.external_id for s in statements]
-        rows = session.execute(
-            select(*_DECIDER_COLUMNS, StatementRow.title).where(
-                StatementRow.source_id == source_id, StatementRow.external_id.in_(ext_ids)
-            )
-        ).all()
-        mine = _known_rows(session, source_id, rows)
+        mine = _known_rows(session, source_id, [s.item.external_id for s in statements])
     by_ext = mine.by_external_id
 
     urls = {s.canonical_url for s in statements if s.canonical_url}
