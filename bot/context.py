@@ -7,9 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.model import Reference, StoredStatement, Watchlist
+from bot.model import AlertStatus, Reference, StoredStatement, Watchlist
 
-__all__ = ["AlertContext", "Mention", "build_context", "other_side"]
+__all__ = [
+    "AlertContext",
+    "Around",
+    "EditTexts",
+    "Mention",
+    "ParentState",
+    "build_context",
+    "other_side",
+]
 
 #: how far back "on the other side" looks
 OTHER_SIDE_WINDOW = timedelta(hours=6)
@@ -42,6 +50,39 @@ class AlertContext:
     thread: tuple[StoredStatement, ...] = ()
     #: the latest statements on the same topics from speakers of another side
     other_side: tuple[Mention, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParentState:
+    """The alert a follow-up answers or rewrites, as storage holds it."""
+
+    status: AlertStatus
+    message_id: str | None
+    #: its Telegram message carries other statements too (a digest, issue 11)
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EditTexts:
+    """An edit alert's texts: before and after the version, and when the version was made."""
+
+    before: str
+    after: str
+    edited_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Around:
+    """What storage found around one claimed alert, loaded for a whole dispatch tick at once
+    (issue 9: one query per kind of context per tick, not five per alert)."""
+
+    also: tuple[StoredStatement, ...] = ()
+    thread: tuple[StoredStatement, ...] = ()
+    #: the newest original statements of other speakers on the statement's topics in the
+    #: window before it (what "on the other side" chooses from)
+    recent: tuple[StoredStatement, ...] = ()
+    parent: ParentState | None = None
+    edit: EditTexts | None = None
 
 
 def _mention(st: StoredStatement, watchlist: Watchlist) -> Mention:

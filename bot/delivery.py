@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 import storage
 from bot.backoff import next_attempt
 from bot.burst import Pending, SendAs, plan_burst
-from bot.context import OTHER_SIDE_WINDOW, build_context
+from bot.context import OTHER_SIDE_WINDOW, Around, ParentState, build_context
 from bot.errors import DeliveryRejected, DeliveryRetryLater, StorageError
 from bot.metrics import Metrics
 from bot.model import AlertForDelivery, AlertKind, AlertStatus, Watchlist
-from bot.ports import Sender
+from bot.ports import Outbox, Sender
 from bot.render import (
     burst_head,
     burst_line,
@@ -138,7 +138,8 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        sessions: sessionmaker[Session],
+        sessions: sessionmaker[Session] | None = None,
+        outbox: Outbox | None = None,
         sender: Sender,
         watchlist: Watchlist,
         policy: DeliveryPolicy,
@@ -149,7 +150,11 @@ class Dispatcher:
         rng: random.Random | None = None,
         owner: str | None = None,
     ) -> None:
-        self._sessions = sessions
+        if outbox is None:
+            if sessions is None:
+                raise TypeError("Dispatcher needs an outbox (or sessions to make one)")
+            outbox = storage.SqlOutbox(sessions)
+        self._outbox = outbox
         self._sender = sender
         self._owner = owner
         self._watchlist = watchlist
@@ -169,7 +174,12 @@ class Dispatcher:
         # issue 11: alerts claimed by the tick in flight (given back if it is cancelled), and
         # outbox writes that failed on a database error, retried first at the next tick.
         self._claimed: set[int] = set()
-        self._unwritten: list[Callable[[Session], None]] = []
+        self._unwritten: list[Callable[[Outbox], None]] = []
+        # issue 9: the context of every alert of the tick, loaded at once after the claim (or
+        # why it could not be), and the state this tick gave to alerts others follow up on.
+        self._around: dict[int, Around] = {}
+        self._around_error: Exception | None = None
+        self._settled: dict[int, ParentState] = {}
 
     async def dispatch(self) -> DispatchReport:
         """Send what is due now; one tick. Never raises for Telegram's or the database's faults."""
@@ -189,8 +199,7 @@ class Dispatcher:
             return
         ids, self._claimed = sorted(self._claimed), set()
         try:
-            with storage.session_scope(self._sessions) as session:
-                storage.release_alerts(session, ids)
+            self._outbox.release(ids)
             log.info("released %d claimed alert(s)", len(ids))
         except StorageError as exc:
             log.error("alert leases not released (they run out): %s", exc)
@@ -198,8 +207,7 @@ class Dispatcher:
     def _retry_unwritten(self) -> None:
         while self._unwritten:
             try:
-                with storage.session_scope(self._sessions) as session:
-                    self._unwritten[0](session)
+                self._unwritten[0](self._outbox)
             except StorageError as exc:
                 log.error("%d outbox updates still not written: %s", len(self._unwritten), exc)
                 return
@@ -209,16 +217,14 @@ class Dispatcher:
         self._retry_unwritten()
         now = self._clock()
         try:
-            with storage.session_scope(self._sessions) as session:
-                alerts = storage.claim_alerts(
-                    session,
-                    now,
-                    # issue 11: a digest carries up to 50 lines; a tick that saw only 50 alerts
-                    # would send half-full digests and fall behind a burst.
-                    limit=self._policy.batch_size * (4 if self._policy.burst_max_delay else 1),
-                    lease=self._policy.lease,
-                    owner=self._owner,
-                )
+            alerts = self._outbox.claim(
+                now,
+                # issue 11: a digest carries up to 50 lines; a tick that saw only 50 alerts
+                # would send half-full digests and fall behind a burst.
+                limit=self._policy.batch_size * (4 if self._policy.burst_max_delay else 1),
+                lease=self._policy.lease,
+                owner=self._owner,
+            )
             self._claimed = {a.id for a in alerts}
         except StorageError as exc:
             log.error("dispatch tick skipped: %s", exc)
@@ -229,7 +235,9 @@ class Dispatcher:
         sent = retried = failed = deferred = shown = 0
         done: set[int] = set()
         undone: set[int] = set()
-        for unit, burst in self._units(alerts, now):
+        units = self._units(alerts, now)
+        self._load_around([a for unit, burst in units if not burst for a in unit])
+        for unit, burst in units:
             first = unit[0]
             over_budget = self._monotonic() - started > self._policy.tick_budget
             ids = {a.id for a in unit}
@@ -263,6 +271,48 @@ class Dispatcher:
             done_ids=frozenset(done),
             undone_ids=frozenset(undone),
         )
+
+    def _load_around(self, alerts: list[AlertForDelivery]) -> None:
+        """Load the context of the tick's alerts in a fixed number of queries (issue 9); on a
+        database error each alert that needs it is retried later, as a failed read was."""
+        self._settled = {}
+        self._around, self._around_error = {}, None
+        try:
+            self._around = self._outbox.load_around(alerts, window=OTHER_SIDE_WINDOW)
+        except StorageError as exc:
+            self._around_error = exc
+        except Exception as exc:
+            # A bug (or data it cannot handle) must not stop the tick: each alert that needs
+            # the context then goes out in its plain form, as a rendering fault does.
+            log.critical("alert context failed for the tick", exc_info=True)
+            self._around_error = exc
+
+    def _around_of(self, alert: AlertForDelivery) -> Around:
+        if isinstance(self._around_error, StorageError):
+            raise StorageError(str(self._around_error)) from self._around_error
+        if self._around_error is not None:
+            raise RuntimeError(f"context: {self._around_error!r}") from self._around_error
+        around = self._around.get(alert.id, Around())
+        if alert.parent_id in self._settled and around.parent is not None:
+            # The parent was sent (or refused) earlier in this tick, after the context was read.
+            return Around(
+                also=around.also,
+                thread=around.thread,
+                recent=around.recent,
+                parent=self._settled[alert.parent_id],
+            )
+        return around
+
+    def _settle(
+        self, unit: list[AlertForDelivery], status: AlertStatus, message_id: str | None
+    ) -> None:
+        """Remember what this tick made of `unit`, for follow-ups claimed in the same tick."""
+        firsts = [a for a in unit if a.kind not in (AlertKind.ALSO, AlertKind.THREAD)]
+        for a in unit:
+            # A new message id is this unit's alone: shared when the unit is a digest.
+            self._settled[a.id] = ParentState(
+                status, message_id, message_id is not None and len(firsts) > 1
+            )
 
     def _units(
         self, alerts: list[AlertForDelivery], now: datetime
@@ -388,44 +438,32 @@ class Dispatcher:
             html = render_digest(unit, self._speakers)
             return _Message(html=html, silent=True, thread_id=self._thread(alert, own=False))
         thread = self._thread(alert)
-        with storage.session_scope(self._sessions) as session:
-            if alert.kind is AlertKind.EDIT and alert.subject_id is not None:
-                before = storage.text_before(session, st.id, alert.subject_id)
-                after, edited_at = storage.version_text(session, alert.subject_id)
-                html = render_edit(alert, speaker, before=before, after=after, edited_at=edited_at)
-                return _Message(
-                    html=html, silent=silent, reply_to=alert.parent_message_id, thread_id=thread
-                )
-            if alert.kind is AlertKind.DELETE:
-                html = render_deletion(alert, speaker, deleted_at=st.deleted_at or now)
-                return _Message(
-                    html=html, silent=silent, reply_to=alert.parent_message_id, thread_id=thread
-                )
-            context = build_context(
-                st,
-                self._watchlist,
-                also=storage.also_published(session, st.id),
-                thread=storage.thread_continuations(session, st.id),
-                recent=storage.recent_on_topics(
-                    session,
-                    [m.topic_id for m in st.matches],
-                    since=st.published_at - OTHER_SIDE_WINDOW,
-                    until=st.published_at,
-                    exclude_speakers=[st.speaker_id],
-                ),
+        if alert.kind is AlertKind.DELETE:
+            html = render_deletion(alert, speaker, deleted_at=st.deleted_at or now)
+            return _Message(
+                html=html, silent=silent, reply_to=alert.parent_message_id, thread_id=thread
             )
-            parent = (
-                storage.alert_state(session, alert.parent_id)
-                if alert.kind in (AlertKind.ALSO, AlertKind.THREAD) and alert.parent_id
-                else None
+        around = self._around_of(alert)
+        if alert.kind is AlertKind.EDIT and alert.subject_id is not None:
+            if around.edit is None:
+                raise LookupError(f"version {alert.subject_id} not found")
+            edit = around.edit
+            html = render_edit(
+                alert, speaker, before=edit.before, after=edit.after, edited_at=edit.edited_at
             )
-            shared = parent is not None and storage.message_shared(session, alert.parent_id or 0)
+            return _Message(
+                html=html, silent=silent, reply_to=alert.parent_message_id, thread_id=thread
+            )
+        context = build_context(
+            st, self._watchlist, also=around.also, thread=around.thread, recent=around.recent
+        )
+        parent = around.parent
         html = render_alert(
             alert, speaker, self._topics, context=context, max_text=self._policy.max_text
         )
         if parent is None:
             return _Message(html=html, silent=silent, thread_id=thread, photos=self._photos(alert))
-        status, message_id = parent
+        status, message_id, shared = parent.status, parent.message_id, parent.shared
         if status == AlertStatus.PENDING:
             # The first alert is still on its way: grow it once it is there.
             raise _NotYet("the first alert is not sent yet")
@@ -503,7 +541,7 @@ class Dispatcher:
                 log.warning(
                     "chat moved channel=%s from=%s to=%s", alert.channel_id, alert.chat, new_chat
                 )
-                self._write(lambda s: storage.set_channel_chat(s, alert.channel_id, new_chat))
+                self._write(lambda o: o.set_channel_chat(alert.channel_id, new_chat))
                 return self._retry_all(unit, exc.message, 0.0)
             if exc.chat_refused:
                 return self._pause(unit, exc.message)
@@ -673,12 +711,9 @@ class Dispatcher:
         )
         self._metrics.inc("channels_paused")
         ids = [a.id for a in unit]
-
-        def pause(session: Session) -> None:
-            storage.pause_channel(session, alert.channel_id, reason=reason, now=now)
-            storage.release_alerts(session, ids)
-
-        self._write(pause)
+        self._write(
+            lambda o: o.pause_channel(alert.channel_id, reason=reason, now=now, release=ids)
+        )
         return "retry"
 
     def _mark_sent(
@@ -688,16 +723,17 @@ class Dispatcher:
         ids = [a.id for a in unit]
 
         delivers = self._sender.delivers
+        if delivers:
+            self._settle(unit, AlertStatus.SENT, message_id)
+        else:
+            self._settle(unit, AlertStatus.SHOWN, None)
 
-        def mark_sent(session: Session) -> None:
-            for alert_id in ids:
-                if delivers:
-                    storage.mark_alert_sent(
-                        session, alert_id, message_id=message_id, now=now, thread_id=thread_id
-                    )
-                else:
-                    # issue 7: a console print is no delivery; the operator may send it later.
-                    storage.mark_alert_shown(session, alert_id, now=now)
+        def mark_sent(o: Outbox) -> None:
+            if delivers:
+                o.mark_sent(ids, message_id=message_id, now=now, thread_id=thread_id)
+            else:
+                # issue 7: a console print is no delivery; the operator may send it later.
+                o.mark_shown(ids, now=now)
 
         self._write(mark_sent)
 
@@ -729,25 +765,23 @@ class Dispatcher:
             error,
         )
         self._metrics.inc("delivery_retries")
-        self._write(
-            lambda s: storage.mark_alert_retry(s, alert.id, error=error, next_attempt_at=when)
-        )
+        self._write(lambda o: o.mark_retry(alert.id, error=error, next_attempt_at=when))
         return "retry"
 
     def _fail(self, alert: AlertForDelivery, error: str) -> str:
         log.error("alert refused alert=%d channel=%s: %s", alert.id, alert.channel_id, error)
         self._metrics.inc("delivery_failures")
+        self._settle([alert], AlertStatus.FAILED, None)
         now = self._clock()
-        self._write(lambda s: storage.mark_alert_failed(s, alert.id, error=error, now=now))
+        self._write(lambda o: o.mark_failed(alert.id, error=error, now=now))
         return "failed"
 
     def _release(self, alert: AlertForDelivery) -> None:
-        self._write(lambda s: storage.release_alert(s, alert.id))
+        self._write(lambda o: o.release([alert.id]))
 
-    def _write(self, fn: Callable[[Session], None]) -> None:
+    def _write(self, fn: Callable[[Outbox], None]) -> None:
         try:
-            with storage.session_scope(self._sessions) as session:
-                fn(session)
+            fn(self._outbox)
         except StorageError as exc:
             # Written at the next tick, before anything is claimed; if the worker dies first,
             # the lease runs out and the alert is taken again: at worst sent twice, never lost.

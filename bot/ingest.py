@@ -36,6 +36,7 @@ a version of another.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -52,6 +53,7 @@ __all__ = [
     "THREAD_WINDOW",
     "FollowUp",
     "Known",
+    "KnownItems",
     "NewStatement",
     "NewVersion",
     "Pending",
@@ -79,6 +81,10 @@ _INVISIBLE = re.compile(
 )
 
 
+# issue 9: a poll hashes each fetched item twice (one id per distinct item, then unchanged
+# items skipped before matching), and the decider hashes the known rows' texts again; the
+# same strings come back within a poll, so a small memo spares the second pass.
+@functools.lru_cache(maxsize=4096)
 def text_hash(title: str, text: str) -> str:
     """The hash of what a statement says: its title and text without case, whitespace or
     invisible formatting characters.
@@ -143,6 +149,18 @@ class Stored:
     #: whether it has a first alert that was not refused (follow-ups answer it)
     live_alert: bool = False
     kind: StatementKind = StatementKind.POST
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItems:
+    """What storage holds of one source's fetched ids, read once per poll (issue 9): which
+    items are unchanged (skipped before matching), and the rows the decider compares with."""
+
+    source_id: int
+    #: external id → content hash of its latest version
+    latest: Mapping[str, str] = field(default_factory=dict)
+    #: external id → the stored statement, with every hash and text it had
+    by_external_id: Mapping[str, Stored] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

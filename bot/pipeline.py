@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -29,7 +29,7 @@ from bot.errors import (
     SourceUnavailable,
     StorageError,
 )
-from bot.ingest import decide, distinct_items, item_hash
+from bot.ingest import KnownItems, decide, distinct_items, item_hash
 from bot.matching import Matcher
 from bot.metrics import Metrics
 from bot.model import (
@@ -46,7 +46,7 @@ from bot.model import (
     StoreResult,
     Watchlist,
 )
-from bot.ports import BatchFetcher, Fetcher
+from bot.ports import BatchFetcher, Fetcher, PollStore, PollUnit
 from bot.routing import goes_to_digest, next_digest, route
 from bot.text import canonical_url
 from bot.vanished import vanished
@@ -155,9 +155,19 @@ def store_statements(
     (`bot.ingest`), and let storage carry the intents out, in the caller's transaction."""
     if not statements:
         return StoreResult()
-    source_id = storage.source_id_of(session, source_key)
-    known = storage.lookup_known(session, source_id, statements)
-    result = storage.apply_intents(session, source_id, decide(statements, known), now=now)
+    mine = storage.known_items(session, source_key, [s.item.external_id for s in statements])
+    return _store_decided(storage.SqlPollStore.unit_of(session), mine, statements, now=now)
+
+
+def _store_decided(
+    unit: PollUnit, mine: KnownItems, statements: Sequence[StatementToStore], *, now: datetime
+) -> StoreResult:
+    """Ask storage what bears on `statements` besides the source's own rows (read once per
+    poll, issue 9), decide (`bot.ingest`), and carry the intents out in `unit`."""
+    if not statements:
+        return StoreResult()
+    known = unit.lookup_known(mine, statements)
+    result = unit.apply_intents(mine.source_id, decide(statements, known), now=now)
     return replace(result, known=len(statements) - result.new - result.duplicates)
 
 
@@ -179,7 +189,8 @@ class Poller:
     def __init__(
         self,
         *,
-        sessions: sessionmaker[Session],
+        sessions: sessionmaker[Session] | None = None,
+        store: PollStore | None = None,
         fetchers: Mapping[SourceKind, Fetcher],
         batch_fetchers: Mapping[SourceKind, BatchFetcher] | None = None,
         watchlist: Watchlist,
@@ -191,7 +202,11 @@ class Poller:
         rng: random.Random | None = None,
         dry_run: bool = False,
     ) -> None:
-        self._sessions = sessions
+        if store is None:
+            if sessions is None:
+                raise TypeError("Poller needs a store (or sessions to make one)")
+            store = storage.SqlPollStore(sessions, dry_run=dry_run)
+        self._polls = store
         # issue 7: a dry run polls for real but rolls every write back (no statement, outbox
         # row, cursor, ETag, lease or usage stays); what it would have stored is kept here.
         self._dry_run = dry_run
@@ -199,7 +214,7 @@ class Poller:
         # issue 11: writes that settle a claimed source (its failure, its 304, giving its lease
         # back) and failed on a database error, retried at the next tick: a source is not left
         # leased for minutes after a passing database fault.
-        self._unwritten: list[Callable[[Session], object]] = []
+        self._unwritten: list[Callable[[PollUnit], object]] = []
         self._fetchers = fetchers
         self._batch_fetchers = dict(batch_fetchers or {})
         self._watchlist = watchlist
@@ -235,25 +250,19 @@ class Poller:
     def _near_candidates(self, fp: int) -> list[int]:
         return self._near.query(fp, limit=NEAR_CANDIDATES)
 
-    @contextmanager
-    def _scope(self) -> Iterator[Session]:
+    def _scope(self) -> AbstractContextManager[PollUnit]:
         """One transaction: committed, or in a dry run always rolled back."""
-        if self._dry_run:
-            with storage.rollback_scope(self._sessions) as session:
-                yield session
-        else:
-            with storage.session_scope(self._sessions) as session:
-                yield session
+        return self._polls.unit()
 
-    def _write_later(self, fn: Callable[[Session], object]) -> None:
+    def _write_later(self, fn: Callable[[PollUnit], object]) -> None:
         self._unwritten.append(fn)
 
     def _retry_unwritten(self) -> None:
         """Apply the settling writes that failed before, oldest first; keep the rest on error."""
         while self._unwritten:
             try:
-                with self._scope() as session:
-                    self._unwritten[0](session)
+                with self._scope() as unit:
+                    self._unwritten[0](unit)
             except StorageError as exc:
                 log.error("%d poll results still not recorded: %s", len(self._unwritten), exc)
                 return
@@ -263,8 +272,8 @@ class Poller:
         """On shutdown: record what can be, and give back every lease this worker holds."""
         self._retry_unwritten()
         try:
-            with self._scope() as session:
-                n = storage.release_sources(session, self._owner)
+            with self._scope() as unit:
+                n = unit.release_sources(self._owner)
         except StorageError as exc:
             log.error("source leases not released (they run out): %s", exc)
             return
@@ -275,9 +284,8 @@ class Poller:
         self, *, due_only: bool, after_key: str | None = None, limit: int | None = None
     ) -> list[SourceForPoll]:
         self._retry_unwritten()
-        with self._scope() as session:
-            return storage.claim_sources(
-                session,
+        with self._scope() as unit:
+            return unit.claim_sources(
                 self._clock(),
                 limit=self._policy.batch_size if limit is None else limit,
                 lease=self._policy.lease,
@@ -408,13 +416,13 @@ class Poller:
         if not pending:
             return
         try:
-            with self._scope() as session:
-                storage.record_not_modified(session, pending, now=self._clock())
+            with self._scope() as unit:
+                unit.record_not_modified(pending, now=self._clock())
         except StorageError as exc:
             log.error("%d unchanged polls not recorded (retried): %s", len(pending), exc)
             self._metrics.inc("storage_errors", where="not_modified")
             now = self._clock()
-            self._write_later(lambda s: storage.record_not_modified(s, pending, now=now))
+            self._write_later(lambda s: s.record_not_modified(pending, now=now))
 
     async def _poll_batch(self, sources: list[SourceForPoll]) -> list[PollOutcome]:
         """Poll sources that one request can cover together, and schedule them together."""
@@ -469,7 +477,7 @@ class Poller:
             # is still failing) so that the poll is done again within seconds.
             log.error("poll not stored source=%s: %s", source.key, exc)
             self._metrics.inc("storage_errors", where="ingest")
-            self._write_later(lambda s: storage.release_sources(s, self._owner, keys=[source.key]))
+            self._write_later(lambda s: s.release_sources(self._owner, keys=[source.key]))
             return PollOutcome(source.key, error=str(exc))
 
     def _ingest(
@@ -485,8 +493,10 @@ class Poller:
             self._metrics.inc("polls", status="not_modified", kind=source.kind.value)
             return PollOutcome(source.key, not_modified=True)
         items = distinct_items(result.items)
-        with self._scope() as session:
-            known = storage.known_hashes(session, source.key, [i.external_id for i in items])
+        with self._scope() as unit:
+            # issue 9: the source's rows for this fetch are read once, for skipping unchanged
+            # items before matching and for the decider.
+            mine = unit.known_items(source.key, [i.external_id for i in items])
             todo = statements_to_store(
                 spec,
                 source,
@@ -494,15 +504,14 @@ class Poller:
                 self._watchlist,
                 self._matcher,
                 now=now,
-                known=known,
+                known=mine.latest,
                 near=self._near_candidates,
             )
-            stored = store_statements(session, source.key, todo, now=now)
-            deleted = self._vanished(session, source.key, result, now)
+            stored = _store_decided(unit, mine, todo, now=now)
+            deleted = self._vanished(unit, source.key, result, now)
             if self._dry_run:
-                self.previewed.extend(storage.load_statements(session, stored.new_ids))
-            storage.record_poll_success(
-                session,
+                self.previewed.extend(unit.load_statements(stored.new_ids))
+            unit.record_poll_success(
                 source.key,
                 caching=None if result.not_modified else result.caching,
                 cursor=result.cursor,
@@ -511,8 +520,8 @@ class Poller:
                 remote_id=result.remote_id,
             )
             if result.cost:
-                storage.record_usage(
-                    session, source.kind.value, now, requests=result.requests, reads=result.reads
+                unit.record_usage(
+                    source.kind.value, now, requests=result.requests, reads=result.reads
                 )
         # Only once committed: the index must not know statements that were rolled back.
         for statement_id, fp in () if self._dry_run else stored.fingerprints:
@@ -546,14 +555,14 @@ class Poller:
             statement_ids=stored.new_ids,
         )
 
-    def _vanished(self, session: Session, key: str, result: FetchResult, now: datetime) -> int:
+    def _vanished(self, unit: PollUnit, key: str, result: FetchResult, now: datetime) -> int:
         """Mark the stored posts the fetch's window shows deleted (issue 10); returns the
         follow-up alerts enqueued. Runs in the poll's transaction."""
         if result.window is None:
             return 0
-        known = storage.posts_since(session, key, since=result.window.since)
+        known = unit.posts_since(key, since=result.window.since)
         gone = vanished(known, result.window)
-        alerts = sum(storage.record_deleted(session, sid, now=now) for sid in gone)
+        alerts = sum(unit.record_deleted(sid, now=now) for sid in gone)
         if gone:
             self._metrics.inc("deletions_found", len(gone))
             log.info(
@@ -605,28 +614,25 @@ class Poller:
             )
             self._metrics.inc("poll_errors", error=kind, kind=source.kind.value)
 
-        def record(session: Session) -> None:
+        def record(unit: PollUnit) -> None:
             if held:
-                storage.postpone_source(session, source.key, next_poll_at=when)
+                unit.postpone_source(source.key, next_poll_at=when)
             elif isinstance(exc, SourceGone):
-                storage.record_source_gone(session, source.key, error=message, now=now)
+                unit.record_source_gone(source.key, error=message, now=now)
             else:
                 problem = exc.problem if isinstance(exc, SourceError) else None
-                storage.record_poll_failure(
-                    session,
+                unit.record_poll_failure(
                     source.key,
                     error=message,
                     next_poll_at=when,
                     problem=problem.value if problem is not None else None,
                 )
             if isinstance(exc, SourceError) and exc.cost:
-                storage.record_usage(
-                    session, source.kind.value, now, requests=exc.requests, reads=exc.reads
-                )
+                unit.record_usage(source.kind.value, now, requests=exc.requests, reads=exc.reads)
 
         try:
-            with self._scope() as session:
-                record(session)
+            with self._scope() as unit:
+                record(unit)
         except StorageError as db_exc:
             log.error("poll failure not recorded source=%s (retried): %s", source.key, db_exc)
             self._metrics.inc("storage_errors", where="failure")

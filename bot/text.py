@@ -32,6 +32,9 @@ __all__ = [
 ]
 
 _WS = re.compile(r"\s+")
+# `html_to_text` with a limit reads markup over this many times the limit in chunks of _CHUNK
+_WHOLE = 4
+_CHUNK = 65_536
 # whitespace other than a line break
 _HSPACE = re.compile(r"[^\S\n]+")
 # stands for a break from a tag while the text is folded in one pass (never in markup's data:
@@ -113,6 +116,8 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.tags = 0
+        #: characters of text other than whitespace read so far
+        self.text_chars = 0
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -136,6 +141,7 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._skip:
             self.parts.append(data)
+            self.text_chars += len(_WS.sub("", data))
 
     def _break(self, tag: str, *, start: bool) -> None:
         if tag == "br" or (start and tag in _LINE_TAGS):
@@ -165,7 +171,7 @@ def fold_lines(text: str) -> str:
     return "".join(out)
 
 
-def html_to_text(markup: str, *, paragraphs: bool = False) -> str:
+def html_to_text(markup: str, *, paragraphs: bool = False, limit: int | None = None) -> str:
     """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace folded.
 
     Text that merely contains "<" (not markup) survives: the parser keeps what is not a tag.
@@ -175,12 +181,23 @@ def html_to_text(markup: str, *, paragraphs: bool = False) -> str:
     break; never more than one blank line in a row. Markup with no tag at all is plain text
     whose entities are escaped (RSS descriptions often are): its own blank lines are its
     paragraphs, as in `fold_whitespace`.
+
+    With `limit`, markup of more than `_WHOLE` times `limit` characters is read in chunks only
+    until its text holds more than `limit` characters besides whitespace: the caller cuts the
+    text there anyway, and a 9 MB item read whole took 140 MB (issue 11). The text is then
+    longer than `limit`, so the cut is seen and said (`bot.sources.bounds`).
     """
     if "<" not in markup and "&" not in markup:
         return fold_whitespace(markup, paragraphs=paragraphs)
     parser = _TextExtractor()
     try:
-        parser.feed(markup)
+        if limit is None or len(markup) <= _WHOLE * limit:
+            parser.feed(markup)
+        else:
+            for start in range(0, len(markup), _CHUNK):
+                parser.feed(markup[start : start + _CHUNK])
+                if parser.text_chars > limit:
+                    break
         parser.close()
     except AssertionError:  # html.parser's rare internal assertion on broken markup
         return fold_whitespace(html.unescape(re.sub(r"<[^>]*>", " ", markup)))

@@ -3,6 +3,7 @@
 Repository functions take a `Session` first and return `bot.model` values, never ORM rows.
 """
 
+from storage.adapters import SqlOutbox, SqlPollStore
 from storage.db import (
     lock_for_setup,
     make_engine,
@@ -41,6 +42,7 @@ from storage.outbox import (
 )
 from storage.queries import (
     also_published,
+    load_around,
     recent_on_topics,
     text_before,
     thread_continuations,
@@ -62,6 +64,7 @@ from storage.sources import (
 from storage.statements import (
     apply_intents,
     known_hashes,
+    known_items,
     load_statement,
     load_statements,
     load_version,
@@ -74,6 +77,8 @@ from storage.usage import load_budget_state, month_usage, record_usage, save_bud
 __all__ = [
     "ActivityCounts",
     "ChannelSummary",
+    "SqlOutbox",
+    "SqlPollStore",
     "ToCheck",
     "activity_since",
     "alert_state",
@@ -84,6 +89,8 @@ __all__ = [
     "claim_sources",
     "due_for_deletion_check",
     "known_hashes",
+    "known_items",
+    "load_around",
     "load_budget_state",
     "load_statement",
     "load_statements",

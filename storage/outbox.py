@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.model import AlertForDelivery, AlertKind, AlertStatus, Channel
 from storage.schema import AlertRow, ChannelRow
-from storage.statements import load_statement
+from storage.statements import load_statements
 
 __all__ = [
     "alert_state",
@@ -123,7 +123,6 @@ def claim_alerts(
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=AlertRow)
-    out: list[AlertForDelivery] = []
     blocked: set[str] = set()
     rows = session.execute(query).all()
     parents = {
@@ -134,6 +133,7 @@ def claim_alerts(
             )
         )
     }
+    taken: list[tuple[AlertRow, str]] = []
     for row, chat in rows:
         if row.channel_id in blocked:
             continue
@@ -143,30 +143,42 @@ def claim_alerts(
             if row.kind != AlertKind.DIGEST.value:
                 blocked.add(row.channel_id)
             continue
-        row.lease_until = now + lease
-        row.lease_owner = owner
-        out.append(
-            AlertForDelivery(
-                id=row.id,
-                channel_id=row.channel_id,
-                chat=chat,
-                kind=AlertKind(row.kind),
-                attempts=row.attempts,
-                statement=load_statement(session, row.statement_id),
-                created_at=row.created_at,
-                parent_id=row.parent_id,
-                parent_message_id=parents.get(row.parent_id, (None, None))[0]
-                if row.parent_id
-                else None,
-                parent_thread_id=parents.get(row.parent_id, (None, None))[1]
-                if row.parent_id
-                else None,
-                subject_id=row.subject_id,
-                last_error=row.last_error,
-            )
-        )
-        if len(out) >= limit:
+        taken.append((row, chat))
+        if len(taken) >= limit:
             break
+    if taken:
+        # One UPDATE for the lease of every claimed alert, not one per alert (issue 9).
+        session.execute(
+            update(AlertRow)
+            .where(AlertRow.id.in_([r.id for r, _ in taken]))
+            .values(lease_until=now + lease, lease_owner=owner)
+            .execution_options(synchronize_session=False)
+        )
+    # issue 9: the statements of all claimed alerts in one load, not two queries per alert.
+    statements = {
+        st.id: st for st in load_statements(session, sorted({r.statement_id for r, _ in taken}))
+    }
+    out = [
+        AlertForDelivery(
+            id=row.id,
+            channel_id=row.channel_id,
+            chat=chat,
+            kind=AlertKind(row.kind),
+            attempts=row.attempts,
+            statement=statements[row.statement_id],
+            created_at=row.created_at,
+            parent_id=row.parent_id,
+            parent_message_id=parents.get(row.parent_id, (None, None))[0]
+            if row.parent_id
+            else None,
+            parent_thread_id=parents.get(row.parent_id, (None, None))[1]
+            if row.parent_id
+            else None,
+            subject_id=row.subject_id,
+            last_error=row.last_error,
+        )
+        for row, chat in taken
+    ]
     return out
 
 

@@ -117,6 +117,8 @@ class StatementRow(Base):
         UniqueConstraint("source_id", "external_id", name="uq_statements_source_external"),
         Index("ix_statements_content_hash", "content_hash"),
         Index("ix_statements_canonical_url", "canonical_url"),
+        # issue 9: "also published by" reads the repeats of the statements of a dispatch tick
+        Index("ix_statements_duplicate_of", "duplicate_of"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -183,6 +185,8 @@ class MatchRow(Base):
     __tablename__ = "statement_matches"
     __table_args__ = (
         UniqueConstraint("statement_id", "topic_id", name="uq_matches_statement_topic"),
+        # issue 9: "on the other side" reads a topic's statements in a time window
+        Index("ix_matches_topic_statement", "topic_id", "statement_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -202,6 +206,8 @@ class AlertRow(Base):
         # One alert of each kind per statement, channel and subject: never alerted twice.
         UniqueConstraint("statement_id", "channel_id", "kind", "subject_id", name="uq_alerts_once"),
         Index("ix_alerts_due", "status", "next_attempt_at"),
+        # issue 9: whether a follow-up's parent message is a digest's (shared)
+        Index("ix_alerts_channel_message", "channel_id", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

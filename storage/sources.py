@@ -170,7 +170,11 @@ def record_poll_success(
         values["cursor"] = cursor
     if remote_id is not None:
         values["remote_id"] = remote_id
-    session.execute(update(SourceRow).where(SourceRow.key == key).values(**values))
+    # issue 9: a Core UPDATE with the values as parameters (compiled once per set of columns),
+    # not an ORM one that re-keys its inlined values at every poll.
+    table = cast(Table, SourceRow.__table__)
+    stmt = update(table).where(table.c.key == bindparam("source_key"))
+    session.execute(stmt.values({k: bindparam(k) for k in values}), {"source_key": key, **values})
 
 
 def record_not_modified(
@@ -283,4 +287,3 @@ def source_statuses(session: Session) -> list[SourceStatus]:
         )
         for r in rows
     ]
-

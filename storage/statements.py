@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, or_, select
+from sqlalchemy import ColumnElement, Table, and_, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.ingest import REPOST_TYPES, Intent, Known, NewVersion, Pending, Stored
+from bot.ingest import REPOST_TYPES, Intent, Known, KnownItems, NewVersion, Pending, Stored
 from bot.model import (
     AlertKind,
     Match,
@@ -29,6 +29,7 @@ __all__ = [
     "apply_intents",
     "follow_up",
     "known_hashes",
+    "known_items",
     "load_statement",
     "load_statements",
     "load_version",
@@ -63,44 +64,105 @@ def known_hashes(session: Session, source_key: str, external_ids: Sequence[str])
     return out
 
 
+def known_items(
+    session: Session,
+    source_key: str,
+    external_ids: Sequence[str],
+    *,
+    source_id: int | None = None,
+) -> KnownItems:
+    """What the source gave before among these ids, with its id: the latest hash of each (what
+    `known_hashes` gives) and the rows `lookup_known` compares with, in one read of the rows
+    with their versions (issue 9: a poll read them twice). `source_id`: the row id of
+    `source_key`, if the caller knows it."""
+    if source_id is None:
+        source_id = source_id_of(session, source_key)
+    if not external_ids:
+        return KnownItems(source_id=source_id)
+    return _known_rows(session, source_id, external_ids)
+
+
+# What the decider compares (`bot.ingest.Stored`): read as plain rows, not ORM objects, and
+# without the stored item (`raw`), the largest column (issue 9: CPU per new statement).
+_DECIDER_COLUMNS = (
+    StatementRow.id,
+    StatementRow.source_id,
+    StatementRow.external_id,
+    StatementRow.content_hash,
+    StatementRow.canonical_url,
+    StatementRow.published_at,
+    StatementRow.published_estimated,
+    StatementRow.duplicate_of,
+    StatementRow.alerted,
+    StatementRow.text,
+    StatementRow.simhash,
+    StatementRow.kind,
+)
+
+
+def _known_rows(session: Session, source_id: int, external_ids: Sequence[str]) -> KnownItems:
+    """The source's rows among `external_ids`, each with its versions (oldest first), in one
+    query: an outer join, since most statements never change."""
+    rows = session.execute(
+        select(
+            *_DECIDER_COLUMNS,
+            StatementRow.title,
+            VersionRow.id.label("v_id"),
+            VersionRow.content_hash.label("v_hash"),
+            VersionRow.title.label("v_title"),
+            VersionRow.text.label("v_text"),
+        )
+        .outerjoin(VersionRow, VersionRow.statement_id == StatementRow.id)
+        .where(StatementRow.source_id == source_id, StatementRow.external_id.in_(external_ids))
+        .order_by(StatementRow.id, VersionRow.id)
+    ).all()
+    first: dict[int, Any] = {}
+    hashes: dict[int, set[str]] = {}
+    texts: dict[int, list[tuple[str, str]]] = {}
+    latest: dict[str, str] = {}
+    for r in rows:
+        if r.id not in first:
+            first[r.id] = r
+            hashes[r.id] = {r.content_hash}
+            texts[r.id] = [(r.title, r.text)]
+            latest[r.external_id] = r.content_hash
+        if r.v_id is not None:
+            hashes[r.id].add(r.v_hash)
+            texts[r.id].append((r.v_title, r.v_text))
+            # The latest version is what the source shows now: compare with that.
+            latest[r.external_id] = r.v_hash
+    by_ext = {
+        r.external_id: _stored(r, frozenset(hashes[i]), versions=tuple(texts[i]))
+        for i, r in first.items()
+    }
+    return KnownItems(source_id=source_id, latest=latest, by_external_id=by_ext)
+
+
 def source_id_of(session: Session, source_key: str) -> int:
     """The row id of a configured source."""
     return session.scalars(select(SourceRow.id).where(SourceRow.key == source_key)).one()
 
 
 def lookup_known(
-    session: Session, source_id: int, statements: Sequence[StatementToStore]
+    session: Session,
+    source_id: int,
+    statements: Sequence[StatementToStore],
+    *,
+    mine: KnownItems | None = None,
 ) -> Known:
     """What storage knows that bears on these statements of one source (see `bot.ingest`).
 
     Two queries for the statements themselves and the related ones (same link, same text, a
     repost's target, the near-duplicate candidates, this source's thread parents and roots),
     one for the versions of the known ones, one for which related ones have a live first alert.
+    With `mine` (`known_items` of the same poll, a superset of these statements' ids), the
+    source's own rows are not read again.
     """
     if not statements:
         return Known(source_id=source_id)
-    ext_ids = [s.item.external_id for s in statements]
-    mine = session.scalars(
-        select(StatementRow).where(
-            StatementRow.source_id == source_id, StatementRow.external_id.in_(ext_ids)
-        )
-    ).all()
-    hashes: dict[int, set[str]] = {r.id: {r.content_hash} for r in mine}
-    texts: dict[int, list[tuple[str, str]]] = {r.id: [(r.title, r.text)] for r in mine}
-    if hashes:
-        for sid, chash, title, text in session.execute(
-            select(
-                VersionRow.statement_id, VersionRow.content_hash, VersionRow.title, VersionRow.text
-            )
-            .where(VersionRow.statement_id.in_(list(hashes)))
-            .order_by(VersionRow.id)
-        ):
-            hashes[sid].add(chash)
-            texts[sid].append((title, text))
-    by_ext = {
-        r.external_id: _stored(r, frozenset(hashes[r.id]), versions=tuple(texts[r.id]))
-        for r in mine
-    }
+    if mine is None:
+        mine = _known_rows(session, source_id, [s.item.external_id for s in statements])
+    by_ext = mine.by_external_id
 
     urls = {s.canonical_url for s in statements if s.canonical_url}
     chashes = {s.content_hash for s in statements}
@@ -133,18 +195,22 @@ def lookup_known(
         conds.append(
             and_(StatementRow.source_id == source_id, StatementRow.external_id.in_(threads))
         )
-    related = session.scalars(
-        select(StatementRow).where(or_(*conds)).order_by(StatementRow.id)
+    related = session.execute(
+        select(*_DECIDER_COLUMNS).where(or_(*conds)).order_by(StatementRow.id)
     ).all()
-    live = set(
-        session.scalars(
-            select(AlertRow.statement_id).where(
-                AlertRow.statement_id.in_([r.id for r in related]),
-                AlertRow.kind == AlertKind.NEW.value,
-                AlertRow.status != "failed",
+    live = (
+        set(
+            session.scalars(
+                select(AlertRow.statement_id).where(
+                    AlertRow.statement_id.in_([r.id for r in related]),
+                    AlertRow.kind == AlertKind.NEW.value,
+                    AlertRow.status != "failed",
+                )
             )
         )
-    ) if related else set()
+        if related
+        else set()
+    )
     return Known(
         source_id=source_id,
         by_external_id=by_ext,
@@ -153,7 +219,7 @@ def lookup_known(
 
 
 def _stored(
-    row: StatementRow,
+    row: Any,
     hashes: frozenset[str],
     *,
     live: bool = False,
@@ -207,9 +273,14 @@ def apply_intents(
         ids[n] = stmt_id
         if stmt_id is None:  # another worker stored it between our read and our write
             continue
-        for m in st.matches:
-            session.add(
-                MatchRow(statement_id=stmt_id, topic_id=m.topic_id, terms=matches_to_json(m))
+        if st.matches:
+            # issue 9: Core inserts with the rows as parameters, not ORM objects to flush.
+            session.execute(
+                insert(_MATCHES),
+                [
+                    {"statement_id": stmt_id, "topic_id": m.topic_id, "terms": matches_to_json(m)}
+                    for m in st.matches
+                ],
             )
         if intent.duplicate_of is not None:
             counts["dups"] += 1
@@ -223,14 +294,12 @@ def apply_intents(
             if to is not None:
                 counts["alerts"] += follow_up(session, to, intent.follow_up.kind, stmt_id, now)
         if intent.alert:
-            for channel_id in st.channels:
-                session.add(new_alert(stmt_id, channel_id, AlertKind.NEW, stmt_id, None, now))
-                counts["alerts"] += 1
-            for channel_id, at in st.digest:
-                session.add(
-                    new_alert(stmt_id, channel_id, AlertKind.DIGEST, stmt_id, None, now, due=at)
-                )
-                counts["alerts"] += 1
+            rows = [_alert_values(stmt_id, c, AlertKind.NEW, now) for c in st.channels]
+            rows += [_alert_values(stmt_id, c, AlertKind.DIGEST, now, at) for c, at in st.digest]
+            if rows:
+                # Written now: a later intent's follow-up reads them.
+                session.execute(insert(_ALERTS), rows)
+                counts["alerts"] += len(rows)
     # A later intent's follow-up reads the alerts added here: the session autoflushes before it.
     session.flush()
     return StoreResult(
@@ -241,6 +310,23 @@ def apply_intents(
         edits=counts["edits"],
         fingerprints=tuple(fingerprints),
     )
+
+
+def _alert_values(
+    statement_id: int, channel_id: str, kind: AlertKind, now: datetime, due: datetime | None = None
+) -> dict[str, object]:
+    """A first alert's pending outbox row as insert parameters (what `new_alert` makes)."""
+    return {
+        "statement_id": statement_id,
+        "channel_id": channel_id,
+        "kind": kind.value,
+        "subject_id": statement_id,
+        "parent_id": None,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": due or now,
+        "created_at": now,
+    }
 
 
 def new_alert(
@@ -308,18 +394,6 @@ def _insert_version(
     return version.id
 
 
-# Built once, values bound at execution: a statement with its values inlined (``.values(**v)``)
-# is a new statement for SQLAlchemy's cache every time, and compiling it cost about 1 ms of
-# CPU per stored statement, the most of a first poll (issue 9).
-_STATEMENTS = cast(Table, StatementRow.__table__)
-_INSERT_STATEMENT = {
-    is_pg: (postgresql.insert if is_pg else sqlite.insert)(_STATEMENTS)
-    .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-    .returning(_STATEMENTS.c.id)
-    for is_pg in (False, True)
-}
-
-
 def _insert_statement(
     session: Session,
     source_id: int,
@@ -352,8 +426,23 @@ def _insert_statement(
         "photos": json.dumps(list(item.photos)) if item.photos else None,
         "simhash": st.simhash,
     }
-    stmt = _INSERT_STATEMENT[session.get_bind().dialect.name == "postgresql"]
+    dialect = session.get_bind().dialect.name
+    # issue 9: one Core statement per dialect with the values as parameters, compiled once;
+    # an ORM insert with the values inlined rebuilt and re-keyed the statement per row.
+    stmt = _INSERT_STATEMENT[dialect == "postgresql"]
     return session.execute(stmt, values).scalar_one_or_none()
+
+
+_STATEMENTS = cast(Table, StatementRow.__table__)
+_MATCHES = cast(Table, MatchRow.__table__)
+_ALERTS = cast(Table, AlertRow.__table__)
+#: INSERT … ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, by "is PostgreSQL"
+_INSERT_STATEMENT = {
+    pg: (postgresql.insert if pg else sqlite.insert)(_STATEMENTS)
+    .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+    .returning(_STATEMENTS.c.id)
+    for pg in (False, True)
+}
 
 
 def _refs_to_json(refs: Sequence[Reference]) -> str:

@@ -12,15 +12,11 @@ from dataclasses import replace
 
 from bot.model import FetchedItem
 
-__all__ = ["MAX_MARKUP_CHARS", "MAX_TEXT_CHARS", "MAX_TITLE_CHARS", "bound_items"]
+__all__ = ["MAX_TEXT_CHARS", "MAX_TITLE_CHARS", "bound_items"]
 
 #: far beyond any official statement (a long speech is ~60,000 characters), far below a bomb
 MAX_TEXT_CHARS = 100_000
 MAX_TITLE_CHARS = 2_000
-#: how much of an item's HTML is read for its text: ten times the text bound (a 60,000-character
-#: speech is 100-200 KB of HTML). Reading a 9 MB item's HTML whole took 140 MB for a text that is
-#: cut to `MAX_TEXT_CHARS` anyway (issue 11: +50 MB at most); the raw payload keeps all of it.
-MAX_MARKUP_CHARS = 10 * MAX_TEXT_CHARS
 
 
 def bound_items(

@@ -46,7 +46,7 @@ import ftfy
 
 from bot.errors import FeedParseError
 from bot.model import FetchedItem
-from bot.sources.bounds import MAX_MARKUP_CHARS
+from bot.sources.bounds import MAX_TEXT_CHARS, MAX_TITLE_CHARS
 from bot.sources.fastfeed import parse_fast
 from bot.sources.feedmedia import item_photos
 from bot.text import content_hash, fold_lines, fold_whitespace, html_to_text
@@ -241,15 +241,14 @@ def _xml_item(entry: Mapping[str, Any], feed_lang: str | None, ctx: _Context) ->
 
 
 def _detail_text(value: Any, detail: Any, *, body: bool = False) -> str:
-    """A title (one line) or, with `body`, a statement's text (paragraphs kept); of the first
-    `MAX_MARKUP_CHARS` of the value (see `bot.sources.bounds`)."""
+    """A title (one line) or, with `body`, a statement's text (paragraphs kept); a huge HTML
+    value is read only as far as the bounds of `bot.sources.bounds` need."""
     if not isinstance(value, str):
         return ""
-    value = value[:MAX_MARKUP_CHARS]
     kind = detail.get("type", "") if isinstance(detail, Mapping) else ""
     if kind == "text/plain" and not (body and _HTML_ELEMENT.search(value)):
         return fold_whitespace(value, paragraphs=body)
-    return html_to_text(value, paragraphs=body)
+    return html_to_text(value, paragraphs=body, limit=MAX_TEXT_CHARS if body else MAX_TITLE_CHARS)
 
 
 def _xml_text(entry: Mapping[str, Any]) -> str:
@@ -312,11 +311,11 @@ def _json_item(raw: Mapping[str, Any], feed_lang: str | None, ctx: _Context) -> 
     if isinstance(raw_id, int | float) and not isinstance(raw_id, bool):
         raw_id = str(raw_id)  # JSON Feed 1.0 readers met numeric ids
     if isinstance(raw.get("content_text"), str) and raw["content_text"].strip():
-        text = fold_whitespace(raw["content_text"][:MAX_MARKUP_CHARS], paragraphs=True)
+        text = fold_whitespace(raw["content_text"], paragraphs=True)
     else:
         text = next(
             (
-                html_to_text(raw[k][:MAX_MARKUP_CHARS], paragraphs=True)
+                html_to_text(raw[k], paragraphs=True, limit=MAX_TEXT_CHARS)
                 for k in ("content_html", "summary")
                 if isinstance(raw.get(k), str) and raw[k].strip()
             ),

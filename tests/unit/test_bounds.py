@@ -25,15 +25,21 @@ def test_bounded_items_are_prefixes_within_the_bounds(text: str, title: str) -> 
         assert out is item
 
 
-def test_only_the_first_stretch_of_a_huge_items_html_is_read_for_its_text() -> None:
-    """A 9 MB item's HTML read whole took 140 MB for a text cut to 100,000 characters anyway;
-    what lies beyond the bound of the markup is in the raw payload only."""
+def test_a_huge_items_html_is_read_only_as_far_as_its_text_is_kept() -> None:
+    """A 9 MB item's HTML read whole took 140 MB for a text cut to 100,000 characters anyway:
+    it is read until its text passes the bound; the raw payload keeps all of it, and the cut is
+    said (the text is over the bound before `bound_items`)."""
     from bot.fakes.feedgen import FeedEntry, rss
-    from bot.sources.bounds import MAX_MARKUP_CHARS
+    from bot.sources.bounds import MAX_TEXT_CHARS
     from bot.sources.feedparse import parse_feed
 
-    filler = "<b></b>" * (MAX_MARKUP_CHARS // 7 + 1)  # markup, no text
-    html = f"<p>Karabakh ceasefire.</p>{filler}<p>TAIL-MARK beyond the bound.</p>"
+    para = "<p>" + "Shelling near the line of contact was reported today. " * 20 + "</p>"
+    filler = "<b></b>" * 200_000  # tags and no text: read through, whatever their length
+    html = (
+        f"<p>Karabakh ceasefire.</p>{filler}<p>AFTER-TAGS</p>"
+        + para * (3 * MAX_TEXT_CHARS // len(para))
+        + "<p>TAIL-MARK beyond the bound.</p>"
+    )
     body = rss(
         "f",
         "https://example.org/",
@@ -48,5 +54,9 @@ def test_only_the_first_stretch_of_a_huge_items_html_is_read_for_its_text() -> N
             fetched_at=WHEN,
         ).items
         assert item.text.startswith("Karabakh ceasefire.")
+        assert "AFTER-TAGS" in item.text  # markup without text costs nothing to read
         assert "TAIL-MARK" not in item.text
+        assert len(item.text) > MAX_TEXT_CHARS  # so bound_items cuts it and says so
         assert "TAIL-MARK" in (item.raw or "")
+        (_cut,), warnings = bound_items([item])
+        assert len(warnings) == 1

@@ -1,0 +1,199 @@
+"""CPU per poll and per new statement in a warm worker (issue 9), without process start-up.
+
+    python benchmarks/warm_cycle.py [--feeds 1000] [--rounds 3] [--fraction 0.1]
+
+Starts the feed host of `poll_cycle.py` (`_feedhost.py`, 20 ms of added latency) and builds
+two apps in this process with `bot.app.open_app`, each on its own SQLite file and its own copy
+of the feeds: one whose channel takes every statement (alerts printed by the console sender to
+/dev/null, so the dispatch tick renders each one with its context), one whose channel takes
+none (the statements are stored, not routed). Each polls every feed twice to warm up (the first
+poll stores 20 items per feed as seen; the second sees 304s). Then, per round:
+
+- a cycle where every feed answers 304: CPU ms per 304 poll;
+- a cycle after one new item was added to `--fraction` of the feeds, per new statement: the
+  whole poll's CPU less the 304s' share and the parsing of the changed feeds (so it still holds
+  the HTTP client's work for a 200 and its body); the statement work alone (`Poller._ingest`:
+  read what is known, match, fingerprint, decide, store with the alerts, record the poll);
+  and the dispatch ticks' CPU per alert (routed app only: claim, context, render, console).
+
+Uses only `open_app`, `run_once`, `Poller.poll_all` and `Dispatcher.dispatch`, so the same
+script measures an older checkout (``PYTHONPATH=/path/to/checkout``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(1, str(HERE))  # after PYTHONPATH: the checkout measured comes first
+
+from poll_cycle import _control, _feed_host, _watchlist  # noqa: E402
+
+from bot import pipeline  # noqa: E402
+from bot.app import App, open_app, run_once  # noqa: E402
+from bot.console import ConsoleSender  # noqa: E402
+from bot.settings import load_settings  # noqa: E402
+from bot.sources import feedparse, feeds  # noqa: E402
+from bot.watchlist import load_watchlist  # noqa: E402
+
+_parse_cpu = [0.0]
+_ingest_cpu = [0.0]
+
+
+def _timed(fn: Callable[..., Any], acc: list[float]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        cpu = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            acc[0] += time.process_time() - cpu
+
+    return wrapper
+
+
+@dataclass
+class Figures:
+    """One app's measurements, per round."""
+
+    name: str
+    per_304_ms: list[float] = field(default_factory=list)
+    per_new_poll_ms: list[float] = field(default_factory=list)
+    per_new_ingest_ms: list[float] = field(default_factory=list)
+    per_alert_dispatch_ms: list[float] = field(default_factory=list)
+    new: list[int] = field(default_factory=list)
+
+
+def _config(tmp: Path, url: str, ns: str, n: int, routed: bool) -> dict[str, str]:
+    text = _watchlist(url, n).replace("/w/feed-", f"/{ns}/feed-")
+    if routed:
+        text = text.replace("    topics: [unrouted]\n", "")  # the channel takes everything
+    path = tmp / f"watchlist-{ns}.yaml"
+    path.write_text(text)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHPOST_", "TELEGRAM_"))}
+    env.update(
+        WATCHPOST_CONFIG=str(path),
+        WATCHPOST_DATABASE_URL=f"sqlite:///{tmp / f'watchpost-{ns}.sqlite'}",
+        WATCHPOST_LOG_LEVEL="WARNING",
+        WATCHPOST_CONSOLE="true",
+    )
+    return env
+
+
+async def _cycle(app: App, *, dispatch: bool) -> tuple[float, float, int, int, float]:
+    """One poll of every feed, then (if asked) dispatch until the outbox is drained: poll CPU s
+    (parsing excluded), parse CPU s, new statements, alerts shown, dispatch CPU s."""
+    _parse_cpu[0] = _ingest_cpu[0] = 0.0
+    cpu = time.process_time()
+    outcomes, _ = await run_once(app, dispatch=False)
+    poll_cpu = time.process_time() - cpu
+    parse = _parse_cpu[0]
+    new = sum(o.new_statements for o in outcomes)
+    shown = 0
+    cpu = time.process_time()
+    if dispatch:
+        while True:
+            rep = await app.dispatcher.dispatch()
+            shown += rep.shown + rep.sent
+            if rep.sent == 0 and rep.shown == 0 and rep.deferred == 0:
+                break
+    disp_cpu = time.process_time() - cpu
+    return poll_cpu - parse, parse, new, shown, disp_cpu
+
+
+async def _main(args: argparse.Namespace) -> None:
+    setattr(feeds, "parse_feed", _timed(feedparse.parse_feed, _parse_cpu))  # noqa: B010
+    # The statement work of a poll that got a new body: read what is known, match, decide,
+    # store, record the poll (a private method, wrapped as _wp_phases.py wraps steps).
+    ingest = pipeline.Poller._ingest
+    setattr(pipeline.Poller, "_ingest", _timed(ingest, _ingest_cpu))  # noqa: B010
+    devnull = open(os.devnull, "w")  # noqa: SIM115
+    with (
+        tempfile.TemporaryDirectory() as tmpdir,
+        _feed_host(args.feeds, 20, args.latency) as (url, _pid),
+    ):
+        tmp = Path(tmpdir)
+        apps: list[tuple[Figures, App, bool]] = []
+        opened = []
+        for ns, routed in (("w", True), ("r", False)):
+            env = _config(tmp, url, ns, args.feeds, routed)
+            settings = load_settings(env)
+            wl = load_watchlist(settings.config_path)
+            cm = open_app(settings, wl, sender=ConsoleSender(out=devnull))
+            opened.append(cm)
+            app = await cm.__aenter__()
+            apps.append((Figures("routed" if routed else "unrouted"), app, routed))
+        try:
+            for fig, app, routed in apps:
+                for _ in range(2):  # prime (stored as seen), then all 304
+                    await _cycle(app, dispatch=routed)
+                print(f"{fig.name}: warmed up", file=sys.stderr)
+            for rnd in range(1, args.rounds + 1):
+                for fig, app, routed in apps:
+                    poll, parse, new, _, _ = await _cycle(app, dispatch=routed)
+                    if new:
+                        raise SystemExit(f"{fig.name}: {new} new statements in a 304 cycle")
+                    fig.per_304_ms.append((poll + parse) * 1000 / args.feeds)
+                _control(url, f"/_control/bump?round={rnd}&fraction={args.fraction}", post=True)
+                for fig, app, routed in apps:
+                    prof = cProfile.Profile() if args.profile else None
+                    if prof:
+                        prof.enable()
+                    poll, parse, new, shown, disp = await _cycle(app, dispatch=routed)
+                    if prof:
+                        prof.disable()
+                        prof.dump_stats(f"{args.profile}.{fig.name}.{rnd}")
+                    unchanged = args.feeds - new
+                    rest = poll - unchanged * fig.per_304_ms[-1] / 1000
+                    fig.new.append(new)
+                    fig.per_new_poll_ms.append(rest * 1000 / max(new, 1))
+                    fig.per_new_ingest_ms.append(_ingest_cpu[0] * 1000 / max(new, 1))
+                    if routed:
+                        if shown != new:
+                            raise SystemExit(f"{new} new statements but {shown} alerts shown")
+                        fig.per_alert_dispatch_ms.append(disp * 1000 / max(shown, 1))
+                    print(
+                        f"round {rnd} {fig.name}: new={new} poll={poll:.3f}s parse={parse:.3f}s "
+                        f"statement work={_ingest_cpu[0]:.3f}s dispatch={disp:.3f}s",
+                        file=sys.stderr,
+                    )
+        finally:
+            for cm in reversed(opened):
+                await cm.__aexit__(None, None, None)
+    devnull.close()
+    med = statistics.median
+    print(f"median of {args.rounds} rounds, {args.feeds} feeds, CPU ms:")
+    for fig, _, routed in apps:
+        work = med(fig.per_new_ingest_ms)
+        line = (
+            f"  {fig.name:9s} per 304 poll {med(fig.per_304_ms):.3f} | per new statement: "
+            f"whole poll {med(fig.per_new_poll_ms):.2f}, of which statement work {work:.2f}"
+        )
+        if routed:
+            d = med(fig.per_alert_dispatch_ms)
+            line += f"; dispatched {d:.2f}; statement work + dispatch {work + d:.2f}"
+        print(line + f" (new per round: {fig.new}; parsing excluded)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--feeds", type=int, default=1000)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--fraction", type=float, default=0.1)
+    p.add_argument("--latency", type=float, default=0.02)
+    p.add_argument("--profile", help="write cProfile stats of each timed new-item cycle here")
+    asyncio.run(_main(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The poller against an in-memory `PollStore` (issue 9): what it stores, routes and records,
+and what a failed write leaves behind. The SQL adapter is tested on real databases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.errors import SourceUnavailable
+from bot.matching import Matcher
+from bot.metrics import Metrics
+from bot.model import CachingInfo, FetchResult, SourceForPoll, SourceKind
+from bot.pipeline import Poller, PollPolicy
+from tests.builders import T0, item, spec, watchlist
+from tests.fakes.stores import FakePollStore
+
+SPEC = spec()
+WL = watchlist(SPEC)
+
+
+class Feed:
+    """A fetcher whose answers the test sets: a result, or an error to raise."""
+
+    def __init__(self) -> None:
+        self.answer: FetchResult | Exception = FetchResult(items=())
+        self.calls = 0
+
+    async def fetch(self, source: SourceForPoll) -> FetchResult:
+        self.calls += 1
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _poller(store: FakePollStore, feed: Feed, clock: Clock) -> Poller:
+    return Poller(
+        store=store,
+        fetchers={SourceKind.FEED: feed},
+        watchlist=WL,
+        matcher=Matcher(WL.topics),
+        policy=PollPolicy(jitter=0.0),
+        clock=clock,
+        metrics=Metrics(),
+        owner="w1",
+    )
+
+
+async def test_a_new_statement_is_stored_once_and_routed_once() -> None:
+    store, feed, clock = FakePollStore([SPEC], now=T0), Feed(), Clock()
+    feed.answer = FetchResult(items=(item(1),), caching=CachingInfo(etag='"v1"'))
+    poller = _poller(store, feed, clock)
+    (outcome,) = await poller.poll_due()
+    assert (outcome.new_statements, outcome.alerts) == (1, 1)
+    clock.now += timedelta(minutes=5)
+    (again,) = await poller.poll_due()  # the feed shows the same item again
+    assert (again.new_statements, again.alerts) == (0, 0)
+    assert [s.st.item.external_id for s in store.state.statements.values()] == ["id-1"]
+    assert [(ch, kind.value) for _, ch, kind in store.state.alerts] == [("main", "new")]
+    source = store.state.sources[SPEC.key]
+    assert source.caching.etag == '"v1"' and source.lease_owner is None
+
+
+async def test_a_failed_write_leaves_nothing_half_done_and_the_poll_is_redone() -> None:
+    store, feed, clock = FakePollStore([SPEC], now=T0), Feed(), Clock()
+    feed.answer = FetchResult(items=(item(1), item(2)), caching=CachingInfo(etag='"v2"'))
+    poller = _poller(store, feed, clock)
+    store.fail_after, store.fail_commits = 1, 1  # the claim commits; the poll's write fails
+    (outcome,) = await poller.poll_due()
+    assert outcome.error is not None
+    # neither statement, alert, ETag nor next poll time was written
+    assert store.state.statements == {} and store.state.alerts == []
+    source = store.state.sources[SPEC.key]
+    assert source.caching.etag is None and source.next_poll_at == T0
+    # the next tick gives the lease back first (not minutes later), then polls again
+    clock.now += timedelta(seconds=5)
+    (redone,) = await poller.poll_due()
+    assert (redone.new_statements, redone.alerts) == (2, 2)
+    assert len(store.state.statements) == 2 and len(store.state.alerts) == 2
+    assert store.state.sources[SPEC.key].lease_owner is None
+    assert feed.calls == 2
+
+
+async def test_a_source_that_asks_to_wait_is_retried_after_its_wait() -> None:
+    store, feed, clock = FakePollStore([SPEC], now=T0), Feed(), Clock()
+    feed.answer = SourceUnavailable(SPEC.key, "429 Too Many Requests", retry_after=600.0)
+    poller = _poller(store, feed, clock)
+    (outcome,) = await poller.poll_due()
+    source = store.state.sources[SPEC.key]
+    assert outcome.error and source.failures == 1 and source.lease_owner is None
+    assert source.next_poll_at >= T0 + timedelta(seconds=600)
+    clock.now += timedelta(seconds=300)
+    assert await poller.poll_due() == []  # not before its Retry-After
+    clock.now = source.next_poll_at
+    feed.answer = FetchResult(items=(item(1),))
+    (ok,) = await poller.poll_due()
+    assert ok.new_statements == 1 and store.state.sources[SPEC.key].failures == 0
