@@ -408,3 +408,21 @@ async def test_a_statement_of_twelve_paragraphs_arrives_as_twelve_paragraphs(wor
     (message,) = world.telegram.messages("@main_watch")
     shown = parse_tg_html(message.text).text
     assert "\n\n".join(paragraphs) + "\n\nYerevan,\n27 September" in shown
+
+
+async def test_a_chat_waiting_for_its_turn_does_not_hold_up_another_chat(world: World) -> None:
+    """Issue 11, head-of-line blocking (found by the kill -9 soak): the dispatcher sent in outbox
+    order and slept out one chat's pace inside that loop, so every other chat waited behind
+    it (71 of 170 sends waited 3 s on another channel). Each chat now has its own lane."""
+    _prime(world)
+    async with world.app(WATCHPOST_TELEGRAM_CHAT_INTERVAL_SECONDS="1") as app:
+        await run_once(app)
+        for n in range(30, 33):
+            world.publish("/am.rss", entry(n, "Karabakh", f"Karabakh update {n}."))
+        world.publish("/az.rss", entry(40, "Ceasefire", "A ceasefire is announced."))
+        _, report = await run_once(app)
+    assert report.sent == 5  # four to the main channel, one to the ceasefire channel
+    order = [m.chat for m in world.telegram.messages()]
+    cf = order.index(next(c for c in order if "cf" in str(c)))
+    # the ceasefire channel's only alert is not sent after the main channel's paced ones
+    assert cf <= 1, order
