@@ -458,6 +458,9 @@ class Poller:
         """Fetch one claimed source and store what it gave; never raises for the source's faults."""
         spec = self._specs[source.key]
         fetcher = self._fetchers[source.kind]
+        # The next poll counts from this request, not from when its answer was stored: a slow
+        # answer (up to the 45 s total timeout) must not push the next one past the interval.
+        started = self._clock()
         try:
             result = await fetcher.fetch(source)
         except SourceError as exc:
@@ -465,7 +468,9 @@ class Poller:
         except Exception as exc:  # a bug: log loudly, back off, keep the worker going
             log.critical("poll bug source=%s", source.key, exc_info=True)
             return self._failed(source, spec, exc)
-        return self._store(source, spec, result, None)
+        interval = spec.interval or self._policy.default_interval
+        when = next_poll(started, interval, jitter=self._policy.jitter, rng=self._rng)
+        return self._store(source, spec, result, when)
 
     def _store(
         self, source: SourceForPoll, spec: SourceSpec, result: FetchResult, when: datetime | None
