@@ -116,8 +116,9 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.tags = 0
-        #: characters of text other than whitespace read so far
+        #: characters of text other than whitespace read so far, when `counting`
         self.text_chars = 0
+        self.counting = False
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -141,7 +142,8 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._skip:
             self.parts.append(data)
-            self.text_chars += len(_WS.sub("", data))
+            if self.counting:  # only for huge markup: it costs a regex pass per part
+                self.text_chars += len(_WS.sub("", data))
 
     def _break(self, tag: str, *, start: bool) -> None:
         if tag == "br" or (start and tag in _LINE_TAGS):
@@ -194,6 +196,7 @@ def html_to_text(markup: str, *, paragraphs: bool = False, limit: int | None = N
         if limit is None or len(markup) <= _WHOLE * limit:
             parser.feed(markup)
         else:
+            parser.counting = True
             for start in range(0, len(markup), _CHUNK):
                 parser.feed(markup[start : start + _CHUNK])
                 if parser.text_chars > limit:
