@@ -39,7 +39,6 @@ from bot.ports import BatchFetcher, Fetcher, Sender
 from bot.redact import redact_url
 from bot.reload import x_sources_asked
 from bot.reloader import Reloader
-from bot.scheduler import Ticker
 from bot.settings import Settings
 from bot.sources.feeds import FeedFetcher, HttpLimits
 from bot.sources.pacing import HostPacer, Pace
@@ -51,6 +50,7 @@ if TYPE_CHECKING:  # imported where used: a command without X sources never load
     # one that sends nothing never loads python-telegram-bot (issue 9: start-up time)
     import httpx
 
+    from bot.scheduler import Ticker
     from bot.senders import TelegramSender
     from bot.sources.telegram import TelegramPreviewFetcher
     from bot.x.source import XFetcher
@@ -566,6 +566,8 @@ async def run_once(app: App, *, dispatch: bool = True) -> tuple[list[PollOutcome
 
 async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
     """Run the scheduled worker until SIGINT/SIGTERM (or `stop` is set), then stop cleanly."""
+    from bot.scheduler import Ticker  # APScheduler: only `run` ticks (issue 9: start-up)
+
     stop = stop or asyncio.Event()
     ticker = Ticker()
     # First: a port in use stops the start with one line, before anything runs.

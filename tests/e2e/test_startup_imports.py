@@ -16,13 +16,14 @@ PROBE = """
 import sys
 from bot.cli import main
 status = main(["--config", sys.argv[1], "once", "--dry-run"])
-print(status, "tweepy" in sys.modules, "telegram" in sys.modules, "httpx" in sys.modules)
+print(status, "tweepy" in sys.modules, "telegram" in sys.modules, "httpx" in sys.modules,
+      "apscheduler" in sys.modules)
 """
 
 
 def test_a_dry_run_of_feeds_loads_neither_tweepy_nor_telegram(world: World, tmp_path: Path) -> None:
     """Nor httpx: only Telegram (the Bot API, channel previews) uses it, and feeds go over
-    aiohttp; a watchlist of feeds does not pay its import."""
+    aiohttp; a watchlist of feeds does not pay its import. Nor APScheduler: only `run` ticks."""
     config = tmp_path / "w.yaml"
     config.write_text(WATCHLIST.replace("{feeds}", world.feeds.url), encoding="utf-8")
     world.publish("/am.rss", entry(1, "Karabakh", "A statement."))
@@ -36,7 +37,9 @@ def test_a_dry_run_of_feeds_loads_neither_tweepy_nor_telegram(world: World, tmp_
         text=True,
         check=False,
     )
-    assert done.stdout.split()[-4:] == ["0", "False", "False", "False"], done.stderr[-2000:]
+    assert done.stdout.split()[-5:] == ["0", "False", "False", "False", "False"], done.stderr[
+        -2000:
+    ]
 
 
 def test_the_command_line_loads_no_feed_transport_before_a_feed_is_fetched() -> None:
