@@ -166,10 +166,11 @@ class Dispatcher:
         self._sleep = sleep
         self._monotonic = monotonic
         self._rng = rng or random.Random()
-        # Pacing lives in memory: after a restart the first message may come early, which
-        # Telegram answers with a 429 that we honour anyway.
+        # Pacing lives in memory, seeded at the first tick from each chat's last send.
         self._chat_ready_at: dict[str, float] = {}
         self._next_global = 0.0
+        # Each chat's last send before this worker started, read once (see `_remember_paces`).
+        self._paces_known = False
         self._lock = asyncio.Lock()
         # issue 11: alerts claimed by the tick in flight (given back if it is cancelled), and
         # outbox writes that failed on a database error, retried first at the next tick.
@@ -230,6 +231,7 @@ class Dispatcher:
             log.error("dispatch tick skipped: %s", exc)
             self._metrics.inc("storage_errors", where="claim_alerts")
             return DispatchReport()
+        self._remember_paces(now)
         started = self._monotonic()
         units = self._units(alerts, now)
         self._load_around([a for unit, burst in units if not burst for a in unit])
@@ -242,6 +244,23 @@ class Dispatcher:
             lanes.setdefault(unit[0].chat, []).append((unit, burst))
         reports = await asyncio.gather(*(self._lane(lane, started) for lane in lanes.values()))
         return sum(reports, DispatchReport())
+
+    def _remember_paces(self, now: datetime) -> None:
+        """Take up each chat's pace where the last run left it: a restarted worker that forgot
+        it sent to every chat at once and was answered 429 by each (issue 11: the soak's 20
+        restarts drew 118 of them). Read once; a database fault leaves it for the next tick."""
+        if self._paces_known:
+            return
+        try:
+            last = self._outbox.last_sent()
+        except StorageError:
+            return
+        self._paces_known = True
+        mono = self._monotonic()
+        for chat, at in last.items():
+            wait = (at - now).total_seconds() + self._policy.chat_interval
+            if wait > 0:
+                self._chat_ready_at[chat] = max(self._chat_ready_at.get(chat, 0.0), mono + wait)
 
     async def _lane(
         self, units: list[tuple[list[AlertForDelivery], bool]], started: float

@@ -247,6 +247,10 @@ class Outbox(Protocol):
         """Lease up to `limit` due alerts, oldest first, each channel in order."""
         ...
 
+    def last_sent(self) -> dict[str, datetime]:
+        """When each chat last had a message from us (any worker, any run)."""
+        ...
+
     def load_around(
         self, alerts: Sequence[AlertForDelivery], *, window: timedelta
     ) -> dict[int, Around]:

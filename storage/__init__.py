@@ -24,6 +24,7 @@ from storage.notices import notices_sent, record_notice, statement_times
 from storage.outbox import (
     alert_state,
     claim_alerts,
+    last_sent_per_chat,
     mark_alert_failed,
     mark_alert_retry,
     mark_alert_sent,
@@ -90,6 +91,7 @@ __all__ = [
     "due_for_deletion_check",
     "known_hashes",
     "known_items",
+    "last_sent_per_chat",
     "load_around",
     "load_budget_state",
     "load_statement",

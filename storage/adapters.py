@@ -154,6 +154,10 @@ class SqlOutbox:
         with session_scope(self._sessions) as s:
             return outbox.claim_alerts(s, now, limit=limit, lease=lease, owner=owner)
 
+    def last_sent(self) -> dict[str, datetime]:
+        with session_scope(self._sessions) as s:
+            return outbox.last_sent_per_chat(s)
+
     def load_around(
         self, alerts: Sequence[AlertForDelivery], *, window: timedelta
     ) -> dict[int, Around]:

@@ -102,6 +102,21 @@ def set_channel_chat(session: Session, channel_id: str, chat: str) -> None:
     session.execute(update(ChannelRow).where(ChannelRow.id == channel_id).values(chat=chat))
 
 
+def last_sent_per_chat(session: Session) -> dict[str, datetime]:
+    """When each chat last had a message from us: a restarted worker keeps the chat's pace
+    instead of being answered 429 at its first send to every chat (issue 11, the soak)."""
+    return {
+        chat: at
+        for chat, at in session.execute(
+            select(ChannelRow.chat, func.max(AlertRow.sent_at))
+            .join(ChannelRow, ChannelRow.id == AlertRow.channel_id)
+            .where(AlertRow.sent_at.is_not(None))
+            .group_by(ChannelRow.chat)
+        )
+        if at is not None
+    }
+
+
 def claim_alerts(
     session: Session, now: datetime, *, limit: int, lease: timedelta, owner: str | None = None
 ) -> list[AlertForDelivery]:

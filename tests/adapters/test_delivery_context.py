@@ -132,8 +132,10 @@ async def test_a_tick_reads_as_often_for_twenty_alerts_as_for_one(
     report = await _dispatcher(sessions, sender).dispatch()
     assert report.sent == n
     # claim: alerts, parents, statements, matches; context: also, thread, recent (one UNION),
-    # their statements and matches. The same 9 reads for 1 alert or 20.
-    assert len(selects) == 9, selects
+    # their statements and matches. The same 9 reads for 1 alert or 20; and, at a worker's
+    # first tick only, each chat's last send (its pace across a restart).
+    assert len(selects) == 10, selects
+    assert sum("max(alerts.sent_at)" in q for q in selects) == 1
     assert all("On the other side" in html for html, _ in sender.sent)
 
 

@@ -228,6 +228,9 @@ def test_outbox_claim_send_retry_fail(sessions) -> None:
         assert storage.claim_alerts(s, T0 + lease, limit=10, lease=lease) == []
         retry = storage.claim_alerts(s, T0 + lease * 3, limit=10, lease=lease)
     assert [a.id for a in retry] == [claimed[1].id] and retry[0].attempts == 1
+    with storage.session_scope(sessions) as s:
+        # what a restarted worker paces each chat from: the sent one's time, per chat
+        assert storage.last_sent_per_chat(s) == {"@main": T0}
 
 
 def test_migrated_chat_is_used_for_later_alerts(sessions) -> None:

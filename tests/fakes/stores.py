@@ -256,11 +256,16 @@ class FakeOutbox:
         self.paused: dict[str, str] = {}
         self.chats: dict[str, str] = {}
         self.fail_writes = 0
+        #: when each chat last had a message (what a previous run sent, set by a test)
+        self.sent_at: dict[str, datetime] = {}
 
     def _write(self) -> None:
         if self.fail_writes:
             self.fail_writes -= 1
             raise StorageError("database unavailable: fake outage")
+
+    def last_sent(self) -> dict[str, datetime]:
+        return dict(self.sent_at)
 
     def claim(
         self, now: datetime, *, limit: int, lease: timedelta, owner: str | None
