@@ -11,7 +11,8 @@ import html as htmllib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -409,6 +410,20 @@ class Dispatcher:
             line_units=units,
         )
 
+    @asynccontextmanager
+    async def _turn(self, chat: str, items: int = 1) -> AsyncIterator[None]:
+        """The chat's turn for one send of `items` messages: waited for before it, and counted
+        again from when the answer came back. Telegram measures the gap between messages as
+        they arrive; spaced only at their start, two sends whose requests took different times
+        to arrive came closer than the pace (one lane per chat made every send start exactly
+        on the pace: the soak drew 108 429s in 300 messages)."""
+        await self._pace(chat, items)
+        try:
+            yield
+        finally:
+            after = self._monotonic() + self._policy.chat_interval * items
+            self._chat_ready_at[chat] = max(self._chat_ready_at.get(chat, 0.0), after)
+
     async def _pace(self, chat: str, items: int = 1) -> None:
         """Wait for the chat's and the bot's next turn; `items` messages go now (an album's
         photos are messages each, for Telegram's flood limits: issue 11)."""
@@ -615,24 +630,24 @@ class Dispatcher:
             DeliveryRetryLater, DeliveryRejected: as the sender does.
         """
         if msg.edit is not None:
-            await self._pace(alert.chat)
-            await self._sender.edit(alert.channel_id, alert.chat, msg.edit, msg.html)
+            async with self._turn(alert.chat):
+                await self._sender.edit(alert.channel_id, alert.chat, msg.edit, msg.html)
             return msg.edit, msg.thread_id
         try:
             if msg.photos:
                 return await self._send_photos(alert, msg), msg.thread_id
-            await self._pace(alert.chat)
-            message_id = await self._sender.send(
-                alert.channel_id,
-                alert.chat,
-                msg.html,
-                silent=msg.silent,
-                reply_to=msg.reply_to,
-                # After a timeout Telegram may have posted it: wait long enough this time
-                # to learn the outcome, so one such event costs at most one repeat.
-                patient=(alert.last_error or "").startswith(TIMED_OUT),
-                thread_id=msg.thread_id,
-            )
+            async with self._turn(alert.chat):
+                message_id = await self._sender.send(
+                    alert.channel_id,
+                    alert.chat,
+                    msg.html,
+                    silent=msg.silent,
+                    reply_to=msg.reply_to,
+                    # After a timeout Telegram may have posted it: wait long enough this time
+                    # to learn the outcome, so one such event costs at most one repeat.
+                    patient=(alert.last_error or "").startswith(TIMED_OUT),
+                    thread_id=msg.thread_id,
+                )
             return message_id, msg.thread_id
         except DeliveryRejected as exc:
             if not exc.thread_refused or msg.thread_id is None:
@@ -656,18 +671,18 @@ class Dispatcher:
         """
         caption, rest = cut_html(msg.html, CAPTION_UNITS)
         # Each photo of an album is a message for Telegram's flood limits.
-        await self._pace(alert.chat, len(msg.photos))
         try:
-            first = await self._sender.send_photos(
-                alert.channel_id,
-                alert.chat,
-                msg.photos,
-                caption,
-                silent=msg.silent,
-                reply_to=msg.reply_to,
-                patient=(alert.last_error or "").startswith(TIMED_OUT),
-                thread_id=msg.thread_id,
-            )
+            async with self._turn(alert.chat, len(msg.photos)):
+                first = await self._sender.send_photos(
+                    alert.channel_id,
+                    alert.chat,
+                    msg.photos,
+                    caption,
+                    silent=msg.silent,
+                    reply_to=msg.reply_to,
+                    patient=(alert.last_error or "").startswith(TIMED_OUT),
+                    thread_id=msg.thread_id,
+                )
         except DeliveryRejected as exc:
             if not exc.media_refused:
                 raise
@@ -682,15 +697,15 @@ class Dispatcher:
                 f'<a href="{htmllib.escape(url)}">📷 photo {i}</a>'
                 for i, url in enumerate(msg.photos, 1)
             )
-            await self._pace(alert.chat)
-            return await self._sender.send(
-                alert.channel_id,
-                alert.chat,
-                f"{msg.html}\n\n{links}",
-                silent=msg.silent,
-                reply_to=msg.reply_to,
-                thread_id=msg.thread_id,
-            )
+            async with self._turn(alert.chat):
+                return await self._sender.send(
+                    alert.channel_id,
+                    alert.chat,
+                    f"{msg.html}\n\n{links}",
+                    silent=msg.silent,
+                    reply_to=msg.reply_to,
+                    thread_id=msg.thread_id,
+                )
         if rest:
             await self._send_rest(alert, msg, rest, first)
         return first
@@ -701,16 +716,16 @@ class Dispatcher:
         """The part of a caption beyond 1,024 characters, as a reply to its photo. The photo is
         delivered already: a retry of the alert would post it twice, so the rest is tried here."""
         for attempt in range(1, CAPTION_REST_TRIES + 1):
-            await self._pace(alert.chat)
             try:
-                await self._sender.send(
-                    alert.channel_id,
-                    alert.chat,
-                    rest,
-                    silent=True,
-                    reply_to=first,
-                    thread_id=msg.thread_id,
-                )
+                async with self._turn(alert.chat):
+                    await self._sender.send(
+                        alert.channel_id,
+                        alert.chat,
+                        rest,
+                        silent=True,
+                        reply_to=first,
+                        thread_id=msg.thread_id,
+                    )
                 return
             except DeliveryRetryLater as exc:
                 if exc.retry_after:
