@@ -90,6 +90,8 @@ class App:
     skipped_kinds: dict[str, int] = field(default_factory=dict)
     deletions: DeletionChecker | None = None
     x_plan: PollingPlan | None = None
+    #: the X plan the budget keeps within (None when X is not polled)
+    x_budget_plan: XPlan | None = None
     #: polls, writes nothing, sends nothing (`once --dry-run`)
     dry_run: bool = False
     #: the port /metrics and /healthz listen on, once `run_worker` has bound it
@@ -208,6 +210,7 @@ async def open_app(
         batch_fetchers: dict[SourceKind, BatchFetcher] = {}
         deletions: DeletionChecker | None = None
         x_plan: PollingPlan | None = None
+        x_budget_plan: XPlan | None = None
         x_specs = [s for s in watchlist.sources() if s.kind is SourceKind.X]
         asked_x = x_sources_asked(watchlist)
         if x_specs and settings.x_bearer_token is None:
@@ -221,7 +224,7 @@ async def open_app(
             fetchers[SourceKind.X] = x.fetcher
             if settings.x_strategy == "batched":
                 batch_fetchers[SourceKind.X] = x.fetcher
-            deletions, x_plan = x.deletions, x.plan
+            deletions, x_plan, x_budget_plan = x.deletions, x.plan, x.budget_plan
         fetchable = {SourceKind.FEED, SourceKind.TELEGRAM, *fetchers}
         specs = [s for s in watchlist.sources() if s.kind in fetchable]
         skipped: dict[str, int] = {}
@@ -299,6 +302,7 @@ async def open_app(
             skipped_kinds=skipped,
             deletions=deletions,
             x_plan=x_plan,
+            x_budget_plan=x_budget_plan,
             dry_run=dry_run,
             asked_x=asked_x,
             fetchable=frozenset(fetchable),
@@ -396,6 +400,7 @@ def _reclaim(session: Session, owner: str) -> None:
 class _XWiring:
     fetcher: XFetcher
     plan: PollingPlan
+    budget_plan: XPlan
     intervals: dict[str, timedelta]
     deletions: DeletionChecker | None
 
@@ -457,7 +462,7 @@ def _x_wiring(
             metrics=metrics,
         )
     intervals = {a.key: a.interval for a in polling.accounts}
-    return _XWiring(fetcher, polling, intervals, deletions)
+    return _XWiring(fetcher, polling, plan, intervals, deletions)
 
 
 def x_polling_plan(settings: Settings, specs: Sequence[SourceSpec]) -> tuple[XPlan, PollingPlan]:
@@ -643,17 +648,14 @@ def notice_desk(app: App) -> NoticeDesk | None:
         return None
     if s.operator_chat is None:
         log.info("operator notices go to the log (no WATCHPOST_OPERATOR_CHAT)")
-    x_plan = None
-    if app.x_plan is not None:  # X is polled: its plan tells when our budget is used up
-        x_specs = [sp for sp in app.watchlist.sources() if sp.kind is SourceKind.X]
-        x_plan = x_polling_plan(s, x_specs)[0]
     return NoticeDesk(
         sessions=app.sessions,
         sender=app.sender,
         chat=s.operator_chat,
         policy=NoticePolicy(failing_after=timedelta(hours=s.notice_failing_hours)),
         clock=app.clock,
-        x_plan=x_plan,
+        # X is polled: its plan tells when our budget is used up
+        x_plan=app.x_budget_plan,
     )
 
 
