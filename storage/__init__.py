@@ -64,7 +64,6 @@ from storage.sources import (
 )
 from storage.statements import (
     apply_intents,
-    known_hashes,
     known_items,
     load_statement,
     load_statements,
@@ -89,7 +88,6 @@ __all__ = [
     "claim_alerts",
     "claim_sources",
     "due_for_deletion_check",
-    "known_hashes",
     "known_items",
     "last_sent_per_chat",
     "load_around",

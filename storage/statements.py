@@ -28,7 +28,6 @@ from storage.schema import AlertRow, MatchRow, SourceRow, StatementRow, VersionR
 __all__ = [
     "apply_intents",
     "follow_up",
-    "known_hashes",
     "known_items",
     "load_statement",
     "load_statements",
@@ -42,28 +41,6 @@ __all__ = [
 ]
 
 
-def known_hashes(session: Session, source_key: str, external_ids: Sequence[str]) -> dict[str, str]:
-    """Which of these items the source gave before: external id → content hash of its latest
-    version (a changed item compares unequal, and goes on to be kept as a new version)."""
-    if not external_ids:
-        return {}
-    rows = session.execute(
-        select(StatementRow.external_id, StatementRow.content_hash, StatementRow.id)
-        .join(SourceRow, SourceRow.id == StatementRow.source_id)
-        .where(SourceRow.key == source_key, StatementRow.external_id.in_(external_ids))
-    ).all()
-    out = {ext: chash for ext, chash, _ in rows}
-    # The latest version is what the source shows now: compare with that.
-    ids = {sid: ext for ext, _, sid in rows}
-    for sid, chash in session.execute(
-        select(VersionRow.statement_id, VersionRow.content_hash)
-        .where(VersionRow.statement_id.in_(list(ids)))
-        .order_by(VersionRow.id)
-    ):
-        out[ids[sid]] = chash
-    return out
-
-
 def known_items(
     session: Session,
     source_key: str,
@@ -71,8 +48,8 @@ def known_items(
     *,
     source_id: int | None = None,
 ) -> KnownItems:
-    """What the source gave before among these ids, with its id: the latest hash of each (what
-    `known_hashes` gives) and the rows `lookup_known` compares with, in one read of the rows
+    """What the source gave before among these ids, with its id: the latest hash of each (its
+    newest version's) and the rows `lookup_known` compares with, in one read of the rows
     with their versions (issue 9: a poll read them twice). `source_id`: the row id of
     `source_key`, if the caller knows it."""
     if source_id is None:
