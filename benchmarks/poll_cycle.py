@@ -307,14 +307,31 @@ def profile(b: Bench, round_no: int, fraction: float) -> None:
     pstats.Stats(str(prof)).sort_stats("tottime").print_stats(25)
 
 
+def _compile_checkout() -> None:
+    """The checkout's modules compiled, as `pip install` compiles an installed package (into
+    the checkout's ignored ``__pycache__`` directories).
+
+    Watchpost runs from this checkout (an editable install), and with PYTHONDONTWRITEBYTECODE
+    set, as on the machines these figures come from, it compiled all of its modules at every
+    start: 0.3 s of CPU that neither a user's installed copy nor reader pays.
+    """
+    subprocess.run(
+        [PY, "-m", "compileall", "-q", str(REPO / "bot"), str(REPO / "storage")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def _env_for(tmp: Path, concurrency: int | None) -> dict[str, str]:
-    """Watchpost's environment: the user's defaults, a database and watchlist in `tmp`."""
+    """Watchpost's environment: the user's defaults, a database and watchlist in `tmp`; and
+    its modules compiled, as an installed copy's are (`_compile_checkout`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHPOST_", "TELEGRAM_"))}
     env.update(
         WATCHPOST_CONFIG=str(tmp / "watchlist.yaml"),
         WATCHPOST_DATABASE_URL=f"sqlite:///{tmp / 'watchpost.sqlite'}",
         WATCHPOST_LOG_LEVEL="WARNING",
     )
+    _compile_checkout()
     if concurrency is not None:
         env["WATCHPOST_POLL_CONCURRENCY"] = str(concurrency)
     return env

@@ -6,7 +6,8 @@ ours, and nothing outside the standard library. No I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
@@ -282,6 +283,9 @@ class FetchedItem:
     version_id: str | None = None
     #: issue 11: the URLs of its photos, in order (an album has several)
     photos: tuple[str, ...] = ()
+    #: issue 9: the item as published, hashed with its context (`bot.unchanged.item_digest`),
+    #: when the parser can tell; None: never skipped as unchanged
+    digest: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +346,8 @@ class FetchResult:
     cost: Cost = NO_COST
     #: the posts this fetch saw in full, when the source numbers its posts (Telegram)
     window: PostWindow | None = None
+    #: issue 9: settled items the fetch did not read again (digest → id; `bot.unchanged`)
+    unchanged: Mapping[bytes, str] = field(default_factory=dict)
 
     @property
     def requests(self) -> int:
@@ -366,6 +372,9 @@ class SourceForPoll:
     primed: bool
     #: the platform's id for the target (an X user id), once resolved
     remote_id: str | None = None
+    #: issue 9: items the fetcher need not read again (digest → id), from this worker's
+    #: memory of its last poll (`bot.unchanged`); not from storage
+    seen_items: Mapping[bytes, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,3 +542,6 @@ class StoreResult:
     edits: int = 0
     #: (statement id, SimHash) of the new originals, for the near-duplicate index
     fingerprints: tuple[tuple[int, int], ...] = ()
+    #: external id → content hash of each statement or version written (issue 9: what the
+    #: poll settled, `bot.unchanged`)
+    written: Mapping[str, str] = field(default_factory=dict)

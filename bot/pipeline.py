@@ -49,6 +49,7 @@ from bot.model import (
 from bot.ports import BatchFetcher, Fetcher, PollStore, PollUnit
 from bot.routing import goes_to_digest, next_digest, route
 from bot.text import canonical_url
+from bot.unchanged import SeenItems, settle
 from bot.vanished import vanished
 
 __all__ = ["PollPolicy", "Poller", "statements_to_store", "store_statements"]
@@ -167,8 +168,13 @@ def _store_decided(
     if not statements:
         return StoreResult()
     known = unit.lookup_known(mine, statements)
-    result = unit.apply_intents(mine.source_id, decide(statements, known), now=now)
-    return replace(result, known=len(statements) - result.new - result.duplicates)
+    intents = decide(statements, known)
+    result = unit.apply_intents(mine.source_id, intents, now=now)
+    return replace(
+        result,
+        known=len(statements) - result.new - result.duplicates,
+        written={i.st.item.external_id: i.st.content_hash for i in intents},
+    )
 
 
 def _as_seen(st: StatementToStore) -> StatementToStore:
@@ -228,6 +234,10 @@ class Poller:
         self._sem = asyncio.Semaphore(policy.concurrency)
         self._not_modified: list[tuple[str, datetime]] = []
         self._near = NearDupIndex()
+        # issue 9: per source, the items its last poll here settled (`bot.unchanged`), and
+        # the watchlist's generation, which a reload moves on (it forgets them all)
+        self._seen: dict[str, SeenItems] = {}
+        self._generation = 0
 
     def replace_watchlist(self, watchlist: Watchlist, matcher: Matcher) -> None:
         """Poll by a reloaded watchlist from the next claim on (hot reload, issue 11).
@@ -239,6 +249,9 @@ class Poller:
         self._watchlist = watchlist
         self._specs = {s.key: s for s in watchlist.sources()}
         self._matcher = matcher
+        # An item that matched no topic may match an edited one: every feed is read whole once.
+        self._seen.clear()
+        self._generation += 1
 
     def load_fingerprints(self, fingerprints: Iterable[tuple[int, int]]) -> None:
         """(Re)build the near-duplicate index from storage's recent statements."""
@@ -458,6 +471,10 @@ class Poller:
         """Fetch one claimed source and store what it gave; never raises for the source's faults."""
         spec = self._specs[source.key]
         fetcher = self._fetchers[source.kind]
+        generation = self._generation
+        seen = self._seen.get(source.key)
+        if seen is not None:
+            source = replace(source, seen_items=seen.usable(source.caching))
         # The next poll counts from this request, not from when its answer was stored: a slow
         # answer (up to the 45 s total timeout) must not push the next one past the interval.
         started = self._clock()
@@ -470,13 +487,18 @@ class Poller:
             return self._failed(source, spec, exc)
         interval = spec.interval or self._policy.default_interval
         when = next_poll(started, interval, jitter=self._policy.jitter, rng=self._rng)
-        return self._store(source, spec, result, when)
+        return self._store(source, spec, result, when, generation)
 
     def _store(
-        self, source: SourceForPoll, spec: SourceSpec, result: FetchResult, when: datetime | None
+        self,
+        source: SourceForPoll,
+        spec: SourceSpec,
+        result: FetchResult,
+        when: datetime | None,
+        generation: int | None = None,
     ) -> PollOutcome:
         try:
-            return self._ingest(source, spec, result, when)
+            return self._ingest(source, spec, result, when, generation)
         except StorageError as exc:
             # Nothing was written: give the lease back (now, or at the next tick if the database
             # is still failing) so that the poll is done again within seconds.
@@ -486,7 +508,12 @@ class Poller:
             return PollOutcome(source.key, error=str(exc))
 
     def _ingest(
-        self, source: SourceForPoll, spec: SourceSpec, result: FetchResult, when: datetime | None
+        self,
+        source: SourceForPoll,
+        spec: SourceSpec,
+        result: FetchResult,
+        when: datetime | None,
+        generation: int | None = None,
     ) -> PollOutcome:
         now = self._clock()
         interval = spec.interval or self._policy.default_interval
@@ -531,6 +558,8 @@ class Poller:
         # Only once committed: the index must not know statements that were rolled back.
         for statement_id, fp in () if self._dry_run else stored.fingerprints:
             self._near.add(statement_id, fp)
+        if not self._dry_run and generation == self._generation:
+            self._settle(source.key, result, mine, todo, stored)
         status = "not_modified" if result.not_modified else "ok"
         self._metrics.inc("polls", status=status, kind=source.kind.value)
         self._metrics.inc("statements_new", stored.new)
@@ -558,6 +587,27 @@ class Poller:
             alerts=stored.alerts,
             not_modified=result.not_modified,
             statement_ids=stored.new_ids,
+        )
+
+    def _settle(
+        self,
+        key: str,
+        result: FetchResult,
+        mine: KnownItems,
+        todo: Sequence[StatementToStore],
+        stored: StoreResult,
+    ) -> None:
+        """Remember what this committed poll settled, for the next poll of the source."""
+        caching = result.caching
+        if not (caching.etag or caching.last_modified):
+            self._seen.pop(key, None)
+            return
+        self._seen[key] = settle(
+            result.items,
+            skipped=result.unchanged,
+            stored_hashes={**mine.latest, **stored.written},
+            considered=(st.item.external_id for st in todo),
+            caching=caching,
         )
 
     def _vanished(self, unit: PollUnit, key: str, result: FetchResult, now: datetime) -> int:

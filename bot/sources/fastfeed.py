@@ -25,8 +25,8 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Container, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.entities import name2codepoint
 from typing import Any
@@ -35,6 +35,8 @@ from feedparser import sanitizer as _sanitizer
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
+
+from bot.unchanged import item_digest
 
 __all__ = ["AS_PUBLISHED", "FastFeed", "parse_fast"]
 
@@ -183,31 +185,77 @@ class FastFeed:
     feed: Mapping[str, Any]
     #: one mapping per entry, in document order, with feedparser's keys
     entries: tuple[Mapping[str, Any], ...]
+    #: per entry, its digest as published (`bot.unchanged.item_digest`)
+    digests: tuple[bytes, ...] = ()
+    #: per entry, its place among all the document's items, the skipped ones counted
+    positions: tuple[int, ...] = ()
+    #: the digests of the items skipped as settled, in document order
+    skipped: tuple[bytes, ...] = ()
+
+
+@dataclass(slots=True)
+class _Items:
+    """Each item element met, kept or skipped (issue 9: a settled item is not read again)."""
+
+    url: str
+    skip: Container[bytes]
+    bases: _Bases
+    entries: list[Mapping[str, Any]] = field(default_factory=list)
+    digests: list[bytes] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    skipped: list[bytes] = field(default_factory=list)
+    seen: int = 0
+
+    def wanted(self, el: Any) -> str | None:
+        """The element's XML as published if it must be read; None if it is settled."""
+        xml = _xml(el)
+        digest = item_digest(self.url, self.bases.get(el, ""), xml)
+        self.seen += 1
+        if digest in self.skip:
+            self.skipped.append(digest)
+            return None
+        self.digests.append(digest)
+        self.positions.append(self.seen - 1)
+        return xml
+
+    def feed(self, feed: Mapping[str, Any]) -> FastFeed:
+        return FastFeed(
+            feed, tuple(self.entries), tuple(self.digests), tuple(self.positions),
+            tuple(self.skipped),
+        )  # fmt: skip
 
 
 class _Decline(Exception):
     """The fast path is not sure; feedparser reads this body."""
 
 
-def parse_fast(body: bytes, content_type: str | None) -> FastFeed | None:
+def parse_fast(
+    body: bytes,
+    content_type: str | None,
+    *,
+    url: str = "",
+    skip: Container[bytes] = frozenset(),
+) -> FastFeed | None:
     """Read `body` as feedparser would, or return None when not sure to.
 
     Args:
         body: the response body, decompressed, entity declarations not yet removed.
         content_type: the HTTP Content-Type, as ``parse_feed`` hands it to feedparser.
+        url: the feed's URL, which links are resolved against: part of each item's digest.
+        skip: digests of settled items (`bot.unchanged`): not read, only listed as skipped.
 
     Returns:
         The feed in feedparser's shape, or None: use feedparser.
     """
     try:
-        return _parse(body, content_type)
+        return _parse(body, content_type, url, skip)
     except _Decline:
         return None
     except Exception:  # a surprise is being unsure: feedparser reads the body
         return None
 
 
-def _parse(body: bytes, content_type: str | None) -> FastFeed:
+def _parse(body: bytes, content_type: str | None, url: str, skip: Container[bytes]) -> FastFeed:
     _check_encoding(body, content_type)
     try:
         body.decode("utf-8")
@@ -238,9 +286,11 @@ def _parse(body: bytes, content_type: str | None) -> FastFeed:
     if root.tag == "rss" and root.get("version") == "2.0" and None not in root.nsmap:
         if any(_XML_LANG in el.attrib for el in root.iter()):
             raise _Decline  # feedparser gives titles and texts the language in scope
-        return _rss(root, _bases(root, body))
+        bases = _bases(root, body)
+        return _rss(root, bases, _Items(url, skip, bases))
     if root.tag == f"{{{_ATOM}}}feed" and None in root.nsmap:
-        return _atom(root, _bases(root, body))
+        bases = _bases(root, body)
+        return _atom(root, bases, _Items(url, skip, bases))
     raise _Decline
 
 
@@ -267,20 +317,21 @@ def _check_encoding(body: bytes, content_type: str | None) -> None:
 # --- RSS 2.0 --------------------------------------------------------------------------------
 
 
-def _rss(root: Any, bases: _Bases) -> FastFeed:
+def _rss(root: Any, bases: _Bases, items: _Items) -> FastFeed:
     channels = list(root)
     if len(channels) != 1 or channels[0].tag != "channel":
         raise _Decline
     channel = channels[0]
     feed: dict[str, Any] = {}
-    entries: list[Mapping[str, Any]] = []
     seen: set[str] = set()
     for child in channel:
         tag = child.tag
         if not isinstance(tag, str):
             continue
         if tag == "item":
-            entries.append({**_rss_item(child, bases), AS_PUBLISHED: _xml(child)})
+            xml = items.wanted(child)
+            if xml is not None:
+                items.entries.append({**_rss_item(child, bases), AS_PUBLISHED: xml})
             continue
         if tag in seen and tag in ("title", "language"):
             raise _Decline
@@ -294,7 +345,7 @@ def _rss(root: Any, bases: _Bases) -> FastFeed:
                 raise _Decline
         elif len(child) and (tag != "image" or any(c.tag not in _RSS_IMAGE for c in child)):
             raise _Decline
-    return FastFeed(feed, tuple(entries))
+    return items.feed(feed)
 
 
 def _xml(el: Any) -> str:
@@ -409,21 +460,22 @@ def _fp_name(el: Any) -> str:
 # --- Atom 1.0 -------------------------------------------------------------------------------
 
 
-def _atom(root: Any, bases: _Bases) -> FastFeed:
+def _atom(root: Any, bases: _Bases, items: _Items) -> FastFeed:
     if any(k not in (_XML_LANG, _XML_BASE) for k in root.attrib):
         raise _Decline
     root_lang = _lang(root.get(_XML_LANG))
     feed: dict[str, Any] = {}
     if root_lang:
         feed["language"] = root_lang
-    entries: list[Mapping[str, Any]] = []
     seen_title = False
     for child in root:
         tag = child.tag
         if not isinstance(tag, str):
             continue
         if tag == f"{{{_ATOM}}}entry":
-            entries.append({**_atom_entry(child, root_lang, bases), AS_PUBLISHED: _xml(child)})
+            xml = items.wanted(child)
+            if xml is not None:
+                items.entries.append({**_atom_entry(child, root_lang, bases), AS_PUBLISHED: xml})
         elif tag == f"{{{_ATOM}}}title":
             if seen_title:
                 raise _Decline
@@ -433,7 +485,7 @@ def _atom(root: Any, bases: _Bases) -> FastFeed:
             tag.startswith(f"{{{_ATOM}}}") or not _inert(child, _INERT_IN_CHANNEL)
         ):
             raise _Decline
-    return FastFeed(feed, tuple(entries))
+    return items.feed(feed)
 
 
 def _atom_entry(el: Any, parent_lang: str | None, bases: _Bases) -> Mapping[str, Any]:

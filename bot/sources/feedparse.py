@@ -34,7 +34,7 @@ import io
 import json
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -67,6 +67,8 @@ class ParsedFeed:
     warnings: tuple[str, ...] = ()
     #: items whose title or text had double-encoded UTF-8 repaired (their raw keeps it)
     repaired: int = 0
+    #: digests of the settled items not read again (issue 9, `bot.unchanged`)
+    skipped: tuple[bytes, ...] = ()
 
 
 _BOM_AND_SPACE = b"\xef\xbb\xbf \t\r\n"
@@ -97,6 +99,7 @@ def parse_feed(
     fetched_at: datetime,
     repair_encoding: bool = True,
     fast: bool = True,
+    skip: Container[bytes] = frozenset(),
 ) -> ParsedFeed:
     """Parse one feed body into items.
 
@@ -110,6 +113,8 @@ def parse_feed(
             what the repair changes).
         fast: read well-formed RSS 2.0 and Atom with the fast path (off only to compare it
             with feedparser, which reads everything else).
+        skip: digests of settled items (`bot.unchanged`): the fast path does not read them
+            again and lists them in `ParsedFeed.skipped`; feedparser reads every item.
 
     Returns:
         The feed's items, title and language. A valid feed with no items gives no items.
@@ -123,7 +128,7 @@ def parse_feed(
         raise FeedParseError(source_key, "empty body")
     if body.startswith(_GZIP_MAGIC):
         raise FeedParseError(source_key, "gzip-compressed body (Content-Encoding not decoded)")
-    ctx = _Context(source_key, url, fetched_at, repair_encoding, fast)
+    ctx = _Context(source_key, url, fetched_at, repair_encoding, fast, skip)
     # Sniffed, not taken from Content-Type: servers label feeds of both kinds wrongly.
     if head.startswith((b"{", b"[")):
         return _parse_json_feed(body, ctx)
@@ -137,6 +142,7 @@ class _Context:
     fetched_at: datetime
     repair_encoding: bool
     fast: bool
+    skip: Container[bytes]
     #: how many items had their title or text repaired so far (one counter, filled by _item)
     repaired: list[int] = field(default_factory=lambda: [0])
 
@@ -150,9 +156,17 @@ def _parse_xml_feed(body: bytes, content_type: str | None, ctx: _Context) -> Par
     # issue 11: each item's photos, read from the body alike for both paths
     photos = item_photos(body, ctx.url)
     if ctx.fast:
-        fast = parse_fast(body, content_type)
+        fast = parse_fast(body, content_type, url=ctx.url, skip=ctx.skip)
         if fast is not None:
-            return _feed_result(fast.feed, fast.entries, [], ctx, photos)
+            if photos:
+                # the photos of the items read, by their place among all the body's items
+                photos = (
+                    [photos[p] for p in fast.positions]
+                    if len(photos) == len(fast.positions) + len(fast.skipped)
+                    else None
+                )
+            parsed = _feed_result(fast.feed, fast.entries, [], ctx, photos, fast.digests)
+            return replace(parsed, skipped=fast.skipped)
     notes: list[str] = []
     if b"<!ENTITY" in body.upper():
         body = _ENTITY_DECL.sub(b"", body)
@@ -189,6 +203,7 @@ def _feed_result(
     notes: list[str],
     ctx: _Context,
     photos: list[tuple[str, ...]] | None = None,
+    digests: Sequence[bytes] = (),
 ) -> ParsedFeed:
     """The one builder of both paths: feedparser's feed and entries (or the fast path's, in the
     same shape) to items, with each entry's photos when the body's items are the entries."""
@@ -203,6 +218,8 @@ def _feed_result(
             item = _xml_item(entry, feed_lang, ctx)
             if photos and photos[i]:
                 item = replace(item, photos=photos[i])
+            if digests:
+                item = replace(item, digest=digests[i])
             items.append(item)
         except (TypeError, ValueError, OverflowError) as exc:
             notes.append(f"entry skipped: {exc}")

@@ -22,7 +22,7 @@ from bot.model import CachingInfo, FetchResult, SourceForPoll
 from bot.sources.addresses import IPAddress, chain_is_public, is_public, redirect_refusal
 from bot.sources.bounds import bound_items
 from bot.sources.dates import sane_dates
-from bot.sources.feedparse import parse_feed
+from bot.sources.feedparse import ParsedFeed, parse_feed
 
 if TYPE_CHECKING:  # imported on the first fetch: a command without feeds never loads aiohttp
     from aiohttp.abc import AbstractResolver
@@ -64,6 +64,29 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+def _parse(
+    body: bytes,
+    key: str,
+    url: str,
+    content_type: str | None,
+    now: datetime,
+    seen: Mapping[bytes, str],
+) -> ParsedFeed:
+    """The feed's items, without the settled ones (`bot.unchanged`) when that is safe."""
+    parsed = parse_feed(
+        body, source_key=key, url=url, content_type=content_type, fetched_at=now, skip=seen
+    )
+    if parsed.skipped:
+        skipped_ids = {seen[d] for d in parsed.skipped}
+        if any(i.external_id in skipped_ids for i in parsed.items):
+            # An item read has the id of one skipped: which of them is the statement, or
+            # whether both are, is for `distinct_items` and the decider to say, with both.
+            parsed = parse_feed(
+                body, source_key=key, url=url, content_type=content_type, fetched_at=now
+            )
+    return parsed
 
 
 class FeedFetcher:
@@ -170,13 +193,9 @@ class FeedFetcher:
         # In a thread: feedparser takes a while on a large feed, and the event loop must keep
         # the other polls' timers and sockets going meanwhile (their timeouts run as it parses).
         parsed = await asyncio.to_thread(
-            parse_feed,
-            body,
-            source_key=key,
-            url=final_url,
-            content_type=resp_headers.get("content-type"),
-            fetched_at=now,
+            _parse, body, key, final_url, resp_headers.get("content-type"), now, source.seen_items
         )
+        unchanged = {d: source.seen_items[d] for d in parsed.skipped}
         items, date_warnings = sane_dates(parsed.items, now)
         items, size_warnings = bound_items(items)
         warnings = parsed.warnings
@@ -193,6 +212,7 @@ class FeedFetcher:
             ),
             fetched_at=now,
             warnings=(*warnings, *date_warnings, *size_warnings),
+            unchanged=unchanged,
         )
 
     async def _get(

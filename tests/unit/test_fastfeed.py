@@ -264,3 +264,89 @@ def test_whatever_it_accepts_equals_feedparser(title: str, text: str) -> None:
              f"<summary>{escape(text)}</summary></entry>"),
     ):  # fmt: skip
         assert_same(*both(body))
+
+
+# --- issue 9: settled items are not read again (bot.unchanged) ------------------------------
+
+
+def _parse(body: str, *, url: str = URL, skip: frozenset[bytes] = frozenset()) -> ParsedFeed:
+    return parse_feed(
+        body.encode("utf-8"),
+        source_key="feed:test",
+        url=url,
+        content_type=None,
+        fetched_at=FETCHED,
+        skip=skip,
+    )
+
+
+def _item(n: int, text: str = "Text", photo: str = "") -> str:
+    enclosure = f'<enclosure url="{photo}" type="image/jpeg" length="1"/>' if photo else ""
+    return (
+        f"<item><guid>urn:st:{n}</guid><title>Statement {n}</title>"
+        f"<description>{text} {n}</description>{enclosure}</item>"
+    )
+
+
+def test_a_skipped_item_is_not_read_and_the_others_are_read_as_whole() -> None:
+    body = rss("".join(_item(n) for n in range(1, 5)))
+    whole = _parse(body)
+    assert all(i.digest for i in whole.items) and not whole.skipped
+    skip = frozenset({whole.items[0].digest, whole.items[2].digest}) - {None}
+    part = _parse(body, skip=skip)  # type: ignore[arg-type]
+    assert part.items == (whole.items[1], whole.items[3])
+    assert part.skipped == (whole.items[0].digest, whole.items[2].digest)
+
+
+def test_photos_stay_with_their_items_when_an_earlier_item_is_skipped() -> None:
+    body = rss(
+        _item(1, photo="https://cdn.example/1.jpg") + _item(2, photo="https://cdn.example/2.jpg")
+    )
+    first = _parse(body).items[0]
+    (second,) = _parse(body, skip=frozenset({first.digest})).items  # type: ignore[arg-type]
+    assert second.photos == ("https://cdn.example/2.jpg",)
+
+
+def test_the_same_item_xml_read_against_another_url_or_base_is_not_skipped() -> None:
+    entry = (
+        "<entry><id>st-1</id><title>T</title><link href='st/1.html'/>"
+        "<updated>2020-11-10T00:00:00Z</updated><summary>Text</summary></entry>"
+    )
+    body = atom(entry, head=' xml:base="https://a.example/"')
+    (first,) = _parse(body).items
+    skip = frozenset({first.digest})  # type: ignore[arg-type]
+    assert _parse(body, skip=skip).items == ()
+    # links (and ids made of links) resolve against the feed's URL and its base
+    moved = _parse(body, url="https://mirror.example/feed.xml", skip=skip)
+    rebased = _parse(atom(entry, head=' xml:base="https://b.example/"'), skip=skip)
+    assert len(moved.items) == 1
+    (item,) = rebased.items
+    assert item.url == "https://b.example/st/1.html" != first.url
+
+
+def test_a_feed_read_by_feedparser_skips_nothing() -> None:
+    # RSS 0.91: the fast path declines, feedparser reads every item, none has a digest
+    body = (
+        '<?xml version="1.0"?><rss version="0.91"><channel><title>MFA</title>'
+        + _item(1)
+        + "</channel></rss>"
+    )
+    (item,) = _parse(body).items
+    assert item.digest is None
+    assert len(_parse(body, skip=frozenset({b"x" * 16})).items) == 1
+
+
+def test_an_item_read_with_the_id_of_a_skipped_one_makes_the_fetcher_read_them_all() -> None:
+    from bot.sources.feeds import _parse as fetcher_parse
+
+    old = _item(1, "Old")
+    first = _parse(rss(old)).items[0]
+    assert first.digest is not None
+    body = rss(old + _item(1, "Another text under the same guid"))
+    seen = {first.digest: first.external_id}
+    parsed = fetcher_parse(body.encode(), "feed:test", URL, None, FETCHED, seen)
+    assert [i.text for i in parsed.items] == ["Old 1", "Another text under the same guid 1"]
+    assert parsed.skipped == ()
+    # without the clash the settled item is skipped
+    other = fetcher_parse(rss(old + _item(2)).encode(), "feed:test", URL, None, FETCHED, seen)
+    assert [i.external_id for i in other.items] == ["urn:st:2"]
