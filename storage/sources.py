@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, Update, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.model import CachingInfo, Channel, SourceForPoll, SourceKind, SourceSpec, SourceStatus
@@ -170,11 +171,16 @@ def record_poll_success(
         values["cursor"] = cursor
     if remote_id is not None:
         values["remote_id"] = remote_id
-    # issue 9: a Core UPDATE with the values as parameters (compiled once per set of columns),
-    # not an ORM one that re-keys its inlined values at every poll.
+    session.execute(_success_update(tuple(values)), {"source_key": key, **values})
+
+
+@functools.cache
+def _success_update(columns: tuple[str, ...]) -> Update:
+    """issue 9: a Core UPDATE with the values as parameters, built once per set of columns (an
+    ORM one re-keyed its inlined values at every poll; one built per call cost 0.3 ms)."""
     table = cast(Table, SourceRow.__table__)
     stmt = update(table).where(table.c.key == bindparam("source_key"))
-    session.execute(stmt.values({k: bindparam(k) for k in values}), {"source_key": key, **values})
+    return stmt.values({k: bindparam(k) for k in columns})
 
 
 def record_not_modified(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, insert, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -61,38 +62,77 @@ def known_items(
 
 # What the decider compares (`bot.ingest.Stored`): read as plain rows, not ORM objects, and
 # without the stored item (`raw`), the largest column (issue 9: CPU per new statement).
+_STATEMENTS = cast(Table, StatementRow.__table__)
+_VERSIONS = cast(Table, VersionRow.__table__)
+_MATCHES = cast(Table, MatchRow.__table__)
+_ALERTS = cast(Table, AlertRow.__table__)
 _DECIDER_COLUMNS = (
-    StatementRow.id,
-    StatementRow.source_id,
-    StatementRow.external_id,
-    StatementRow.content_hash,
-    StatementRow.canonical_url,
-    StatementRow.published_at,
-    StatementRow.published_estimated,
-    StatementRow.duplicate_of,
-    StatementRow.alerted,
-    StatementRow.text,
-    StatementRow.simhash,
-    StatementRow.kind,
+    _STATEMENTS.c.id,
+    _STATEMENTS.c.source_id,
+    _STATEMENTS.c.external_id,
+    _STATEMENTS.c.content_hash,
+    _STATEMENTS.c.canonical_url,
+    _STATEMENTS.c.published_at,
+    _STATEMENTS.c.published_estimated,
+    _STATEMENTS.c.duplicate_of,
+    _STATEMENTS.c.alerted,
+    _STATEMENTS.c.text,
+    _STATEMENTS.c.simhash,
+    _STATEMENTS.c.kind,
 )
+# issue 9: the queries of every poll are built once, their values bound at each execution.
+# Built per call, a query cost about 0.3 ms of CPU to construct and key for the cache before
+# SQLite saw it (0.1 ms once built: `benchmarks/warm_cycle.py`).
+_KNOWN_ROWS = (
+    select(
+        *_DECIDER_COLUMNS,
+        _STATEMENTS.c.title,
+        _VERSIONS.c.id.label("v_id"),
+        _VERSIONS.c.content_hash.label("v_hash"),
+        _VERSIONS.c.title.label("v_title"),
+        _VERSIONS.c.text.label("v_text"),
+    )
+    .outerjoin(_VERSIONS, _VERSIONS.c.statement_id == _STATEMENTS.c.id)
+    .where(
+        _STATEMENTS.c.source_id == bindparam("sid"),
+        _STATEMENTS.c.external_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(_STATEMENTS.c.id, _VERSIONS.c.id)
+)
+_LIVE_ALERTS = select(_ALERTS.c.statement_id).where(
+    _ALERTS.c.statement_id.in_(bindparam("ids", expanding=True)),
+    _ALERTS.c.kind == AlertKind.NEW.value,
+    _ALERTS.c.status != "failed",
+)
+
+
+@functools.cache
+def _related_query(urls: bool, reposted: bool, near: bool, threads: bool) -> Select[Any]:
+    """`lookup_known`'s query for the conditions it has values for (an empty IN in an OR
+    would keep the planner from using each condition's index)."""
+    conds: list[ColumnElement[bool]] = [
+        _STATEMENTS.c.content_hash.in_(bindparam("hashes", expanding=True))
+    ]
+    if urls:
+        conds.append(_STATEMENTS.c.canonical_url.in_(bindparam("urls", expanding=True)))
+    if reposted:
+        conds.append(_STATEMENTS.c.external_id.in_(bindparam("reposted", expanding=True)))
+    if near:
+        conds.append(_STATEMENTS.c.id.in_(bindparam("near", expanding=True)))
+    if threads:
+        conds.append(
+            and_(
+                _STATEMENTS.c.source_id == bindparam("sid"),
+                _STATEMENTS.c.external_id.in_(bindparam("threads", expanding=True)),
+            )
+        )
+    return select(*_DECIDER_COLUMNS).where(or_(*conds)).order_by(_STATEMENTS.c.id)
 
 
 def _known_rows(session: Session, source_id: int, external_ids: Sequence[str]) -> KnownItems:
     """The source's rows among `external_ids`, each with its versions (oldest first), in one
     query: an outer join, since most statements never change."""
-    rows = session.execute(
-        select(
-            *_DECIDER_COLUMNS,
-            StatementRow.title,
-            VersionRow.id.label("v_id"),
-            VersionRow.content_hash.label("v_hash"),
-            VersionRow.title.label("v_title"),
-            VersionRow.text.label("v_text"),
-        )
-        .outerjoin(VersionRow, VersionRow.statement_id == StatementRow.id)
-        .where(StatementRow.source_id == source_id, StatementRow.external_id.in_(external_ids))
-        .order_by(StatementRow.id, VersionRow.id)
-    ).all()
+    rows = session.execute(_KNOWN_ROWS, {"sid": source_id, "ids": list(external_ids)}).all()
     first: dict[int, Any] = {}
     hashes: dict[int, set[str]] = {}
     texts: dict[int, list[tuple[str, str]]] = {}
@@ -161,32 +201,16 @@ def lookup_known(
         )
         if e
     }
-    conds: list[ColumnElement[bool]] = [StatementRow.content_hash.in_(chashes)]
-    if urls:
-        conds.append(StatementRow.canonical_url.in_(urls))
-    if reposted:
-        conds.append(StatementRow.external_id.in_(reposted))
-    if near:
-        conds.append(StatementRow.id.in_(near))
+    params: dict[str, object] = {"hashes": list(chashes)}
+    for name, values in (("urls", urls), ("reposted", reposted), ("near", near)):
+        if values:
+            params[name] = list(values)
     if threads:
-        conds.append(
-            and_(StatementRow.source_id == source_id, StatementRow.external_id.in_(threads))
-        )
-    related = session.execute(
-        select(*_DECIDER_COLUMNS).where(or_(*conds)).order_by(StatementRow.id)
-    ).all()
+        params["sid"], params["threads"] = source_id, list(threads)
+    query = _related_query(bool(urls), bool(reposted), bool(near), bool(threads))
+    related = session.execute(query, params).all()
     live = (
-        set(
-            session.scalars(
-                select(AlertRow.statement_id).where(
-                    AlertRow.statement_id.in_([r.id for r in related]),
-                    AlertRow.kind == AlertKind.NEW.value,
-                    AlertRow.status != "failed",
-                )
-            )
-        )
-        if related
-        else set()
+        set(session.scalars(_LIVE_ALERTS, {"ids": [r.id for r in related]})) if related else set()
     )
     return Known(
         source_id=source_id,
@@ -253,7 +277,7 @@ def apply_intents(
         if st.matches:
             # issue 9: Core inserts with the rows as parameters, not ORM objects to flush.
             session.execute(
-                insert(_MATCHES),
+                _INSERT_MATCHES,
                 [
                     {"statement_id": stmt_id, "topic_id": m.topic_id, "terms": matches_to_json(m)}
                     for m in st.matches
@@ -275,7 +299,7 @@ def apply_intents(
             rows += [_alert_values(stmt_id, c, AlertKind.DIGEST, now, at) for c, at in st.digest]
             if rows:
                 # Written now: a later intent's follow-up reads them.
-                session.execute(insert(_ALERTS), rows)
+                session.execute(_INSERT_ALERTS, rows)
                 counts["alerts"] += len(rows)
     # A later intent's follow-up reads the alerts added here: the session autoflushes before it.
     session.flush()
@@ -410,9 +434,8 @@ def _insert_statement(
     return session.execute(stmt, values).scalar_one_or_none()
 
 
-_STATEMENTS = cast(Table, StatementRow.__table__)
-_MATCHES = cast(Table, MatchRow.__table__)
-_ALERTS = cast(Table, AlertRow.__table__)
+_INSERT_MATCHES = insert(_MATCHES)
+_INSERT_ALERTS = insert(_ALERTS)
 #: INSERT … ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, by "is PostgreSQL"
 _INSERT_STATEMENT = {
     pg: (postgresql.insert if pg else sqlite.insert)(_STATEMENTS)
