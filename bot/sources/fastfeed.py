@@ -16,8 +16,9 @@ proves equality with feedparser on every accepted file of the shared corpus.
 
 Not identical: the HTML of ``summary``/``content`` is the HTML as published, where feedparser
 gives it sanitized; only its text (``bot.text.html_to_text``) is proven equal; and the item's raw
-payload holds fewer of feedparser's keys (those read, with the same values) plus the entry's
-XML as published (`AS_PUBLISHED`), so no evidence is lost.
+payload holds fewer of feedparser's keys (those read, with the same values, but not the summary
+and content, which are that XML's own content) plus the entry's XML as published
+(`AS_PUBLISHED`), so no evidence is lost and the item's text is held once.
 """
 
 from __future__ import annotations

@@ -152,7 +152,7 @@ def _parse_xml_feed(body: bytes, content_type: str | None, ctx: _Context) -> Par
     if ctx.fast:
         fast = parse_fast(body, content_type)
         if fast is not None:
-            return _feed_result(fast.feed, fast.entries, [], ctx, photos)
+            return _feed_result(fast.feed, fast.entries, [], ctx, photos, as_published=True)
     notes: list[str] = []
     if b"<!ENTITY" in body.upper():
         body = _ENTITY_DECL.sub(b"", body)
@@ -189,9 +189,12 @@ def _feed_result(
     notes: list[str],
     ctx: _Context,
     photos: list[tuple[str, ...]] | None = None,
+    *,
+    as_published: bool = False,
 ) -> ParsedFeed:
     """The one builder of both paths: feedparser's feed and entries (or the fast path's, in the
-    same shape) to items, with each entry's photos when the body's items are the entries."""
+    same shape, `as_published`: with each entry's XML as published) to items, with each entry's
+    photos when the body's items are the entries."""
     if photos is not None and len(photos) != len(entries):
         photos = None  # a loose parse found other items: no photo rather than a wrong one
     feed_lang = _language(feed.get("language")) or _language(
@@ -200,7 +203,7 @@ def _feed_result(
     items: list[FetchedItem] = []
     for i, entry in enumerate(entries):
         try:
-            item = _xml_item(entry, feed_lang, ctx)
+            item = _xml_item(entry, feed_lang, ctx, as_published=as_published)
             if photos and photos[i]:
                 item = replace(item, photos=photos[i])
             items.append(item)
@@ -218,7 +221,9 @@ def _describe(exc: object) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def _xml_item(entry: Mapping[str, Any], feed_lang: str | None, ctx: _Context) -> FetchedItem:
+def _xml_item(
+    entry: Mapping[str, Any], feed_lang: str | None, ctx: _Context, *, as_published: bool
+) -> FetchedItem:
     title = _detail_text(entry.get("title"), entry.get("title_detail"))
     text = _xml_text(entry)
     published = _struct_date(entry)
@@ -235,9 +240,20 @@ def _xml_item(entry: Mapping[str, Any], feed_lang: str | None, ctx: _Context) ->
         link=link,
         published=published,
         language=lang,
-        raw=_raw_json({k: v for k, v in entry.items() if not k.endswith(("_parsed", "_detail"))}),
+        raw=_raw_json({k: v for k, v in entry.items() if _kept_raw(k, as_published)}),
         ctx=ctx,
     )
+
+
+def _kept_raw(key: str, as_published: bool) -> bool:
+    """Whether the raw payload keeps an entry's `key`: not the parsed twins and details (they
+    say again what their field says), nor, when the entry carries its XML as published (the
+    fast path's `AS_PUBLISHED`), the summary and content: they are that XML's own content, and
+    a 9 MB item's payload held its text twice. Told by the path, not by the key: feedparser
+    keeps an unknown element under its own name, so a feed could name one `AS_PUBLISHED`."""
+    if key.endswith(("_parsed", "_detail")):
+        return False
+    return not (as_published and key in ("summary", "content"))
 
 
 def _detail_text(value: Any, detail: Any, *, body: bool = False) -> str:
