@@ -66,6 +66,8 @@ def _xml_parser() -> etree.XMLParser:
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _OTHER_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+# Searched, not upper-cased: a copy of the body would stay alive through the whole parse.
+_DTD_OR_ENTITY = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _XML_DECL = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["']""")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.IGNORECASE)
 # Media types feedparser reads without complaint when the HTTP Content-Type reaches it.
@@ -214,8 +216,7 @@ def _parse(body: bytes, content_type: str | None) -> FastFeed:
         body.decode("utf-8")
     except UnicodeDecodeError:
         raise _Decline from None
-    upper = body.upper()
-    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+    if _DTD_OR_ENTITY.search(body):
         raise _Decline
     parser = _xml_parser()
     try:
