@@ -184,7 +184,8 @@ class FastFeed:
 
     #: feedparser's ``feed`` keys that are read: ``title``, ``title_detail``, ``language``
     feed: Mapping[str, Any]
-    #: one mapping per entry, in document order, with feedparser's keys
+    #: one mapping per entry, in document order, with feedparser's keys (dicts made for the
+    #: caller, who may take a huge value out once it is used)
     entries: tuple[Mapping[str, Any], ...]
 
 

@@ -226,6 +226,12 @@ def _xml_item(
 ) -> FetchedItem:
     title = _detail_text(entry.get("title"), entry.get("title_detail"))
     text = _xml_text(entry)
+    # Told by the path, not by a key: feedparser keeps an unknown element under its own name,
+    # so a feed could name one as the fast path's AS_PUBLISHED.
+    if as_published and isinstance(entry, dict):
+        raw = _raw_as_published(entry)
+    else:
+        raw = _raw_json({k: v for k, v in entry.items() if not k.endswith(_NOT_RAW)})
     published = _struct_date(entry)
     link = _link(entry.get("link"), ctx.url)
     lang = (
@@ -240,20 +246,21 @@ def _xml_item(
         link=link,
         published=published,
         language=lang,
-        raw=_raw_json({k: v for k, v in entry.items() if _kept_raw(k, as_published)}),
+        raw=raw,
         ctx=ctx,
     )
 
 
-def _kept_raw(key: str, as_published: bool) -> bool:
-    """Whether the raw payload keeps an entry's `key`: not the parsed twins and details (they
-    say again what their field says), nor, when the entry carries its XML as published (the
-    fast path's `AS_PUBLISHED`), the summary and content: they are that XML's own content, and
-    a 9 MB item's payload held its text twice. Told by the path, not by the key: feedparser
-    keeps an unknown element under its own name, so a feed could name one `AS_PUBLISHED`."""
-    if key.endswith(("_parsed", "_detail")):
-        return False
-    return not (as_published and key in ("summary", "content"))
+def _raw_as_published(entry: dict[str, Any]) -> str:
+    """The raw payload of a fast-path entry, which carries its XML as published: its text once.
+
+    Left out, besides the parsed twins and details, are the summary and content: that XML's own
+    content (a 9 MB item's payload held its text twice). They are taken out of `entry`, the fast
+    path's own dict, once its text is made: a huge item's HTML (up to the body cap) would
+    otherwise stay alive while its payload is encoded."""
+    entry.pop("summary", None)
+    entry.pop("content", None)
+    return _raw_json({k: v for k, v in entry.items() if not k.endswith(_NOT_RAW)})
 
 
 def _detail_text(value: Any, detail: Any, *, body: bool = False) -> str:
@@ -440,6 +447,10 @@ def _language(value: Any) -> str | None:
         return None
     value = value.strip()
     return value or None
+
+
+# Keys the raw payload leaves out: the parsed twins and details say again what their field says.
+_NOT_RAW = ("_parsed", "_detail")
 
 
 def _raw_json(fields: Mapping[str, Any]) -> str:
