@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from bot.ingest import REPOST_TYPES, Intent, Known, KnownItems, NewVersion, Pending, Stored
 from bot.model import (
@@ -532,10 +532,13 @@ def load_statements(session: Session, ids: Sequence[int]) -> list[StoredStatemen
     """Stored statements with their matches, in the order of `ids` (missing ids skipped)."""
     if not ids:
         return []
+    # Not the raw payload: a value never holds it, and a huge item's (up to the 10 MB body
+    # cap) was read back whole for each statement routed.
     rows = session.execute(
         select(StatementRow, SourceRow.key)
         .join(SourceRow, SourceRow.id == StatementRow.source_id)
         .where(StatementRow.id.in_(ids))
+        .options(defer(StatementRow.raw))
     ).all()
     matches: dict[int, list[Match]] = {}
     for m in session.scalars(

@@ -165,7 +165,9 @@ def _parse_xml_feed(body: bytes, content_type: str | None, ctx: _Context) -> Par
                     if len(photos) == len(fast.positions) + len(fast.skipped)
                     else None
                 )
-            parsed = _feed_result(fast.feed, fast.entries, [], ctx, photos, fast.digests)
+            parsed = _feed_result(
+                fast.feed, fast.entries, [], ctx, photos, fast.digests, as_published=True
+            )
             return replace(parsed, skipped=fast.skipped)
     notes: list[str] = []
     if b"<!ENTITY" in body.upper():
@@ -204,9 +206,12 @@ def _feed_result(
     ctx: _Context,
     photos: list[tuple[str, ...]] | None = None,
     digests: Sequence[bytes] = (),
+    *,
+    as_published: bool = False,
 ) -> ParsedFeed:
     """The one builder of both paths: feedparser's feed and entries (or the fast path's, in the
-    same shape) to items, with each entry's photos when the body's items are the entries."""
+    same shape, `as_published`: with each entry's XML as published) to items, with each entry's
+    photos when the body's items are the entries."""
     if photos is not None and len(photos) != len(entries):
         photos = None  # a loose parse found other items: no photo rather than a wrong one
     feed_lang = _language(feed.get("language")) or _language(
@@ -215,7 +220,7 @@ def _feed_result(
     items: list[FetchedItem] = []
     for i, entry in enumerate(entries):
         try:
-            item = _xml_item(entry, feed_lang, ctx)
+            item = _xml_item(entry, feed_lang, ctx, as_published=as_published)
             if photos and photos[i]:
                 item = replace(item, photos=photos[i])
             if digests:
@@ -235,9 +240,17 @@ def _describe(exc: object) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def _xml_item(entry: Mapping[str, Any], feed_lang: str | None, ctx: _Context) -> FetchedItem:
+def _xml_item(
+    entry: Mapping[str, Any], feed_lang: str | None, ctx: _Context, *, as_published: bool
+) -> FetchedItem:
     title = _detail_text(entry.get("title"), entry.get("title_detail"))
     text = _xml_text(entry)
+    # Told by the path, not by a key: feedparser keeps an unknown element under its own name,
+    # so a feed could name one as the fast path's AS_PUBLISHED.
+    if as_published and isinstance(entry, dict):
+        raw = _raw_as_published(entry)
+    else:
+        raw = _raw_json({k: v for k, v in entry.items() if not k.endswith(_NOT_RAW)})
     published = _struct_date(entry)
     link = _link(entry.get("link"), ctx.url)
     lang = (
@@ -252,9 +265,21 @@ def _xml_item(entry: Mapping[str, Any], feed_lang: str | None, ctx: _Context) ->
         link=link,
         published=published,
         language=lang,
-        raw=_raw_json({k: v for k, v in entry.items() if not k.endswith(("_parsed", "_detail"))}),
+        raw=raw,
         ctx=ctx,
     )
+
+
+def _raw_as_published(entry: dict[str, Any]) -> str:
+    """The raw payload of a fast-path entry, which carries its XML as published: its text once.
+
+    Left out, besides the parsed twins and details, are the summary and content: that XML's own
+    content (a 9 MB item's payload held its text twice). They are taken out of `entry`, the fast
+    path's own dict, once its text is made: a huge item's HTML (up to the body cap) would
+    otherwise stay alive while its payload is encoded."""
+    entry.pop("summary", None)
+    entry.pop("content", None)
+    return _raw_json({k: v for k, v in entry.items() if not k.endswith(_NOT_RAW)})
 
 
 def _detail_text(value: Any, detail: Any, *, body: bool = False) -> str:
@@ -441,6 +466,10 @@ def _language(value: Any) -> str | None:
         return None
     value = value.strip()
     return value or None
+
+
+# Keys the raw payload leaves out: the parsed twins and details say again what their field says.
+_NOT_RAW = ("_parsed", "_detail")
 
 
 def _raw_json(fields: Mapping[str, Any]) -> str:

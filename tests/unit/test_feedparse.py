@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import FeedParseError
+from bot.sources.fastfeed import AS_PUBLISHED
 from bot.sources.feedparse import ParsedFeed, parse_feed
 from bot.text import content_hash, fold_lines, fold_whitespace
 
@@ -295,6 +296,53 @@ class TestAtomTextThatIsHtml:
         content = escape("a < b and c > d, x<y, <3, <Artsakh>")
         (item,) = parse(ATOM.format(f"<content>{content}</content>")).items
         assert item.text == "a < b and c > d, x<y, <3, <Artsakh>"
+
+
+class TestRawPayload:
+    """The raw payload is the evidence of what was published, and holds an item's text once:
+    a 9 MB item's payload held its description twice (as the summary and in the item's XML)."""
+
+    TEXT = "Shelling near the line of contact was reported today. " * 2_000
+
+    @pytest.mark.parametrize(
+        "fields",
+        [
+            f"<description>&lt;p&gt;{TEXT}&lt;/p&gt;</description>",
+            f"<description>Teaser.</description><content:encoded><![CDATA[<p>{TEXT}</p>]]>"
+            "</content:encoded>",
+        ],
+        ids=["description", "content"],
+    )
+    def test_a_fast_path_items_raw_holds_its_text_once(self, fields: str) -> None:
+        ns = ' xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+        body = (
+            f'<?xml version="1.0"?><rss version="2.0"{ns}><channel><title>MFA</title>'
+            f"<item><guid>g</guid><title>Shelling</title><link>https://mfa.example.org/1</link>"
+            f"{fields}</item></channel></rss>"
+        )
+        (item,) = parse(body).items
+        assert item.text.startswith("Shelling near the line")
+        raw = json.loads(item.raw)
+        assert self.TEXT in raw[AS_PUBLISHED]  # the item as published: the text, unrepaired
+        assert "summary" not in raw and "content" not in raw  # its own content, re-derivable
+        assert (raw["id"], raw["title"], raw["link"]) == (
+            "g",
+            "Shelling",
+            "https://mfa.example.org/1",
+        )
+        assert len(item.raw) < len(raw[AS_PUBLISHED]) + 1_000
+
+    def test_the_feedparser_paths_raw_keeps_the_summary(self) -> None:
+        # A body the fast path declines (another encoding): feedparser's keys, summary and all,
+        # even beside an element a feed named as the fast path's key (feedparser keeps it).
+        body = rss(
+            f"<item><guid>g</guid><description>{self.TEXT}</description>"
+            f"<{AS_PUBLISHED}>forged</{AS_PUBLISHED}></item>"
+        )
+        (item,) = parse(body, content_type="text/xml; charset=iso-8859-1").items
+        raw = json.loads(item.raw)
+        assert raw["summary"] == self.TEXT.strip()
+        assert raw[AS_PUBLISHED] == "forged"
 
 
 def mojibake(text: str) -> str:
