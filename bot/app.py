@@ -30,6 +30,7 @@ from bot.errors import DeliveryRejected, DeliveryRetryLater, StartupError, Stora
 from bot.health import judge
 from bot.looplag import LoopLag
 from bot.matching import compile_topics
+from bot.memory import return_big_blocks
 from bot.metrics import Gauge, Metrics
 from bot.model import FetchResult, PollOutcome, SourceForPoll, SourceKind, SourceSpec, Watchlist
 from bot.noticedesk import NoticeDesk
@@ -198,6 +199,7 @@ async def open_app(
         )
     # PTB 22 returns `retry_after` as a timedelta only when asked; we read seconds either way.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
+    return_big_blocks()  # a huge item's memory is given back, not kept (issue 11)
     engine = await open_database(settings)
     feeds: FeedFetcher | None = None
     previews: _LazyPreviews | None = None
