@@ -142,7 +142,13 @@ async def _main(args: argparse.Namespace) -> None:
                 print(f"{fig.name}: warmed up", file=sys.stderr)
             for rnd in range(1, args.rounds + 1):
                 for fig, app, routed in apps:
+                    prof = cProfile.Profile() if args.profile else None
+                    if prof:
+                        prof.enable()
                     poll, parse, new, _, _ = await _cycle(app, dispatch=routed)
+                    if prof:
+                        prof.disable()
+                        prof.dump_stats(f"{args.profile}.{fig.name}.{rnd}.304")
                     if new:
                         raise SystemExit(f"{fig.name}: {new} new statements in a 304 cycle")
                     fig.per_304_ms.append((poll + parse) * 1000 / args.feeds)
@@ -193,7 +199,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--fraction", type=float, default=0.1)
     p.add_argument("--latency", type=float, default=0.02)
-    p.add_argument("--profile", help="write cProfile stats of each timed new-item cycle here")
+    p.add_argument(
+        "--profile", help="write cProfile stats of each timed cycle here (.304: the cycle of 304s)"
+    )
     asyncio.run(_main(p.parse_args()))
 
 
