@@ -105,26 +105,32 @@ def claim_sources(
     that never takes one twice (``after_key=""`` starts it). With `due_by`, sources due by
     then count as due.
     """
+    t = _SOURCES
     query = (
-        select(SourceRow)
-        .where(SourceRow.active.is_(True), SourceRow.gone_at.is_(None))
-        .where(or_(SourceRow.lease_until.is_(None), SourceRow.lease_until <= now))
+        select(*_CLAIMED)
+        .where(t.c.active.is_(True), t.c.gone_at.is_(None))
+        .where(or_(t.c.lease_until.is_(None), t.c.lease_until <= now))
         .limit(limit)
     )
     if after_key is None:
-        query = query.order_by(SourceRow.next_poll_at, SourceRow.id)
+        query = query.order_by(t.c.next_poll_at, t.c.id)
     else:
-        query = query.where(SourceRow.key > after_key).order_by(SourceRow.key)
+        query = query.where(t.c.key > after_key).order_by(t.c.key)
     if due_only:
         # `due_by`: what comes due before the next tick is taken now, not a tick late.
-        query = query.where(SourceRow.next_poll_at <= max(now, due_by or now))
+        query = query.where(t.c.next_poll_at <= max(now, due_by or now))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = list(session.scalars(query))
-    for row in rows:
-        row.lease_until = now + lease
-        row.lease_owner = owner
-        row.last_attempt_at = now
+    # issue 9: plain rows and one UPDATE for the lot; ORM objects, each flushed with its own
+    # UPDATE, cost about 0.05 ms a source at every claim.
+    rows = session.execute(query).all()
+    if rows:
+        session.execute(
+            update(t)
+            .where(t.c.id.in_(bindparam("ids", expanding=True)))
+            .values(lease_until=now + lease, lease_owner=owner, last_attempt_at=now),
+            {"ids": [r.id for r in rows]},
+        )
     return [
         SourceForPoll(
             key=r.key,
@@ -138,6 +144,17 @@ def claim_sources(
         )
         for r in rows
     ]
+
+
+_SOURCES = cast(Table, SourceRow.__table__)
+#: what a claim reads of each source
+_CLAIMED = tuple(
+    _SOURCES.c[name]
+    for name in (
+        "id", "key", "kind", "target", "etag", "last_modified", "cursor", "failures", "primed",
+        "remote_id",
+    )
+)  # fmt: skip
 
 
 def record_poll_success(
