@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import storage
 from bot.model import CachingInfo, Channel
 from bot.pipeline import store_statements
-from storage.schema import AlertRow, Base, StatementRow
+from storage.schema import AlertRow, Base, MatchRow, StatementRow
 from tests.builders import T0, item, spec, to_store
 
 
@@ -159,9 +159,7 @@ def test_repeat_by_canonical_url_is_stored_as_evidence_without_a_new_alert(sessi
     first = item(1)
     same = dict(title=first.title, text=first.text)
     with storage.session_scope(sessions) as s:
-        store_statements(
-            s, spec().key, [to_store(first, canonical="https://x.org/a")], now=T0
-        )
+        store_statements(s, spec().key, [to_store(first, canonical="https://x.org/a")], now=T0)
         rep = store_statements(
             s,
             "feed:https://other.org/rss",
@@ -189,9 +187,7 @@ def test_repeat_by_canonical_url_is_stored_as_evidence_without_a_new_alert(sessi
 def test_repeat_by_text_only_when_asked(sessions) -> None:
     same = dict(title="Statement", text="A long enough statement about the line of contact." * 3)
     with storage.session_scope(sessions) as s:
-        store_statements(
-            s, spec().key, [to_store(item(1, **same), check_repeat=True)], now=T0
-        )
+        store_statements(s, spec().key, [to_store(item(1, **same), check_repeat=True)], now=T0)
         rep = store_statements(
             s, spec().key, [to_store(item(2, **same), check_repeat=True)], now=T0
         )
@@ -308,3 +304,55 @@ def test_a_paused_channel_is_not_claimed_until_resumed(sessions) -> None:
         assert again.id == second.id
         storage.release_alerts(s, [again.id])
         assert storage.resume_channel(s, second.channel_id, now=T0, include_failed=True) == 2
+
+
+def test_a_poll_of_many_new_statements_stores_each_with_its_matches_and_alerts(sessions) -> None:
+    """issue 9: a poll's new statements go in one INSERT; the repeat of one of them (which
+    needs its id) after; every statement keeps its own matches, alerts and original."""
+    same = dict(title="Statement", text="A long enough statement about the line of contact." * 3)
+    batch = [to_store(item(n), channels=("main", "cf")) for n in (1, 2, 3)]
+    batch.insert(2, to_store(item(4, **same), channels=("main", "cf"), check_repeat=True))
+    # repeats item 4, in this poll
+    batch.append(to_store(item(5, **same), channels=("main", "cf"), check_repeat=True))
+    with storage.session_scope(sessions) as s:
+        got = store_statements(s, spec().key, batch, now=T0)
+    assert (got.new, got.duplicates, got.alerts) == (4, 1, 8)
+    with storage.session_scope(sessions) as s:
+        rows = {r.external_id: r for r in s.scalars(select(StatementRow))}
+        assert rows["id-5"].duplicate_of == rows["id-4"].id
+        assert {r.duplicate_of for k, r in rows.items() if k != "id-5"} == {None}
+        for row in rows.values():
+            assert (
+                s.scalar(
+                    select(func.count())
+                    .select_from(MatchRow)
+                    .where(MatchRow.statement_id == row.id)
+                )
+                == 1
+            )
+        alerted = s.execute(select(AlertRow.statement_id, AlertRow.channel_id)).all()
+        assert sorted(alerted) == sorted(
+            (rows[f"id-{n}"].id, c) for n in (1, 2, 3, 4) for c in ("main", "cf")
+        )
+
+
+def test_a_statement_another_worker_stored_meanwhile_is_left_to_it(sessions) -> None:
+    """Decided on what was read, then another worker stored one of the ids first: the poll
+    stores the others, and the other worker's statement keeps its one set of alerts."""
+    from bot.ingest import decide
+    from storage import statements
+
+    key = spec().key
+    batch = [to_store(item(n)) for n in (1, 2, 3)]
+    with storage.session_scope(sessions) as s:
+        mine = statements.known_items(s, key, [st.item.external_id for st in batch])
+        intents = decide(batch, statements.lookup_known(s, mine.source_id, batch, mine=mine))
+    with storage.session_scope(sessions) as s:  # the other worker, committed first
+        store_statements(s, key, [batch[1]], now=T0)
+    with storage.session_scope(sessions) as s:
+        got = statements.apply_intents(s, mine.source_id, intents, now=T0)
+    assert (got.new, got.alerts) == (2, 2)
+    with storage.session_scope(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(StatementRow)) == 3
+        assert s.scalar(select(func.count()).select_from(AlertRow)) == 3
+        assert s.scalar(select(func.count()).select_from(MatchRow)) == 3
