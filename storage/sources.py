@@ -147,6 +147,7 @@ def claim_sources(
 
 
 _SOURCES = cast(Table, SourceRow.__table__)
+_CHUNK = 500
 #: what a claim reads of each source
 _CLAIMED = tuple(
     _SOURCES.c[name]
@@ -280,18 +281,22 @@ def postpone_source(session: Session, key: str, *, next_poll_at: datetime) -> No
 
 def source_statuses(session: Session) -> list[SourceStatus]:
     """One line per active source for `watchpost sources`, in watchlist-independent key order."""
+    # issue 9: read _CHUNK rows at a time: SQLAlchemy makes a whole result into rows in one C
+    # loop that keeps the GIL, and the operator notices read 10,000 sources in a thread while
+    # the event loop waited.
     counts: dict[int, tuple[int, datetime | None]] = {
         source_id: (n, last)
         for source_id, n, last in session.execute(
-            select(
-                StatementRow.source_id, func.count(), func.max(StatementRow.published_at)
-            ).group_by(StatementRow.source_id)
+            select(StatementRow.source_id, func.count(), func.max(StatementRow.published_at))
+            .group_by(StatementRow.source_id)
+            .execution_options(yield_per=_CHUNK)
         )
     }
     rows = session.scalars(
         select(SourceRow)
         .where(SourceRow.active.is_(True))
         .order_by(SourceRow.speaker_id, SourceRow.key)
+        .execution_options(yield_per=_CHUNK)
     )
     return [
         SourceStatus(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 from collections.abc import Callable
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import run_worker
+from bot.app import LOOP_SWITCH_INTERVAL, run_worker
 from bot.errors import StartupError
 from tests.e2e.conftest import WATCHLIST, World, entry
 
@@ -50,6 +51,7 @@ async def _until(
 async def test_metrics_move_with_polls_and_deliveries_and_health_follows_the_database(
     world: World,
 ) -> None:
+    switch_interval = sys.getswitchinterval()
     text = WATCHLIST.replace('/am.rss"', '/am.rss"\n        interval: 1s')
     # The database in a directory of its own, so it can be taken away (see below).
     (world.tmp / "db").mkdir()
@@ -73,6 +75,8 @@ async def test_metrics_move_with_polls_and_deliveries_and_health_follows_the_dat
                 what="listening",
                 worker=worker,
             )
+            # issue 9: threads give the event loop the GIL back within 1 ms while it runs
+            assert sys.getswitchinterval() == pytest.approx(LOOP_SWITCH_INTERVAL)
             base = f"http://127.0.0.1:{app.status_port}"
             async with httpx.AsyncClient(base_url=base) as client:
                 before = _samples((await client.get("/metrics")).text)
@@ -128,6 +132,7 @@ async def test_metrics_move_with_polls_and_deliveries_and_health_follows_the_dat
         finally:
             stop.set()
             await worker
+    assert sys.getswitchinterval() == switch_interval  # given back as it was
 
 
 async def test_no_port_no_endpoint(world: World) -> None:
