@@ -214,6 +214,9 @@ class Watchlist:
     channels: tuple[Channel, ...]
     #: the file it was read from, for messages
     path: str = ""
+    #: `bot.reload.content_digest` of the bytes it was read from, when read from a file: the
+    #: hot reload's first tick knows the file unchanged without parsing it again (issue 9)
+    digest: str | None = field(default=None, compare=False)
 
     def sources(self) -> tuple[SourceSpec, ...]:
         """Every configured source, in file order."""

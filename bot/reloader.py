@@ -82,7 +82,10 @@ class Reloader:
         self._on_refused = on_refused
         self._stamp: FileStamp | None = None
         self._read_ns: int | None = None
-        self._digest: str | None = None
+        # The bytes the running watchlist was read from, if from this file: the first tick
+        # then parses nothing (issue 9: parsing 10,000 sources again, in a thread, kept the
+        # GIL from the event loop for 200 ms just after start, validating in one call).
+        self._digest: str | None = running.digest if running.path == path else None
         self._unreadable: str | None = None
 
     def _stat(self) -> FileStamp:

@@ -13,6 +13,7 @@ import difflib
 import os
 import re
 import zoneinfo
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
@@ -44,6 +45,7 @@ from bot.model import (
     Topic,
     Watchlist,
 )
+from bot.reload import content_digest
 
 __all__ = [
     "MAX_INTERVAL",
@@ -975,4 +977,4 @@ def parse_watchlist_bytes(data: bytes, *, path: str) -> Watchlist:
         raise ConfigError(
             [ConfigProblem(path, None, "", f"not UTF-8 text (bad byte at offset {exc.start})")]
         ) from None
-    return parse_watchlist(text, path=path)
+    return replace(parse_watchlist(text, path=path), digest=content_digest(data))

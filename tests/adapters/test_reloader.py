@@ -130,3 +130,29 @@ async def test_a_vanished_file_is_reported_once_and_the_running_watchlist_stays(
     assert reloader.watchlist is running and poller.given == []
     path.write_text(TEXT.replace("en: [Karabakh]", "en: [Karabakh, Artsakh]"))
     assert await reloader.tick() is ReloadResult.APPLIED
+
+
+async def test_the_first_tick_does_not_parse_the_file_the_worker_started_with(
+    tmp_path: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 9: parsing 10,000 sources again just after start kept the GIL from the loop."""
+    import bot.reloader
+
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(TEXT)
+    reloader = _reloader(path, sessions, Recorder(), Recorder())
+    parsed: list[str] = []
+    real = bot.reloader.parse_watchlist_bytes
+
+    def counting(data: bytes, *, path: str) -> Watchlist:
+        parsed.append(path)
+        return real(data, path=path)
+
+    monkeypatch.setattr(bot.reloader, "parse_watchlist_bytes", counting)
+    assert await reloader.tick() is ReloadResult.UNCHANGED
+    assert parsed == []
+    # an edit made between the start's read and the first tick is parsed and applied
+    other = _reloader(path, sessions, Recorder(), Recorder())
+    path.write_text(TEXT.replace("en: [Karabakh]", "en: [Karabakh, Artsakh]"))
+    assert await other.tick() is ReloadResult.APPLIED
+    assert parsed == [str(path)]
