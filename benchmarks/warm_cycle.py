@@ -30,7 +30,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,21 @@ def _config(tmp: Path, url: str, ns: str, n: int, routed: bool) -> dict[str, str
     return env
 
 
+@contextmanager
+def _profiled(prefix: str | None, name: str) -> Iterator[None]:
+    """cProfile the block into ``PREFIX.NAME`` when `prefix` is given."""
+    if prefix is None:
+        yield
+        return
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        yield
+    finally:
+        prof.disable()
+        prof.dump_stats(f"{prefix}.{name}")
+
+
 async def _cycle(app: App, *, dispatch: bool) -> tuple[float, float, int, int, float]:
     """One poll of every feed, then (if asked) dispatch until the outbox is drained: poll CPU s
     (parsing excluded), parse CPU s, new statements, alerts shown, dispatch CPU s."""
@@ -142,25 +158,15 @@ async def _main(args: argparse.Namespace) -> None:
                 print(f"{fig.name}: warmed up", file=sys.stderr)
             for rnd in range(1, args.rounds + 1):
                 for fig, app, routed in apps:
-                    prof = cProfile.Profile() if args.profile else None
-                    if prof:
-                        prof.enable()
-                    poll, parse, new, _, _ = await _cycle(app, dispatch=routed)
-                    if prof:
-                        prof.disable()
-                        prof.dump_stats(f"{args.profile}.{fig.name}.{rnd}.304")
+                    with _profiled(args.profile, f"{fig.name}.{rnd}.304"):
+                        poll, parse, new, _, _ = await _cycle(app, dispatch=routed)
                     if new:
                         raise SystemExit(f"{fig.name}: {new} new statements in a 304 cycle")
                     fig.per_304_ms.append((poll + parse) * 1000 / args.feeds)
                 _control(url, f"/_control/bump?round={rnd}&fraction={args.fraction}", post=True)
                 for fig, app, routed in apps:
-                    prof = cProfile.Profile() if args.profile else None
-                    if prof:
-                        prof.enable()
-                    poll, parse, new, shown, disp = await _cycle(app, dispatch=routed)
-                    if prof:
-                        prof.disable()
-                        prof.dump_stats(f"{args.profile}.{fig.name}.{rnd}")
+                    with _profiled(args.profile, f"{fig.name}.{rnd}"):
+                        poll, parse, new, shown, disp = await _cycle(app, dispatch=routed)
                     unchanged = args.feeds - new
                     rest = poll - unchanged * fig.per_304_ms[-1] / 1000
                     fig.new.append(new)
