@@ -274,7 +274,7 @@ def apply_intents(
         session,
         source_id,
         [
-            (n, i)
+            (n, i.st, i.duplicate_of, i.alert)
             for n, i in enumerate(intents)
             if isinstance(i, NewStatement) and not isinstance(i.duplicate_of, Pending)
         ],
@@ -304,8 +304,8 @@ def apply_intents(
             continue
         st = intent.st
         if n not in ids:
-            duplicate_of = resolve(intent.duplicate_of)
-            ids[n] = _insert_statement(session, source_id, st, now, duplicate_of, intent.alert)
+            row = (n, st, resolve(intent.duplicate_of), intent.alert)
+            ids.update(_insert_statements(session, source_id, [row], now))
         stmt_id = ids[n]
         if stmt_id is None:
             continue
@@ -346,19 +346,28 @@ def apply_intents(
 
 
 def _insert_statements(
-    session: Session, source_id: int, intents: Sequence[tuple[int, NewStatement]], now: datetime
+    session: Session,
+    source_id: int,
+    rows: Sequence[tuple[int, StatementToStore, int | None, bool]],
+    now: datetime,
 ) -> dict[int, int | None]:
-    """Insert these new statements in one statement; their ids by intent index (None: another
-    worker stored that id first). One alone goes through `_insert_statement`."""
-    if len(intents) < 2:
+    """Insert new statements, each given as (intent index, statement, the statement it
+    repeats, alerted), in one statement; their ids by intent index (None: another worker
+    stored that id first)."""
+    if not rows:
         return {}
     pg = session.get_bind().dialect.name == "postgresql"
-    rows = [
-        _statement_values(source_id, i.st, now, cast(int | None, i.duplicate_of), i.alert)
-        for _, i in intents
+    values = [
+        _statement_values(source_id, st, now, original, alerted)
+        for _, st, original, alerted in rows
     ]
-    stored = {ext: sid for sid, ext in session.execute(_INSERT_STATEMENTS[pg], rows)}
-    return {n: stored.get(i.st.item.external_id) for n, i in intents}
+    stored = {
+        ext: sid
+        for sid, ext in session.execute(
+            _INSERT_STATEMENTS[pg], values[0] if len(values) == 1 else values
+        )
+    }
+    return {n: stored.get(st.item.external_id) for n, st, _, _ in rows}
 
 
 def _alert_values(
@@ -472,33 +481,12 @@ def _statement_values(
     }
 
 
-def _insert_statement(
-    session: Session,
-    source_id: int,
-    st: StatementToStore,
-    now: datetime,
-    original: int | None,
-    alerted: bool,
-) -> int | None:
-    values = _statement_values(source_id, st, now, original, alerted)
-    dialect = session.get_bind().dialect.name
-    # issue 9: one Core statement per dialect with the values as parameters, compiled once;
-    # an ORM insert with the values inlined rebuilt and re-keyed the statement per row.
-    stmt = _INSERT_STATEMENT[dialect == "postgresql"]
-    return session.execute(stmt, values).scalar_one_or_none()
-
-
 _INSERT_MATCHES = insert(_MATCHES)
 _INSERT_ALERTS = insert(_ALERTS)
-#: INSERT … ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, by "is PostgreSQL"
-_INSERT_STATEMENT = {
-    pg: (postgresql.insert if pg else sqlite.insert)(_STATEMENTS)
-    .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-    .returning(_STATEMENTS.c.id)
-    for pg in (False, True)
-}
-#: the same for many rows at once, each returned with its external id (a row that conflicts
-#: returns nothing, so the rows are told apart by their ids, not by their order)
+#: INSERT … ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, external_id, by "is
+#: PostgreSQL": one Core statement with the values as parameters, compiled once (an ORM insert
+#: with the values inlined rebuilt and re-keyed the statement per row, issue 9). A row that
+#: conflicts returns nothing, so the rows are told apart by their ids, not by their order.
 _INSERT_STATEMENTS = {
     pg: (postgresql.insert if pg else sqlite.insert)(_STATEMENTS)
     .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
