@@ -375,8 +375,10 @@ class SourceForPoll:
     primed: bool
     #: the platform's id for the target (an X user id), once resolved
     remote_id: str | None = None
-    #: issue 9: items the fetcher need not read again (digest → id), from this worker's
-    #: memory of its last poll (`bot.unchanged`); not from storage
+    #: issue 9: what the last stored poll settled, as stored (`bot.unchanged.encode`)
+    settled: bytes | None = field(default=None, compare=False)
+    #: issue 9: items the fetcher need not read again (digest → id): `settled`, decoded by
+    #: the poller when it still applies (`bot.unchanged.decode`)
     seen_items: Mapping[bytes, str] = field(default_factory=dict, compare=False)
 
 

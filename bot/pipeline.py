@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import storage
 from bot.backoff import next_poll
+from bot.codeid import code_identity
 from bot.dedup import NearDupIndex, fingerprint
 from bot.errors import (
     SourceError,
@@ -49,7 +50,7 @@ from bot.model import (
 from bot.ports import BatchFetcher, Fetcher, PollStore, PollUnit
 from bot.routing import goes_to_digest, next_digest, route
 from bot.text import canonical_url
-from bot.unchanged import SeenItems, settle
+from bot.unchanged import decode, encode, settle, settle_scope
 from bot.vanished import vanished
 
 __all__ = ["PollPolicy", "Poller", "statements_to_store", "store_statements"]
@@ -234,9 +235,10 @@ class Poller:
         self._sem = asyncio.Semaphore(policy.concurrency)
         self._not_modified: list[tuple[str, datetime]] = []
         self._near = NearDupIndex()
-        # issue 9: per source, the items its last poll here settled (`bot.unchanged`), and
-        # the watchlist's generation, which a reload moves on (it forgets them all)
-        self._seen: dict[str, SeenItems] = {}
+        # issue 9: per source, what its settled items (`bot.unchanged`) are decided under; and
+        # the watchlist's generation, which a reload moves on: a poll begun under another
+        # watchlist settles nothing
+        self._scopes: dict[str, bytes] = {}
         self._generation = 0
 
     def replace_watchlist(self, watchlist: Watchlist, matcher: Matcher) -> None:
@@ -249,8 +251,9 @@ class Poller:
         self._watchlist = watchlist
         self._specs = {s.key: s for s in watchlist.sources()}
         self._matcher = matcher
-        # An item that matched no topic may match an edited one: every feed is read whole once.
-        self._seen.clear()
+        # An item that matched no topic may match an edited one: what was settled under other
+        # topics, or another spec of the source, is not used (`settle_scope`).
+        self._scopes.clear()
         self._generation += 1
 
     def load_fingerprints(self, fingerprints: Iterable[tuple[int, int]]) -> None:
@@ -472,9 +475,8 @@ class Poller:
         spec = self._specs[source.key]
         fetcher = self._fetchers[source.kind]
         generation = self._generation
-        seen = self._seen.get(source.key)
-        if seen is not None:
-            source = replace(source, seen_items=seen.usable(source.caching))
+        if source.settled is not None:
+            source = replace(source, seen_items=decode(source.settled, self._settle_scope(spec)))
         # The next poll counts from this request, not from when its answer was stored: a slow
         # answer (up to the 45 s total timeout) must not push the next one past the interval.
         started = self._clock()
@@ -550,6 +552,9 @@ class Poller:
                 now=now,
                 next_poll_at=when,
                 remote_id=result.remote_id,
+                settled=self._settled(spec, result, mine, todo, stored)
+                if generation == self._generation
+                else None,
             )
             if result.cost:
                 unit.record_usage(
@@ -558,8 +563,6 @@ class Poller:
         # Only once committed: the index must not know statements that were rolled back.
         for statement_id, fp in () if self._dry_run else stored.fingerprints:
             self._near.add(statement_id, fp)
-        if not self._dry_run and generation == self._generation:
-            self._settle(source.key, result, mine, todo, stored)
         status = "not_modified" if result.not_modified else "ok"
         self._metrics.inc("polls", status=status, kind=source.kind.value)
         self._metrics.inc("statements_new", stored.new)
@@ -589,26 +592,37 @@ class Poller:
             statement_ids=stored.new_ids,
         )
 
-    def _settle(
+    def _settled(
         self,
-        key: str,
+        spec: SourceSpec,
         result: FetchResult,
         mine: KnownItems,
         todo: Sequence[StatementToStore],
         stored: StoreResult,
-    ) -> None:
-        """Remember what this committed poll settled, for the next poll of the source."""
+    ) -> bytes | None:
+        """What this poll settles, as stored with its caching in its transaction.
+
+        None for a source without ETag or Last-Modified: its row could not tell one answer from
+        another, so it is read whole every time.
+        """
         caching = result.caching
         if not (caching.etag or caching.last_modified):
-            self._seen.pop(key, None)
-            return
-        self._seen[key] = settle(
+            return None
+        ids = settle(
             result.items,
             skipped=result.unchanged,
             stored_hashes={**mine.latest, **stored.written},
             considered=(st.item.external_id for st in todo),
-            caching=caching,
         )
+        return encode(self._settle_scope(spec), ids) if ids else None
+
+    def _settle_scope(self, spec: SourceSpec) -> bytes:
+        """What a source's settled items are decided under (`bot.unchanged.settle_scope`)."""
+        scope = self._scopes.get(spec.key)
+        if scope is None:
+            scope = settle_scope(code_identity(), self._watchlist.topics, spec)
+            self._scopes[spec.key] = scope
+        return scope
 
     def _vanished(self, unit: PollUnit, key: str, result: FetchResult, now: datetime) -> int:
         """Mark the stored posts the fetch's window shows deleted (issue 10); returns the

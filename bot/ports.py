@@ -193,8 +193,10 @@ class PollUnit(Protocol):
         now: datetime,
         next_poll_at: datetime,
         remote_id: str | None = None,
+        settled: bytes | None = None,
     ) -> None:
-        """The poll worked: new caching state and cursor, next poll, lease released."""
+        """The poll worked: new caching state and cursor, next poll, lease released; with new
+        caching, the items the poll settled (`bot.unchanged`) replace the stored ones."""
         ...
 
     def record_not_modified(self, polled: Sequence[tuple[str, datetime]], *, now: datetime) -> None:

@@ -1,5 +1,5 @@
-"""Which items of a feed need not be read again: those this worker settled at its last poll of
-the source, byte for byte the same. No I/O.
+"""Which items of a feed need not be read again: those the source's last stored poll settled,
+byte for byte the same. No I/O.
 
 Issue 9: a feed that changed is mostly what was already stored (one new item among 20), and
 turning every item into text again cost most of a changed feed's poll (about 0.4 ms of CPU per
@@ -13,15 +13,17 @@ topic. Everything else is read again at every poll, as before: items whose id th
 gives twice, items not stored for another reason (a made-up guid of an item stored under
 another id), anything of a poll whose writes were not committed.
 
-What was settled is only used while it describes what storage holds and what the watchlist
-asks (`SeenItems.usable`):
+What a poll settled is stored in the source's row (`encode`), written in the poll's own
+transaction with the caching (ETag, Last-Modified) the same poll received: the next poll of
+any worker, or the next `watchpost once`, reads it with the row it claims. It is used only
+while it describes what storage holds and what decides (`decode`):
 
-- the source's stored caching (ETag, Last-Modified) is still the one the poll that settled the
-  items received: any later stored poll, by this worker or another, changes it (and a failed
-  write leaves it as it was, with what was settled before). A source without either header is
-  read whole every time;
-- the watchlist is the one they were matched with (`Poller.replace_watchlist` forgets them all):
-  an item that matched nothing may match an edited topic.
+- every poll that stores anything for the source writes its own settled items, or none, with
+  its caching: what the row holds is what the last committed poll left. A failed write leaves
+  the older poll's both. A source without either header settles nothing (the poller's rule);
+- the scope (`settle_scope`) is the one they were decided under: the watchlist's topics, the
+  source's own settings, and the code and libraries that read and match items
+  (`bot.codeid`). An item that matched nothing may match an edited topic or a new matcher.
 
 A skipped item's id is never read in the same fetch (the fetcher reads the feed again whole if
 an item it did read has the id of one it skipped), so skipping never changes what `distinct_items`
@@ -32,13 +34,17 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 
 from bot.ingest import item_hash
-from bot.model import CachingInfo, FetchedItem
+from bot.model import FetchedItem, SourceSpec, Topic
 
-__all__ = ["SeenItems", "item_digest", "settle"]
+__all__ = ["decode", "encode", "item_digest", "settle", "settle_scope"]
+
+#: the stored form: this tag, the scope, then per item its digest, its id's length and its id
+_FORMAT = b"S1"
+_DIGEST = 16
+_SCOPE = 16
 
 
 def item_digest(url: str, base: str, xml: str) -> bytes:
@@ -51,19 +57,45 @@ def item_digest(url: str, base: str, xml: str) -> bytes:
     return h.digest()
 
 
-@dataclass(frozen=True, slots=True)
-class SeenItems:
-    """The settled items of one source: digest → the id the item was read with."""
+def settle_scope(code: bytes, topics: Sequence[Topic], spec: SourceSpec) -> bytes:
+    """What settled items were decided under: the code (`bot.codeid`), the watchlist's topics
+    and the source's settings (its match mode, speaker, edit policy). Dataclass reprs of
+    tuples, strings and enums: the same in every process."""
+    h = hashlib.blake2b(digest_size=_SCOPE)
+    for part in (code, repr(tuple(topics)).encode(), repr(spec).encode()):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.digest()
 
-    #: what the source's stored row said after the poll that settled them
-    caching: CachingInfo
-    ids: Mapping[bytes, str] = field(default_factory=dict)
 
-    def usable(self, stored: CachingInfo) -> Mapping[bytes, str]:
-        """The settled items if they still describe the stored source, else none."""
-        if not (stored.etag or stored.last_modified) or stored != self.caching:
+def encode(scope: bytes, ids: Mapping[bytes, str]) -> bytes:
+    """Settled items as stored in the source's row."""
+    out = [_FORMAT, scope]
+    for digest, ext in ids.items():
+        raw = ext.encode("utf-8", "surrogatepass")
+        out += [digest, len(raw).to_bytes(4, "big"), raw]
+    return b"".join(out)
+
+
+def decode(stored: bytes | None, scope: bytes) -> dict[bytes, str]:
+    """The settled items `stored` holds, if they were decided under `scope`; else none.
+
+    Anything not in the stored form reads as none: the feed is read whole.
+    """
+    head = len(_FORMAT) + _SCOPE
+    if not stored or stored[: len(_FORMAT)] != _FORMAT or stored[len(_FORMAT) : head] != scope:
+        return {}
+    out: dict[bytes, str] = {}
+    pos, end = head, len(stored)
+    while pos < end:
+        digest = stored[pos : pos + _DIGEST]
+        size = int.from_bytes(stored[pos + _DIGEST : pos + _DIGEST + 4], "big")
+        pos += _DIGEST + 4
+        if len(digest) != _DIGEST or pos + size > end:
             return {}
-        return self.ids
+        out[digest] = stored[pos : pos + size].decode("utf-8", "surrogatepass")
+        pos += size
+    return out
 
 
 def settle(
@@ -72,8 +104,7 @@ def settle(
     skipped: Mapping[bytes, str],
     stored_hashes: Mapping[str, str],
     considered: Iterable[str],
-    caching: CachingInfo,
-) -> SeenItems:
+) -> dict[bytes, str]:
     """What a committed poll settled.
 
     Args:
@@ -83,7 +114,6 @@ def settle(
             version), for this fetch's ids.
         considered: the ids of the items that matched and went to the decider; an item not
             among them and not stored matched no topic.
-        caching: the caching the poll stored for the source.
     """
     items = list(items)
     counts = Counter(i.external_id for i in items)
@@ -99,4 +129,4 @@ def settle(
                 ids[item.digest] = ext
         elif ext not in decided:
             ids[item.digest] = ext  # matched nothing: nothing stored, nothing to do
-    return SeenItems(caching, ids)
+    return ids

@@ -91,6 +91,7 @@ class SqlPollUnit:
         now: datetime,
         next_poll_at: datetime,
         remote_id: str | None = None,
+        settled: bytes | None = None,
     ) -> None:
         sources.record_poll_success(
             self.session,
@@ -100,6 +101,7 @@ class SqlPollUnit:
             now=now,
             next_poll_at=next_poll_at,
             remote_id=remote_id,
+            settled=settled,
         )
 
     def record_not_modified(self, polled: Sequence[tuple[str, datetime]], *, now: datetime) -> None:

@@ -117,7 +117,7 @@ def lock_for_setup(session_or_conn: Session | Connection, key: int) -> None:
 #: the newest migration (a test checks it is Alembic's head): a database already there is
 #: told by one query, without importing Alembic and reading every migration script (0.1 s of
 #: CPU at each start, issue 9)
-HEAD_REVISION = "0008_context_indexes"
+HEAD_REVISION = "0009_settled_items"
 
 
 def _at_head(engine: Engine) -> bool:

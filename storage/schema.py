@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -107,6 +108,9 @@ class SourceRow(Base):
     gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: why the last poll failed, as a value (`bot.errors.SourceProblem`); None after a success
     last_problem: Mapped[str | None] = mapped_column(String(32))
+    #: issue 9: the feed items the last stored poll settled (`bot.unchanged.encode`), written
+    #: with the caching that poll received: the next poll does not read them again
+    settled: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class StatementRow(Base):

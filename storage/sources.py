@@ -141,6 +141,7 @@ def claim_sources(
             failures=r.failures,
             primed=r.primed,
             remote_id=r.remote_id,
+            settled=r.settled,
         )
         for r in rows
     ]
@@ -153,7 +154,7 @@ _CLAIMED = tuple(
     _SOURCES.c[name]
     for name in (
         "id", "key", "kind", "target", "etag", "last_modified", "cursor", "failures", "primed",
-        "remote_id",
+        "remote_id", "settled",
     )
 )  # fmt: skip
 
@@ -167,10 +168,12 @@ def record_poll_success(
     now: datetime,
     next_poll_at: datetime,
     remote_id: str | None = None,
+    settled: bytes | None = None,
 ) -> None:
     """The poll worked: store the new caching info and cursor, clear failures and the lease.
 
-    `caching` None keeps the stored values (a 304 keeps the validators it answered to).
+    `caching` None keeps the stored values (a 304 keeps the validators it answered to), and the
+    settled items stored with them; otherwise `settled` replaces those (None: none).
     """
     values: dict[str, object] = {
         "failures": 0,
@@ -185,6 +188,7 @@ def record_poll_success(
     if caching is not None:
         values["etag"] = caching.etag
         values["last_modified"] = caching.last_modified
+        values["settled"] = settled
     if cursor is not None:
         values["cursor"] = cursor
     if remote_id is not None:

@@ -118,6 +118,33 @@ def test_poll_success_keeps_validators_and_schedules_next(sessions) -> None:
     assert polled[0].primed
 
 
+def test_settled_items_are_stored_with_the_caching_they_came_with(sessions) -> None:
+    # issue 9: any later claim reads them with the row; a 304 (caching None) keeps them, and a
+    # poll that stores new caching replaces them, with none when it settled none
+    key = spec().key
+    lease = timedelta(minutes=5)
+
+    def claim(at: timedelta) -> bytes | None:
+        with storage.session_scope(sessions) as s:
+            rows = storage.claim_sources(s, T0 + at, limit=10, lease=lease, owner="w")
+            return next(r.settled for r in rows if r.key == key)
+
+    def success(caching: CachingInfo | None, settled: bytes | None, at: timedelta) -> None:
+        with storage.session_scope(sessions) as s:
+            storage.record_poll_success(
+                s, key, caching=caching, cursor=None, now=T0, next_poll_at=T0 + at, settled=settled
+            )
+
+    assert claim(timedelta(0)) is None
+    blob = bytes(range(256)) * 40  # every byte value, 10 KB: a feed of many items
+    success(CachingInfo('"v1"'), blob, timedelta(seconds=60))
+    assert claim(timedelta(seconds=61)) == blob
+    success(None, None, timedelta(seconds=120))
+    assert claim(timedelta(seconds=121)) == blob
+    success(CachingInfo('"v2"'), None, timedelta(seconds=180))
+    assert claim(timedelta(seconds=181)) is None
+
+
 def test_poll_failures_count_up_and_reset_on_success(sessions) -> None:
     key = spec().key
     with storage.session_scope(sessions) as s:

@@ -117,6 +117,58 @@ async def test_an_item_that_matched_nothing_is_matched_again_after_a_reload(
         assert any("Lachin" in t for t in _texts(app))
 
 
+async def test_what_was_settled_is_used_by_the_next_process(world: World, reads: Reads) -> None:
+    # `watchpost once` from cron, or a restarted worker: the settled items are in storage
+    world.publish("/am.rss", *(entry(n, f"Karabakh {n}", f"Statement {n}.") for n in (1, 2, 3)))
+    async with world.app(ONE_SOURCE) as app:
+        await run_once(app)
+        assert reads.last == (3, 0)
+    world.publish("/am.rss", entry(4, "Karabakh 4", "Statement 4."))
+    async with world.app(ONE_SOURCE) as app:
+        outcomes, _ = await run_once(app)
+        assert reads.last == (1, 3)
+        assert sum(o.new_statements for o in outcomes) == 1
+    # the next process's watchlist has another term: every item is read, and matched, again
+    world.publish("/am.rss", entry(5, "Lachin", "The Lachin road is open."))
+    world.publish("/am.rss", entry(6, "Karabakh 6", "Statement 6."))
+    async with world.app(ONE_SOURCE.replace("Stepanakert]", "Stepanakert, Lachin]")) as app:
+        await run_once(app)
+        assert reads.last == (6, 0)
+        assert any("Lachin" in t for t in _texts(app))
+
+
+async def test_a_poll_begun_before_a_reload_settles_nothing(
+    world: World, reads: Reads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.publish(
+        "/am.rss",
+        entry(1, "Karabakh", "The ministry on Karabakh."),
+        entry(2, "Lachin", "The Lachin road is open."),
+    )
+    async with world.app(ONE_SOURCE) as app:
+        await run_once(app)
+        text = ONE_SOURCE.replace("Stepanakert]", "Stepanakert, Lachin]")
+        wl = parse_watchlist(text.replace("{feeds}", world.feeds.url), path="test.yaml")
+        fetcher = app.poller._fetchers[wl.sources()[0].kind]
+        real = fetcher.fetch
+
+        async def reloaded_meanwhile(source: Any) -> Any:
+            # the operator's edit lands while this poll's answer is on its way
+            result = await real(source)
+            app.poller.replace_watchlist(wl, compile_topics(wl.topics))
+            return result
+
+        monkeypatch.setattr(fetcher, "fetch", reloaded_meanwhile)
+        world.publish("/am.rss", entry(3, "Karabakh talks", "Talks on Karabakh resume."))
+        await run_once(app)
+        assert reads.last == (1, 2)  # read under the old topics: "Lachin" skipped as settled
+        monkeypatch.setattr(fetcher, "fetch", real)
+        world.publish("/am.rss", entry(4, "Karabakh", "One more on Karabakh."))
+        await run_once(app)
+        assert reads.last == (4, 0)
+        assert any("Lachin" in t for t in _texts(app))
+
+
 async def test_a_feed_without_caching_headers_is_read_whole(world: World, reads: Reads) -> None:
     world.publish("/am.rss", *(entry(n, f"Karabakh {n}", f"Statement {n}.") for n in (1, 2)))
     real = world.feed_state.handle
@@ -214,15 +266,15 @@ async def _scenario(world: World) -> tuple[list[tuple[Any, ...]], list[str]]:
 async def test_skipping_stores_and_sends_what_reading_everything_does(
     world: World, reads: Reads, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from bot import pipeline
     from bot.fakes.feed_server import FeedServer
     from bot.fakes.http import LocalServer
     from bot.fakes.telegram_api import FakeTelegram
-    from bot.unchanged import SeenItems
     from tests.e2e.conftest import CHATS, TOKEN
 
     skipping = await _scenario(world)
     assert any(skipped for _, skipped in reads.log), "the scenario skipped nothing"
-    monkeypatch.setattr(SeenItems, "usable", lambda self, stored: {})
+    monkeypatch.setattr(pipeline, "decode", lambda stored, scope: {})
     whole_dir = tmp_path / "whole"
     whole_dir.mkdir()
     state, telegram = FeedServer(), FakeTelegram(tokens={TOKEN}, chats=CHATS)

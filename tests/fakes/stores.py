@@ -39,6 +39,7 @@ class SourceState:
     lease_owner: str | None = None
     lease_until: datetime | None = None
     gone: bool = False
+    settled: bytes | None = None
 
 
 @dataclass
@@ -95,6 +96,7 @@ class FakePollUnit:
                     cursor=s.cursor,
                     failures=s.failures,
                     primed=s.primed,
+                    settled=s.settled,
                 )
             )
             if len(out) >= limit:
@@ -175,10 +177,11 @@ class FakePollUnit:
         now: datetime,
         next_poll_at: datetime,
         remote_id: str | None = None,
+        settled: bytes | None = None,
     ) -> None:
         s = self.state.sources[key]
         if caching is not None:
-            s.caching = caching
+            s.caching, s.settled = caching, settled
         s.cursor = cursor if cursor is not None else s.cursor
         s.next_poll_at, s.failures, s.last_error, s.primed = next_poll_at, 0, None, True
         s.lease_owner = s.lease_until = None

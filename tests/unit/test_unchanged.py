@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from bot.ingest import item_hash
-from bot.model import CachingInfo, FetchedItem
-from bot.unchanged import SeenItems, item_digest, settle
+from bot.model import FetchedItem, MatchMode, Term, Topic
+from bot.unchanged import decode, encode, item_digest, settle, settle_scope
+from tests.builders import spec
 
-ETAG = CachingInfo(etag='"v2"')
 T = datetime(2020, 9, 27, 4, 0, tzinfo=UTC)
+CODE = b"c" * 16
+TOPICS = (Topic("ceasefire", "Ceasefire", (Term("ceasefire", "en"), Term("перемирие", "ru"))),)
 
 
 def item(ext: str, text: str, digest: bytes | None = None) -> FetchedItem:
@@ -28,10 +37,9 @@ def settled(items: list[FetchedItem], **kw: object) -> dict[bytes, str]:
         "skipped": {},
         "stored_hashes": {},
         "considered": (),
-        "caching": ETAG,
     }
     args.update(kw)
-    return dict(settle(items, **args).ids)  # type: ignore[arg-type]
+    return settle(items, **args)  # type: ignore[arg-type]
 
 
 class TestSettle:
@@ -67,20 +75,64 @@ class TestSettle:
         assert settled([], skipped={b"old": "o"}) == {b"old": "o"}
 
 
-class TestUsable:
-    def test_usable_while_the_stored_caching_is_the_polls_own(self) -> None:
-        seen = SeenItems(ETAG, {b"a": "a"})
-        assert seen.usable(CachingInfo(etag='"v2"')) == {b"a": "a"}
+SCOPE = settle_scope(CODE, TOPICS, spec())
 
-    def test_not_after_a_later_poll_stored_other_caching(self) -> None:
-        # another worker's poll, or a write of ours that failed and left the older one
-        seen = SeenItems(ETAG, {b"a": "a"})
-        assert seen.usable(CachingInfo(etag='"v3"')) == {}
-        assert seen.usable(CachingInfo(etag='"v2"', last_modified="Sun, 27 Sep 2020")) == {}
 
-    def test_never_for_a_source_without_caching_headers(self) -> None:
-        seen = SeenItems(CachingInfo(), {b"a": "a"})
-        assert seen.usable(CachingInfo()) == {}
+class TestStoredForm:
+    @given(st.dictionaries(st.binary(min_size=16, max_size=16), st.text(max_size=300), max_size=30))
+    @example({b"\x00" * 16: "", b"\xff" * 16: "\ud800 https://mfa.am/en/press/1"})
+    def test_what_is_stored_reads_back_under_its_scope(self, ids: dict[bytes, str]) -> None:
+        assert decode(encode(SCOPE, ids), SCOPE) == ids
+
+    def test_nothing_under_another_scope(self) -> None:
+        other = settle_scope(CODE, (), spec())
+        assert decode(encode(SCOPE, {b"d" * 16: "a"}), other) == {}
+
+    def test_nothing_from_what_is_not_the_stored_form(self) -> None:
+        stored = encode(SCOPE, {b"d" * 16: "a", b"e" * 16: "b"})
+        assert decode(None, SCOPE) == {}
+        assert decode(b"", SCOPE) == {}
+        assert decode(b"S0" + stored[2:], SCOPE) == {}
+        # cut short anywhere: nothing, or (cut between two items) the items before the cut
+        first = len(encode(SCOPE, {b"d" * 16: "a"}))
+        for end in range(len(stored)):
+            want = {b"d" * 16: "a"} if end == first else {}
+            assert decode(stored[:end], SCOPE) == want, end
+
+
+class TestScope:
+    def test_other_topics_code_or_source_settings_make_another_scope(self) -> None:
+        edited = (replace(TOPICS[0], terms=(*TOPICS[0].terms, Term("truce", "en"))),)
+        others = {
+            settle_scope(CODE, edited, spec()),
+            settle_scope(b"d" * 16, TOPICS, spec()),
+            settle_scope(CODE, TOPICS, replace(spec(), match=MatchMode.ALL)),
+            settle_scope(CODE, TOPICS, replace(spec(), speaker_id="az-mfa")),
+            settle_scope(CODE, TOPICS, replace(spec(), interval=timedelta(minutes=5))),
+        }
+        assert len(others) == 5 and SCOPE not in others
+        assert settle_scope(CODE, TOPICS, spec()) == SCOPE
+
+    def test_the_same_in_every_process(self) -> None:
+        # a `watchpost once` and the next, or two workers: string hashing differs between
+        # processes, the scope must not
+        code = (
+            "from tests.unit.test_unchanged import CODE, TOPICS, spec;"
+            "from bot.unchanged import settle_scope;"
+            "print(settle_scope(CODE, TOPICS, spec()).hex())"
+        )
+        seen = {
+            subprocess.run(
+                [sys.executable, "-c", code],
+                env={"PYTHONHASHSEED": seed, "PATH": ""},
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=Path(__file__).parents[2],
+            ).stdout.strip()
+            for seed in ("1", "2")
+        }
+        assert seen == {SCOPE.hex()}
 
 
 def test_the_digest_holds_the_feed_url_the_base_and_the_xml() -> None:
