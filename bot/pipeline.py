@@ -8,6 +8,7 @@ alerted twice, and a crash at any point leaves the poll to be done again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -50,7 +51,7 @@ from bot.model import (
 from bot.ports import BatchFetcher, Fetcher, PollStore, PollUnit
 from bot.routing import goes_to_digest, next_digest, route
 from bot.text import canonical_url
-from bot.unchanged import decode, encode, settle, settle_scope
+from bot.unchanged import SettledItems, encode, settle, settle_scope, topics_digest
 from bot.vanished import vanished
 
 __all__ = ["PollPolicy", "Poller", "statements_to_store", "store_statements"]
@@ -239,6 +240,7 @@ class Poller:
         # the watchlist's generation, which a reload moves on: a poll begun under another
         # watchlist settles nothing
         self._scopes: dict[str, bytes] = {}
+        self._topics: bytes | None = None
         self._generation = 0
 
     def replace_watchlist(self, watchlist: Watchlist, matcher: Matcher) -> None:
@@ -254,6 +256,7 @@ class Poller:
         # An item that matched no topic may match an edited one: what was settled under other
         # topics, or another spec of the source, is not used (`settle_scope`).
         self._scopes.clear()
+        self._topics = None
         self._generation += 1
 
     def load_fingerprints(self, fingerprints: Iterable[tuple[int, int]]) -> None:
@@ -476,7 +479,8 @@ class Poller:
         fetcher = self._fetchers[source.kind]
         generation = self._generation
         if source.settled is not None:
-            source = replace(source, seen_items=decode(source.settled, self._settle_scope(spec)))
+            scope = functools.partial(self._settle_scope, spec)
+            source = replace(source, seen_items=SettledItems(source.settled, scope))
         # The next poll counts from this request, not from when its answer was stored: a slow
         # answer (up to the 45 s total timeout) must not push the next one past the interval.
         started = self._clock()
@@ -620,7 +624,9 @@ class Poller:
         """What a source's settled items are decided under (`bot.unchanged.settle_scope`)."""
         scope = self._scopes.get(spec.key)
         if scope is None:
-            scope = settle_scope(code_identity(), self._watchlist.topics, spec)
+            if self._topics is None:
+                self._topics = topics_digest(self._watchlist.topics)
+            scope = settle_scope(code_identity(), self._topics, spec)
             self._scopes[spec.key] = scope
         return scope
 

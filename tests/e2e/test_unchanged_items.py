@@ -274,7 +274,7 @@ async def test_skipping_stores_and_sends_what_reading_everything_does(
 
     skipping = await _scenario(world)
     assert any(skipped for _, skipped in reads.log), "the scenario skipped nothing"
-    monkeypatch.setattr(pipeline, "decode", lambda stored, scope: {})
+    monkeypatch.setattr(pipeline, "SettledItems", lambda stored, scope: {})
     whole_dir = tmp_path / "whole"
     whole_dir.mkdir()
     state, telegram = FeedServer(), FakeTelegram(tokens={TOKEN}, chats=CHATS)

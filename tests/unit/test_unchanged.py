@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 
 from bot.ingest import item_hash
 from bot.model import FetchedItem, MatchMode, Term, Topic
-from bot.unchanged import decode, encode, item_digest, settle, settle_scope
+from bot.unchanged import (
+    SettledItems,
+    decode,
+    encode,
+    item_digest,
+    settle,
+    settle_scope,
+    topics_digest,
+)
 from tests.builders import spec
 
 T = datetime(2020, 9, 27, 4, 0, tzinfo=UTC)
@@ -75,7 +83,7 @@ class TestSettle:
         assert settled([], skipped={b"old": "o"}) == {b"old": "o"}
 
 
-SCOPE = settle_scope(CODE, TOPICS, spec())
+SCOPE = settle_scope(CODE, topics_digest(TOPICS), spec())
 
 
 class TestStoredForm:
@@ -85,7 +93,7 @@ class TestStoredForm:
         assert decode(encode(SCOPE, ids), SCOPE) == ids
 
     def test_nothing_under_another_scope(self) -> None:
-        other = settle_scope(CODE, (), spec())
+        other = settle_scope(CODE, topics_digest(()), spec())
         assert decode(encode(SCOPE, {b"d" * 16: "a"}), other) == {}
 
     def test_nothing_from_what_is_not_the_stored_form(self) -> None:
@@ -100,26 +108,40 @@ class TestStoredForm:
             assert decode(stored[:end], SCOPE) == want, end
 
 
+def test_settled_items_are_decoded_at_the_first_look_only() -> None:
+    asked: list[int] = []
+
+    def scope() -> bytes:
+        asked.append(1)
+        return SCOPE
+
+    lazy = SettledItems(encode(SCOPE, {b"d" * 16: "a"}), scope)
+    assert asked == []  # a 304: never looked at
+    assert b"d" * 16 in lazy and dict(lazy) == {b"d" * 16: "a"} and len(lazy) == 1
+    assert asked == [1]
+
+
 class TestScope:
     def test_other_topics_code_or_source_settings_make_another_scope(self) -> None:
         edited = (replace(TOPICS[0], terms=(*TOPICS[0].terms, Term("truce", "en"))),)
+        topics = topics_digest(TOPICS)
         others = {
-            settle_scope(CODE, edited, spec()),
-            settle_scope(b"d" * 16, TOPICS, spec()),
-            settle_scope(CODE, TOPICS, replace(spec(), match=MatchMode.ALL)),
-            settle_scope(CODE, TOPICS, replace(spec(), speaker_id="az-mfa")),
-            settle_scope(CODE, TOPICS, replace(spec(), interval=timedelta(minutes=5))),
+            settle_scope(CODE, topics_digest(edited), spec()),
+            settle_scope(b"d" * 16, topics, spec()),
+            settle_scope(CODE, topics, replace(spec(), match=MatchMode.ALL)),
+            settle_scope(CODE, topics, replace(spec(), speaker_id="az-mfa")),
+            settle_scope(CODE, topics, replace(spec(), interval=timedelta(minutes=5))),
         }
         assert len(others) == 5 and SCOPE not in others
-        assert settle_scope(CODE, TOPICS, spec()) == SCOPE
+        assert settle_scope(CODE, topics_digest(TOPICS), spec()) == SCOPE
 
     def test_the_same_in_every_process(self) -> None:
         # a `watchpost once` and the next, or two workers: string hashing differs between
         # processes, the scope must not
         code = (
             "from tests.unit.test_unchanged import CODE, TOPICS, spec;"
-            "from bot.unchanged import settle_scope;"
-            "print(settle_scope(CODE, TOPICS, spec()).hex())"
+            "from bot.unchanged import settle_scope, topics_digest;"
+            "print(settle_scope(CODE, topics_digest(TOPICS), spec()).hex())"
         )
         seen = {
             subprocess.run(
