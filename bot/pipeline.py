@@ -8,7 +8,6 @@ alerted twice, and a crash at any point leaves the poll to be done again.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -479,7 +478,8 @@ class Poller:
         fetcher = self._fetchers[source.kind]
         generation = self._generation
         if source.settled is not None:
-            scope = functools.partial(self._settle_scope, spec)
+            # the scope is taken here, on the event loop, with the watchlist this poll uses
+            scope = self._settle_scope(spec)
             source = replace(source, seen_items=SettledItems(source.settled, scope))
         # The next poll counts from this request, not from when its answer was stored: a slow
         # answer (up to the 45 s total timeout) must not push the next one past the interval.

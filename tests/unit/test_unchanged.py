@@ -8,9 +8,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from bot import unchanged
 from bot.ingest import item_hash
 from bot.model import FetchedItem, MatchMode, Term, Topic
 from bot.unchanged import (
@@ -108,17 +110,20 @@ class TestStoredForm:
             assert decode(stored[:end], SCOPE) == want, end
 
 
-def test_settled_items_are_decoded_at_the_first_look_only() -> None:
-    asked: list[int] = []
+def test_settled_items_are_decoded_at_the_first_look_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded: list[bytes] = []
 
-    def scope() -> bytes:
-        asked.append(1)
-        return SCOPE
+    def counting(stored: bytes | None, scope: bytes) -> dict[bytes, str]:
+        decoded.append(scope)
+        return decode(stored, scope)
 
-    lazy = SettledItems(encode(SCOPE, {b"d" * 16: "a"}), scope)
-    assert asked == []  # a 304: never looked at
+    monkeypatch.setattr(unchanged, "decode", counting)
+    lazy = SettledItems(encode(SCOPE, {b"d" * 16: "a"}), SCOPE)
+    assert decoded == []  # a 304: never looked at
     assert b"d" * 16 in lazy and dict(lazy) == {b"d" * 16: "a"} and len(lazy) == 1
-    assert asked == [1]
+    assert decoded == [SCOPE]
 
 
 class TestScope:
