@@ -53,6 +53,7 @@ class SqlPollUnit:
             due_only=due_only,
             due_by=due_by,
             after_key=after_key,
+            source_ids=self._source_ids,
         )
 
     def release_sources(self, owner: str, keys: Sequence[str] | None = None) -> int:

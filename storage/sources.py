@@ -96,6 +96,7 @@ def claim_sources(
     due_only: bool = True,
     after_key: str | None = None,
     due_by: datetime | None = None,
+    source_ids: dict[str, int] | None = None,
 ) -> list[SourceForPoll]:
     """Take up to `limit` active sources that are due (or all, with ``due_only=False``).
 
@@ -103,7 +104,8 @@ def claim_sources(
     on PostgreSQL concurrent claimers skip each other's locked rows. With `after_key` the
     sources come in key order, only those whose key sorts after it: a walk over every source
     that never takes one twice (``after_key=""`` starts it). With `due_by`, sources due by
-    then count as due.
+    then count as due. `source_ids` (key → row id) learns the row id of each source claimed:
+    the poll's statements need it (issue 9: asked once per source, it cost a query each).
     """
     t = _SOURCES
     query = (
@@ -131,6 +133,8 @@ def claim_sources(
             .values(lease_until=now + lease, lease_owner=owner, last_attempt_at=now),
             {"ids": [r.id for r in rows]},
         )
+        if source_ids is not None:
+            source_ids.update((r.key, r.id) for r in rows)
     return [
         SourceForPoll(
             key=r.key,

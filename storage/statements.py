@@ -166,7 +166,10 @@ def _known_rows(session: Session, source_id: int, external_ids: Sequence[str]) -
 
 def source_id_of(session: Session, source_key: str) -> int:
     """The row id of a configured source."""
-    return session.scalars(select(SourceRow.id).where(SourceRow.key == source_key)).one()
+    return int(session.execute(_SOURCE_ID, {"key": source_key}).scalar_one())
+
+
+_SOURCE_ID = select(SourceRow.id).where(SourceRow.key == bindparam("key"))
 
 
 def lookup_known(

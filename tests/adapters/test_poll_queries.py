@@ -82,3 +82,24 @@ async def test_a_poll_reads_the_known_rows_once(engine: Engine) -> None:
     with storage.make_sessions(engine)() as s:
         assert s.scalar(select(func.count()).select_from(StatementRow)) == 21
         assert s.scalar(select(func.count()).select_from(AlertRow)) == 1
+
+
+async def test_a_new_process_learns_each_source_row_id_from_its_claim(engine: Engine) -> None:
+    # `watchpost once` starts with no ids known: one query per changed source cost about 1 ms
+    feed = Feed()
+    feed.result = FetchResult(items=(item(1),))
+    poller = Poller(
+        sessions=storage.make_sessions(engine),
+        fetchers={SourceKind.FEED: feed},
+        watchlist=WL,
+        matcher=Matcher(WL.topics),
+        policy=PollPolicy(),
+        clock=lambda: T0,
+        metrics=Metrics(),
+        owner="w1",
+    )
+    seen = _statements(engine)
+    (outcome,) = await poller.poll_all()
+    assert outcome.new_statements == 1
+    by_key = [q for q in seen if q.startswith("SELECT sources.id FROM sources WHERE")]
+    assert by_key == [], by_key
