@@ -130,6 +130,9 @@ class SettledItems(Mapping[bytes, str]):
     def __getitem__(self, digest: bytes) -> str:
         return self._decoded()[digest]
 
+    def __contains__(self, digest: object) -> bool:
+        return digest in self._decoded()
+
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._decoded())
 
