@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from bot.context import Around, EditTexts, ParentState
 from bot.model import AlertForDelivery, AlertKind, AlertStatus, StoredStatement
 from storage.schema import AlertRow, MatchRow, StatementRow, VersionRow
-from storage.statements import load_statements
+from storage.statements import is_original, load_statements
 
 __all__ = [
     "RECENT_LIMIT",
@@ -62,7 +62,7 @@ def _recent_ids(
             MatchRow.topic_id.in_(topic_ids),
             StatementRow.published_at >= since,
             StatementRow.published_at <= until,
-            StatementRow.duplicate_of.is_(None),
+            is_original(),
             StatementRow.speaker_id.not_in(exclude_speakers),
         )
         .group_by(StatementRow.id, StatementRow.published_at)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, insert, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, defer
 
@@ -569,13 +569,20 @@ def to_stored(row: StatementRow, source_key: str, matches: tuple[Match, ...]) ->
     )
 
 
+def is_original() -> ColumnElement[bool]:
+    """``duplicate_of IS NULL``, written so that no planner reads it from the `duplicate_of`
+    index: SQLite took that index (IS NULL counts as equality) over a `published_at` range,
+    and so read every original statement of the archive to find the last week's."""
+    return func.coalesce(StatementRow.duplicate_of, 0) == 0
+
+
 def recent_fingerprints(session: Session, *, since: datetime) -> list[tuple[int, int]]:
     """(id, SimHash) of the original statements published since `since`."""
     rows = session.execute(
         select(StatementRow.id, StatementRow.simhash).where(
             StatementRow.published_at >= since,
             StatementRow.simhash.is_not(None),
-            StatementRow.duplicate_of.is_(None),
+            is_original(),
         )
     ).all()
     return [(sid, fp) for sid, fp in rows if fp is not None]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import storage
@@ -68,6 +69,35 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     eng.dispose()
+
+
+def _plans(tmp_path: Any, read: Any) -> list[str]:
+    """SQLite's query plans for what `read(session)` runs."""
+    from sqlalchemy.dialects import sqlite
+
+    eng = storage.make_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    storage.migrate(eng)
+    plans: list[str] = []
+    with storage.session_scope(storage.make_sessions(eng)) as s:
+        real = s.execute
+
+        def explain(stmt: Any, *args: Any, **kwargs: Any) -> Any:
+            sql = stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+            plans.extend(str(row[-1]) for row in real(text(f"EXPLAIN QUERY PLAN {sql}")).all())
+            return real(stmt, *args, **kwargs)
+
+        s.execute = explain  # type: ignore[method-assign]
+        read(s)
+    eng.dispose()
+    return plans
+
+
+def test_the_last_weeks_fingerprints_are_read_by_date_not_from_every_original(tmp_path) -> None:
+    # every start (every `watchpost once`) loads them: SQLite took the duplicate_of index for
+    # "duplicate_of IS NULL", which every original statement of the archive is
+    plans = _plans(tmp_path, lambda s: storage.recent_fingerprints(s, since=T0))
+    assert plans and all("ix_statements_duplicate_of" not in p for p in plans), plans
+    assert any("ix_statements_published_at" in p for p in plans), plans
 
 
 def test_new_sources_are_due_at_once_and_leased_when_claimed(sessions) -> None:
@@ -383,3 +413,12 @@ def test_a_statement_another_worker_stored_meanwhile_is_left_to_it(sessions) -> 
         assert s.scalar(select(func.count()).select_from(StatementRow)) == 3
         assert s.scalar(select(func.count()).select_from(AlertRow)) == 3
         assert s.scalar(select(func.count()).select_from(MatchRow)) == 3
+
+
+def test_the_other_sides_statements_are_not_read_from_every_original(tmp_path) -> None:
+    # the alert context ("on the other side") runs this per topic at every dispatch tick
+    from storage.queries import _recent_ids
+
+    query = _recent_ids(["ceasefire"], T0 - timedelta(days=1), T0, ["sp1"], 5)
+    plans = _plans(tmp_path, lambda s: s.execute(query).all())
+    assert plans and all("ix_statements_duplicate_of" not in p for p in plans), plans
