@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import storage
 from bot.model import CachingInfo, Channel
 from bot.pipeline import store_statements
-from storage.schema import AlertRow, Base, MatchRow, StatementRow
+from storage.schema import AlertRow, Base, MatchRow, SourceRow, StatementRow
 from tests.builders import T0, item, spec, to_store
 
 
@@ -422,3 +423,44 @@ def test_the_other_sides_statements_are_not_read_from_every_original(tmp_path) -
     query = _recent_ids(["ceasefire"], T0 - timedelta(days=1), T0, ["sp1"], 5)
     plans = _plans(tmp_path, lambda s: s.execute(query).all())
     assert plans and all("ix_statements_duplicate_of" not in p for p in plans), plans
+
+
+def test_a_resync_applies_what_the_watchlist_changed_and_writes_nothing_else(
+    sessions, engine: Engine
+) -> None:
+    from sqlalchemy import event
+
+    key = spec().key
+    minute = timedelta(seconds=60)
+    with storage.session_scope(sessions) as s:
+        storage.record_poll_success(
+            s, key, caching=None, cursor=None, now=T0, next_poll_at=T0 + timedelta(hours=1)
+        )
+    writes: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("UPDATE", "INSERT")):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    specs = [spec(), spec("feed:https://other.org/rss", speaker="sp2")]
+    with storage.session_scope(sessions) as s:
+        storage.sync_sources(s, specs, default_interval=minute, now=T0)
+    assert writes == []  # nothing changed: nothing written
+    # a shorter interval takes effect now; another speaker is recorded
+    shorter = [
+        replace(spec(speaker="sp9"), interval=timedelta(minutes=5)),
+        spec("feed:https://other.org/rss", speaker="sp2"),
+    ]
+    with storage.session_scope(sessions) as s:
+        storage.sync_sources(s, shorter, default_interval=minute, now=T0)
+        row = s.scalars(select(SourceRow).where(SourceRow.key == key)).one()
+        assert (row.speaker_id, row.interval_seconds) == ("sp9", 300)
+        assert row.next_poll_at == T0 + timedelta(minutes=5)
+    # a longer one keeps the poll already due sooner
+    longer = [replace(shorter[0], interval=timedelta(hours=2)), shorter[1]]
+    with storage.session_scope(sessions) as s:
+        storage.sync_sources(s, longer, default_interval=minute, now=T0)
+        row = s.scalars(select(SourceRow).where(SourceRow.key == key)).one()
+        assert (row.interval_seconds, row.next_poll_at) == (7200, T0 + timedelta(minutes=5))
+    event.remove(engine, "before_cursor_execute", record)
