@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
+import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -37,8 +37,8 @@ DECIDING = (
     "bot.sources.feedmedia",
     "bot.sources.feedparse",
 )
-#: the libraries they parse and repair text with
-LIBRARIES = ("feedparser", "ftfy", "lxml.etree")
+#: the distributions they parse and repair text with
+LIBRARIES = ("feedparser", "ftfy", "lxml")
 
 
 @functools.cache
@@ -50,7 +50,12 @@ def code_identity() -> bytes:
         h.update(b"\x00" + name.encode() + b"\x00")
         h.update(_source(name))
     for name in LIBRARIES:
-        version = getattr(importlib.import_module(name), "__version__", None)
+        # by the installed distribution, without importing it (the parser imports feedparser
+        # only when its fast path declines a feed)
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "?"
         h.update(f"\x00{name}={version}".encode())
     return h.digest()
 
