@@ -3,8 +3,8 @@ read once, and a feed with one new item among twenty costs a fixed handful of st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -52,19 +52,23 @@ def _statements(engine: Engine) -> list[str]:
     return seen
 
 
-async def test_a_poll_reads_the_known_rows_once(engine: Engine) -> None:
-    now = [T0]
-    feed = Feed()
-    poller = Poller(
+def _poller(engine: Engine, feed: Feed, clock: Callable[[], datetime]) -> Poller:
+    return Poller(
         sessions=storage.make_sessions(engine),
         fetchers={SourceKind.FEED: feed},
         watchlist=WL,
         matcher=Matcher(WL.topics),
         policy=PollPolicy(),
-        clock=lambda: now[0],
+        clock=clock,
         metrics=Metrics(),
         owner="w1",
     )
+
+
+async def test_a_poll_reads_the_known_rows_once(engine: Engine) -> None:
+    now = [T0]
+    feed = Feed()
+    poller = _poller(engine, feed, lambda: now[0])
     feed.result = FetchResult(items=tuple(item(n) for n in range(20)))
     await poller.poll_all()  # the first poll: stored as seen
     await poller.poll_all()  # the source's row id is known from here on
@@ -88,16 +92,7 @@ async def test_a_new_process_learns_each_source_row_id_from_its_claim(engine: En
     # `watchpost once` starts with no ids known: one query per changed source cost about 1 ms
     feed = Feed()
     feed.result = FetchResult(items=(item(1),))
-    poller = Poller(
-        sessions=storage.make_sessions(engine),
-        fetchers={SourceKind.FEED: feed},
-        watchlist=WL,
-        matcher=Matcher(WL.topics),
-        policy=PollPolicy(),
-        clock=lambda: T0,
-        metrics=Metrics(),
-        owner="w1",
-    )
+    poller = _poller(engine, feed, lambda: T0)
     seen = _statements(engine)
     (outcome,) = await poller.poll_all()
     assert outcome.new_statements == 1

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from bot.app import App, run_once
 from bot.matching import compile_topics
+from bot.model import Watchlist
 from bot.sources import feeds
 from bot.watchlist import parse_watchlist
 from storage.schema import StatementRow, VersionRow
@@ -92,14 +93,25 @@ async def test_an_edited_item_is_read_again_and_its_version_kept(
             assert s.scalars(select(VersionRow.text)).one() == "Statement 2, corrected: 14."
 
 
-async def test_an_item_that_matched_nothing_is_matched_again_after_a_reload(
-    world: World, reads: Reads
-) -> None:
+def _publish_karabakh_and_lachin(world: World) -> None:
+    """Two items, the second matching no topic of ONE_SOURCE (until "Lachin" is added)."""
     world.publish(
         "/am.rss",
         entry(1, "Karabakh", "The ministry on Karabakh."),
         entry(2, "Lachin", "The Lachin road is open."),
     )
+
+
+def _with_lachin(world: World) -> Watchlist:
+    """ONE_SOURCE with "Lachin" among its terms, as an operator's edit makes it."""
+    text = ONE_SOURCE.replace("Stepanakert]", "Stepanakert, Lachin]")
+    return parse_watchlist(text.replace("{feeds}", world.feeds.url), path="test.yaml")
+
+
+async def test_an_item_that_matched_nothing_is_matched_again_after_a_reload(
+    world: World, reads: Reads
+) -> None:
+    _publish_karabakh_and_lachin(world)
     async with world.app(ONE_SOURCE) as app:
         await run_once(app)
         world.publish("/am.rss", entry(3, "Karabakh talks", "Talks on Karabakh resume."))
@@ -107,8 +119,7 @@ async def test_an_item_that_matched_nothing_is_matched_again_after_a_reload(
         assert reads.last == (1, 2)  # "Lachin" matched nothing, and is settled as such
         assert not any("Lachin" in t for t in _texts(app))
         # an operator adds the term: the next poll reads every item again
-        text = ONE_SOURCE.replace("Stepanakert]", "Stepanakert, Lachin]")
-        wl = parse_watchlist(text.replace("{feeds}", world.feeds.url), path="test.yaml")
+        wl = _with_lachin(world)
         app.poller.replace_watchlist(wl, compile_topics(wl.topics))
         app.dispatcher.replace_watchlist(wl)
         world.publish("/am.rss", entry(4, "Karabakh", "One more on Karabakh."))
@@ -140,15 +151,10 @@ async def test_what_was_settled_is_used_by_the_next_process(world: World, reads:
 async def test_a_poll_begun_before_a_reload_settles_nothing(
     world: World, reads: Reads, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    world.publish(
-        "/am.rss",
-        entry(1, "Karabakh", "The ministry on Karabakh."),
-        entry(2, "Lachin", "The Lachin road is open."),
-    )
+    _publish_karabakh_and_lachin(world)
     async with world.app(ONE_SOURCE) as app:
         await run_once(app)
-        text = ONE_SOURCE.replace("Stepanakert]", "Stepanakert, Lachin]")
-        wl = parse_watchlist(text.replace("{feeds}", world.feeds.url), path="test.yaml")
+        wl = _with_lachin(world)
         fetcher = app.poller._fetchers[wl.sources()[0].kind]
         real = fetcher.fetch
 
