@@ -4,14 +4,17 @@ feedparser, with the same result as before issue 9."""
 from __future__ import annotations
 
 import html
+import re
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from bot.errors import FeedParseError
+from bot.sources import fastfeed
 from bot.sources.fastfeed import parse_fast
 from bot.sources.feedparse import ParsedFeed, parse_feed
 
@@ -264,6 +267,52 @@ def test_whatever_it_accepts_equals_feedparser(title: str, text: str) -> None:
              f"<summary>{escape(text)}</summary></entry>"),
     ):  # fmt: skip
         assert_same(*both(body))
+
+
+# The check of HTML fields as first written: one regex tried at every character (issue 9 made it
+# search for "<" and "&" first); it must accept and decline the same fields.
+_MARKUP_REFERENCE = re.compile(
+    r"</?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>|&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]+);|[<&]"
+)
+
+
+def _html_accepted_reference(value: str) -> bool:
+    for m in _MARKUP_REFERENCE.finditer(value):
+        tag, entity = m.group(1), m.group(2)
+        if tag is not None:
+            whole = m.group(0)
+            if (
+                tag.lower() not in fastfeed._KEPT_ELEMENTS
+                or whole.count('"') % 2
+                or whole.count("'") % 2
+            ):
+                return False
+        elif entity is None or not fastfeed._safe_entity(entity):
+            return False
+    return True
+
+
+_MORE_PIECES = (
+    "<P>", "<BR/>", "<p/>", "<p />", "< p>", "<p", "p>", "</ p>", "<a title='x'>", "<a b=\"'\">",
+    "&#150;", "&#x41;", "&#X1F600;", "&#0;", "&#;", "&amp", "&AMP;", "&a1;", "<h1 class=x>",
+    "<img src=a/>", "<1>", "<_x>", "&<", "<&", "<<p>>",
+)  # fmt: skip
+_markup = st.lists(st.sampled_from(_HTML_PIECES + _MORE_PIECES), max_size=30).map("".join)
+
+
+@given(_markup)
+@example("<p>a &amp; b</p>")
+@example("&lt;<p>")
+def test_html_fields_are_checked_as_the_reference_checks_them(value: str) -> None:
+    el = etree.Element("description")
+    el.text = value
+    try:
+        fastfeed._html(el)
+        accepted = True
+    except fastfeed._Decline:
+        accepted = False
+    stripped = value.strip()
+    assert accepted == _html_accepted_reference(stripped)
 
 
 # --- issue 9: settled items are not read again (bot.unchanged) ------------------------------
