@@ -123,3 +123,19 @@ def test_corpus_texts_fold_as_the_reference() -> None:
                 assert html_to_text(text, paragraphs=True) == ref_html_to_text(text), path
             checked += 1
     assert checked > 1000
+
+
+# bot.sources.feedparse folds an item's title and text again only when ftfy repaired them
+# (issue 9): what these functions give must be what folding gives back unchanged.
+@given(_TEXTS | _TEXTS.map(lambda s: "<p>" + s))
+@example("a\n\n\nb\r\nc")
+def test_texts_of_items_come_folded(text: str) -> None:
+    for limit in (None, 10):
+        body = html_to_text(text, paragraphs=True, limit=limit)
+        assert fold_lines(body) == body
+        title = html_to_text(text, limit=limit)
+        assert fold_whitespace(title) == title
+    plain = fold_whitespace(text, paragraphs=True)
+    assert fold_lines(plain) == plain
+    line = fold_whitespace(text)
+    assert fold_whitespace(line) == line
