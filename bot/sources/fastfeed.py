@@ -23,7 +23,6 @@ and content, which are that XML's own content) plus the entry's XML as published
 
 from __future__ import annotations
 
-import calendar
 import re
 import time
 from collections.abc import Container, Mapping
@@ -737,4 +736,6 @@ def _utc(
         instant = local - offset if sign == "+" else local + offset
     except (ValueError, OverflowError):
         raise _Decline from None
-    return time.gmtime(calendar.timegm(instant.utctimetuple()))
+    # An aware datetime's timestamp is exact in whole seconds (an integer of microseconds
+    # divided once); a third of the time of timegm over utctimetuple (issue 9).
+    return time.gmtime(int(instant.timestamp()))

@@ -3,9 +3,11 @@ feedparser, with the same result as before issue 9."""
 
 from __future__ import annotations
 
+import calendar
 import html
 import re
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
 import pytest
@@ -399,3 +401,28 @@ def test_an_item_read_with_the_id_of_a_skipped_one_makes_the_fetcher_read_them_a
     # without the clash the settled item is skipped
     other = fetcher_parse(rss(old + _item(2)).encode(), "feed:test", URL, None, FETCHED, seen)
     assert [i.external_id for i in other.items] == ["urn:st:2"]
+
+
+@given(
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+    st.sampled_from(["+", "-", None]),
+    st.integers(0, 23),
+    st.integers(0, 59),
+)
+@example(datetime(1900, 1, 1), "+", 14, 0)  # before 1900 in UTC: still a time feedparser gives
+@example(datetime(9999, 12, 31, 23, 59, 59), "-", 12, 0)  # past 9999: declined
+def test_dates_are_the_utc_time_as_timegm_gives_it(
+    local: datetime, sign: str | None, hours: int, minutes: int
+) -> None:
+    # The first way of _utc, kept as the reference: calendar.timegm of the UTC time tuple.
+    offset = timedelta(hours=hours, minutes=minutes)
+    args = (local.year, local.month, local.day, local.hour, local.minute, local.second)
+    try:
+        aware = local.replace(tzinfo=UTC)
+        instant = aware - offset if sign == "+" else aware + offset
+        expected = time.gmtime(calendar.timegm(instant.utctimetuple()))
+    except (ValueError, OverflowError):
+        with pytest.raises(fastfeed._Decline):
+            fastfeed._utc(*args, sign, offset)
+        return
+    assert fastfeed._utc(*args, sign, offset) == expected
