@@ -426,3 +426,48 @@ def test_dates_are_the_utc_time_as_timegm_gives_it(
             fastfeed._utc(*args, sign, offset)
         return
     assert fastfeed._utc(*args, sign, offset) == expected
+
+
+# Where a document's attributes make the fast path decline, as first written: element by element.
+def _entity_or_bare_lang_reference(root: etree._Element) -> bool:
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            if isinstance(el, etree._Comment | etree._ProcessingInstruction):
+                continue
+            return True
+        if "lang" in el.attrib or "base" in el.attrib:
+            return True
+    return False
+
+
+_ATTRIBUTES = st.sampled_from(
+    [
+        "", ' lang="en"', ' base="http://x/"', ' xml:lang="en"', ' xml:base="http://x/"',
+        ' a:lang="en"', ' a:base="x"', ' language="en"', ' Lang="en"', ' href="lang"',
+    ]
+)  # fmt: skip
+_CHILDREN = st.sampled_from(["<title>t</title>", "<!-- lang -->", "<?pi base?>", "text", ""])
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> str:
+    def element(depth: int) -> str:
+        name = draw(st.sampled_from(["item", "a:x", "channel", "title"]))
+        inner = "".join(
+            element(depth + 1) if depth < 3 and draw(st.booleans()) else draw(_CHILDREN)
+            for _ in range(draw(st.integers(0, 3)))
+        )
+        return f"<{name}{draw(_ATTRIBUTES)}>{inner}</{name}>"
+
+    return f'<rss xmlns:a="urn:a" version="2.0"{draw(_ATTRIBUTES)}>{element(0)}</rss>'
+
+
+@given(_documents())
+@example('<rss version="2.0"><channel><item lang="en"/></channel></rss>')
+@example('<rss version="2.0" base="x"/>')
+def test_attributes_that_decline_are_found_as_element_by_element(document: str) -> None:
+    root = etree.fromstring(document.encode())
+    assert fastfeed._entity_or_bare_lang(root) == _entity_or_bare_lang_reference(root)
+    assert bool(root.xpath("boolean(//@xml:lang)")) == any(
+        fastfeed._XML_LANG in el.attrib for el in root.iter()
+    )
