@@ -66,9 +66,9 @@ MIN_WORDS = 8
 _SHINGLE = 3
 _M64 = (1 << 64) - 1
 _WORD = re.compile(r"[^\W_]+")
-# ASCII text's words, the same as _WORD finds, by str.translate and split (a third of the time:
+# ASCII text's words, the same as _WORD finds, by bytes.translate and split (a fifth of the time:
 # the regex tests each character's class): every ASCII character _WORD does not match is a space.
-_ASCII_NOT_WORD = {i: " " for i in range(128) if not _WORD.fullmatch(chr(i))}
+_ASCII_WORDS_ONLY = bytes(b if _WORD.fullmatch(chr(b)) else 0x20 for b in range(128)) + bytes(128)
 _HASHTAG = re.compile(r"#[^\W_][\w]*")
 # Fingerprints of version 1 were made with 64 counters packed in 24-bit lanes of one integer,
 # so a text with more shingles than a lane holds counted only the first ones in sorted order;
@@ -94,7 +94,10 @@ def _words(text: str) -> list[str]:
     folded = blank_links(fold(text))
     if "#" in folded:
         folded = _HASHTAG.sub(lambda m: LINK_FILL * len(m.group()), folded)
-    words = folded.translate(_ASCII_NOT_WORD).split() if folded.isascii() else _WORD.findall(folded)
+    if folded.isascii():
+        words = folded.encode("ascii").translate(_ASCII_WORDS_ONLY).decode("ascii").split()
+    else:
+        words = _WORD.findall(folded)
     if words[:1] == ["rt"]:  # "RT @account: ...": the mention is blanked already
         words = words[1:]
     return words
