@@ -76,9 +76,8 @@ ID_SEPARATOR = "\u241f"
 # external_id is VARCHAR(1000): a shared guid this long is replaced by its hash
 _MAX_ID = 1000
 _HASH_CHARS = 16
-_INVISIBLE = re.compile(
-    "[\\s\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]+"
-)
+# Left out of a text's hash besides whitespace: invisible formatting characters (none is ASCII).
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]+")
 
 
 # issue 9: a poll hashes each fetched item twice (one id per distinct item, then unchanged
@@ -94,7 +93,17 @@ def text_hash(title: str, text: str) -> str:
     spaces around inline tags ("#481</a>)" becomes "#481 )"); soft hyphens, zero-width and
     bidi controls come and go with editors. None of these is an edit.
     """
-    return content_hash(_INVISIBLE.sub("", title).casefold(), _INVISIBLE.sub("", text).casefold())
+    return content_hash(_visible(title).casefold(), _visible(text).casefold())
+
+
+def _visible(text: str) -> str:
+    """`text` without whitespace and invisible formatting characters."""
+    # str.split() drops what the regex \s matches (both are str.isspace), five times faster than
+    # substituting at every space of a text (issue 9); the invisible characters are rare.
+    text = "".join(text.split())
+    if not text.isascii() and _INVISIBLE.search(text):
+        text = _INVISIBLE.sub("", text)
+    return text
 
 
 def item_hash(item: FetchedItem) -> str:

@@ -12,7 +12,7 @@ import html
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -35,8 +35,6 @@ _WS = re.compile(r"\s+")
 # `html_to_text` with a limit reads markup over this many times the limit in chunks of _CHUNK
 _WHOLE = 4
 _CHUNK = 65_536
-# whitespace other than a line break
-_HSPACE = re.compile(r"[^\S\n]+")
 # stands for a break from a tag while the text is folded in one pass (never in markup's data:
 # NUL is not allowed in XML, and a character reference to it decodes to U+FFFD)
 _BREAK = "\x00"
@@ -92,7 +90,8 @@ def fold_whitespace(text: str, *, paragraphs: bool = False) -> str:
     (hard-wrapped lines are one paragraph).
     """
     if not paragraphs:
-        return _WS.sub(" ", text).strip()
+        # str.split() splits where the regex \s does (both are str.isspace), a third the time
+        return " ".join(text.split())
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n\n")
     # Line by line, not one regex over the text: a regex for "whitespace holding two line
     # breaks" backtracks quadratically over a long run of spaces, which a feed can send.
@@ -102,10 +101,10 @@ def fold_whitespace(text: str, *, paragraphs: bool = False) -> str:
         if line and not line.isspace():
             lines.append(line)
         elif lines:
-            paras.append(_WS.sub(" ", " ".join(lines)).strip())
+            paras.append(" ".join(" ".join(lines).split()))
             lines = []
     if lines:
-        paras.append(_WS.sub(" ", " ".join(lines)).strip())
+        paras.append(" ".join(" ".join(lines).split()))
     return _PARAGRAPH.join(paras)
 
 
@@ -146,30 +145,103 @@ class _TextExtractor(HTMLParser):
                 self.text_chars += len(_WS.sub("", data))
 
     def _break(self, tag: str, *, start: bool) -> None:
-        if tag == "br" or (start and tag in _LINE_TAGS):
-            self.parts.append(_LINE)
-        elif tag in _PARAGRAPH_TAGS:
-            self.parts.append(_PARAGRAPH)
-        elif tag in _CELL_TAGS or tag in _LINE_TAGS:
-            self.parts.append(" ")
+        brk = _tag_break(tag, start=start)
+        if brk:
+            self.parts.append(brk)
+
+
+def _tag_break(tag: str, *, start: bool) -> str:
+    """What a start or end tag puts in the text: a line or paragraph break, a space, or nothing."""
+    if tag == "br" or (start and tag in _LINE_TAGS):
+        return _LINE
+    if tag in _PARAGRAPH_TAGS:
+        return _PARAGRAPH
+    if tag in _CELL_TAGS or tag in _LINE_TAGS:
+        return " "
+    return ""
+
+
+# Issue 9: html.parser, in Python, took half the time of html_to_text on a feed item's HTML. The
+# plain HTML feeds mostly send (known tags, attributes quoted or of plain characters, entities in
+# the text) is read by one regex split instead: `_simple_parts`. Anything else, or anything it is
+# not sure html.parser reads the same way (comments, script, a "<" in the text, an attribute
+# written oddly), goes to html.parser as before; tests/unit/test_text_html.py proves the two
+# equal on generated markup and on the corpus.
+#
+# Whitespace as html.parser's tag-name rule ends a name (not the other Unicode spaces).
+_TAG_SPACE = "[ \t\n\r\f]"
+_SIMPLE_TAG = re.compile(
+    # "/" of an end tag (group 1), the name (group 2), attributes (group 3), "/" of "/>" (group 4)
+    rf"<(/?)([A-Za-z][A-Za-z0-9]*)"
+    rf"((?:{_TAG_SPACE}+[A-Za-z_:][-A-Za-z0-9_:.]*"
+    rf"(?:{_TAG_SPACE}*={_TAG_SPACE}*"
+    rf"(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s\"'=<>`/]+(?={_TAG_SPACE}|>)))?)*)"
+    rf"{_TAG_SPACE}*(/?)>"
+)
+# Tags that no version of html.parser reads in a mode of its own (script, style, title,
+# textarea, ...: their content is not markup), by what they put in the text.
+_INLINE_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "big", "br", "caption", "cite", "code", "del", "em", "font", "i",
+        "img", "ins", "mark", "q", "s", "small", "span", "strike", "strong", "sub", "sup",
+        "tbody", "tfoot", "thead", "time", "u", "wbr",
+    }
+)  # fmt: skip
+_SIMPLE_TAG_BREAKS = {
+    tag: (_tag_break(tag, start=True), _tag_break(tag, start=False))
+    for tag in _PARAGRAPH_TAGS | _LINE_TAGS | _CELL_TAGS | _INLINE_TAGS
+}
+
+
+def _simple_parts(markup: str) -> tuple[list[str], int] | None:
+    """What `_TextExtractor` reads from `markup` (its parts and how many tags), when the markup
+    is plain HTML of known tags; None otherwise, and html.parser must read it.
+
+    html.parser hands the text between two tags to handle_data in one piece, its entities
+    decoded (html.unescape), and none if it is empty; each tag's name lowercased.
+    """
+    pieces = _SIMPLE_TAG.split(markup)
+    # text, then per tag: end, name, attributes, self-closing, the text after it
+    parts: list[str] = []
+    if "<" in pieces[0]:
+        return None
+    if pieces[0]:
+        parts.append(html.unescape(pieces[0]))
+    for i in range(1, len(pieces), 5):
+        end, name, attributes, closed, text = pieces[i : i + 5]
+        breaks = _SIMPLE_TAG_BREAKS.get(name.lower())
+        if breaks is None or "<" in text or (end and (attributes or closed)):
+            return None
+        brk = breaks[1] if end else breaks[0]  # "<p/>" is a start tag to _TextExtractor
+        if brk:
+            parts.append(brk)
+        if text:
+            parts.append(html.unescape(text))
+    return parts, len(pieces) // 5
 
 
 def fold_lines(text: str) -> str:
     """Collapse whitespace within each line and keep the line breaks, with at most one blank
     line in a row (a paragraph break); the ends stripped. Idempotent."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _join_lines(text.replace("\r\n", "\n").replace("\r", "\n").split(_LINE))
+
+
+def _join_lines(lines: Iterable[str]) -> str:
+    """`lines` with whitespace folded in each, joined by a line break, or by one blank line where
+    blank lines came between them; blank lines at the ends dropped."""
     out: list[str] = []
-    blank = 0
-    # One pass over the text, not one per line: the same as folding each line (issue 9).
-    for line in _HSPACE.sub(" ", text).split(_LINE):
-        line = line.strip()
-        if not line:
-            blank += 1
+    blank = False
+    # str.split() and join, not a regex substitution: a regex for whitespace other than "\n"
+    # took four times as long (issue 9: 60 µs of a 1 KB text's 0.4 ms of parsing).
+    for line in lines:
+        words = line.split()
+        if not words:
+            blank = True
             continue
         if out:
             out.append(_PARAGRAPH if blank else _LINE)
-        out.append(line)
-        blank = 0
+        out.append(" ".join(words))
+        blank = False
     return "".join(out)
 
 
@@ -191,33 +263,37 @@ def html_to_text(markup: str, *, paragraphs: bool = False, limit: int | None = N
     """
     if "<" not in markup and "&" not in markup:
         return fold_whitespace(markup, paragraphs=paragraphs)
-    parser = _TextExtractor()
-    try:
-        if limit is None or len(markup) <= _WHOLE * limit:
-            parser.feed(markup)
-        else:
-            parser.counting = True
-            for start in range(0, len(markup), _CHUNK):
-                parser.feed(markup[start : start + _CHUNK])
-                if parser.text_chars > limit:
-                    break
-        parser.close()
-    except AssertionError:  # html.parser's rare internal assertion on broken markup
-        return fold_whitespace(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
+    whole = limit is None or len(markup) <= _WHOLE * limit
+    read = _simple_parts(markup) if whole else None
+    if read is None:
+        parser = _TextExtractor()
+        try:
+            if limit is None or whole:
+                parser.feed(markup)
+            else:
+                parser.counting = True
+                for start in range(0, len(markup), _CHUNK):
+                    parser.feed(markup[start : start + _CHUNK])
+                    if parser.text_chars > limit:
+                        break
+            parser.close()
+        except AssertionError:  # html.parser's rare internal assertion on broken markup
+            return fold_whitespace(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
+        read = parser.parts, parser.tags
+    parts, tags = read
     if not paragraphs:
-        return fold_whitespace("".join(parser.parts))
-    if not parser.tags:
-        return fold_whitespace("".join(parser.parts), paragraphs=True)
+        return fold_whitespace("".join(parts))
+    if not tags:
+        return fold_whitespace("".join(parts), paragraphs=True)
     # In HTML, whitespace in the data is a space whatever it is; only tags break lines.
     if _BREAK in markup:
         return fold_lines(
-            "".join(p if p in (_LINE, _PARAGRAPH) else _WS.sub(" ", p) for p in parser.parts)
+            "".join(p if p in (_LINE, _PARAGRAPH) else _WS.sub(" ", p) for p in parts)
         )
-    # The same in one regex pass (issue 9: one per part cost a third of parsing a feed).
-    marked = "".join(
-        _BREAK if p == _LINE else _BREAK * 2 if p == _PARAGRAPH else p for p in parser.parts
-    )
-    return fold_lines(_WS.sub(" ", marked).replace(_BREAK, _LINE))
+    # The same in one pass (issue 9: one per part cost a third of parsing a feed): every
+    # whitespace character of the data is a space, so only the tags' breaks split lines.
+    marked = "".join(_BREAK if p == _LINE else _BREAK * 2 if p == _PARAGRAPH else p for p in parts)
+    return _join_lines(marked.split(_BREAK))
 
 
 # --- text for display -----------------------------------------------------------------------
@@ -605,17 +681,19 @@ def fold(s: str) -> str:
     return _unmix(folded)
 
 
-def fold_with_offsets(s: str) -> tuple[str, list[int], list[int]]:
+def fold_with_offsets(s: str) -> tuple[str, Sequence[int], Sequence[int]]:
     """`fold(s)` with, for each folded character, where its source starts and ends in `s`.
 
     Returns ``(folded, starts, ends)``: ``folded[j]`` comes from ``s[starts[j]:ends[j]]``, so a
-    folded span ``[a, b)`` is ``s[starts[a]:ends[b - 1]]``. Both lists are non-decreasing.
+    folded span ``[a, b)`` is ``s[starts[a]:ends[b - 1]]``. Both sequences are non-decreasing.
     """
+    # One to one: ranges, not lists (issue 9: a list of a 1 KB text's offsets, one int object
+    # each, took 30 us, and the matcher reads two offsets per term found).
     if s.isascii():
-        return fold(s), list(range(len(s))), list(range(1, len(s) + 1))
+        return fold(s), range(len(s)), range(1, len(s) + 1)
     fast = _casefold_is_fold(s)
     if fast is not None and len(fast) == len(s):  # casefold never shortens: one to one
-        return _unmix(fast), list(range(len(s))), list(range(1, len(s) + 1))
+        return _unmix(fast), range(len(s)), range(1, len(s) + 1)
     nfc = unicodedata.is_normalized("NFC", s)
     if nfc:
         # How many characters each character folds to, as code points: mostly 1, 0 if dropped.

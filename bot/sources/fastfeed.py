@@ -23,7 +23,6 @@ and content, which are that XML's own content) plus the entry's XML as published
 
 from __future__ import annotations
 
-import calendar
 import re
 import time
 from collections.abc import Container, Mapping
@@ -146,10 +145,13 @@ _ATOM_TYPES = {
 _HTMLISH = re.compile(r"</?\w|&#?\w+;")
 _LINK_ENTITY = re.compile(r"&([A-Za-z0-9_]+);")
 _C1 = re.compile(r"[\x80-\x9f]")
-# In HTML fields: a start or end tag (group 1), an entity (group 2), or a lone "<" or "&".
-_MARKUP = re.compile(
-    r"</?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>|&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]+);|[<&]"
-)
+# In HTML fields: a start or end tag (its name, group 1) or a lone "<" (no group); with
+# _MARKUP, also an entity (group 2) or a lone "&". Each branch starts with its literal "<" or "&",
+# so that the regex engine skips the text between them without trying a branch at every
+# character, and HTML without entities is searched for "<" alone, which is faster still (issue 9:
+# the search cost as much as the rest of reading an item).
+_TAG = re.compile(r"<(?:/?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>)?")
+_MARKUP = re.compile(_TAG.pattern + r"|&(?:(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]+);)?")
 # The named entities feedparser's HTML processor keeps as written (HTML 4's and "apos"); it
 # turns any other into text ("&amp;name").
 _NAMED_ENTITIES = frozenset(name2codepoint) | {"apos"}
@@ -276,18 +278,10 @@ def _parse(body: bytes, content_type: str | None, url: str, skip: Container[byte
         # Whatever libxml2 only warned about (XML 1.1, a relative namespace URI) may be an
         # error to feedparser's expat, which then reads the body another way.
         raise _Decline
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            # Comments and processing instructions between elements are skipped by both
-            # parsers; inside a field they decline (_value). Anything else (an entity) declines.
-            if isinstance(el, etree._Comment | etree._ProcessingInstruction):
-                continue
-            raise _Decline
-        # feedparser also reads a bare "lang" or "base" attribute as xml:lang / xml:base.
-        if "lang" in el.attrib or "base" in el.attrib:
-            raise _Decline
+    if _entity_or_bare_lang(root):
+        raise _Decline
     if root.tag == "rss" and root.get("version") == "2.0" and None not in root.nsmap:
-        if any(_XML_LANG in el.attrib for el in root.iter()):
+        if root.xpath("boolean(//@xml:lang)"):
             raise _Decline  # feedparser gives titles and texts the language in scope
         bases = _bases(root, body)
         return _rss(root, bases, _Items(url, skip, bases))
@@ -295,6 +289,19 @@ def _parse(body: bytes, content_type: str | None, url: str, skip: Container[byte
         bases = _bases(root, body)
         return _atom(root, bases, _Items(url, skip, bases))
     raise _Decline
+
+
+def _entity_or_bare_lang(root: Any) -> bool:
+    """Whether the document holds an entity node or a bare "lang" or "base" attribute, which
+    feedparser also reads as xml:lang / xml:base.
+
+    Comments and processing instructions between elements are skipped by both parsers; inside a
+    field they decline (_value). Asked of lxml in C, not element by element (issue 9: the loop
+    cost 4 us per item).
+    """
+    return next(root.iter(etree.Entity), None) is not None or bool(
+        root.xpath("boolean(//@lang | //@base)")
+    )
 
 
 def _check_encoding(body: bytes, content_type: str | None) -> None:
@@ -605,20 +612,26 @@ def _html(el: Any) -> str:
     """A field feedparser reads as HTML and sanitizes; declined unless the sanitizer keeps every
     element and entity it holds, so that its text (html_to_text) is the same."""
     value = _value(el)
-    if "<" in value or "&" in value:
+    if "&" in value:
         for m in _MARKUP.finditer(value):
-            tag, entity = m.group(1), m.group(2)
-            if tag is not None:
-                # Unbalanced quotes: a ">" inside an attribute value, which HTML parsers split
-                # differently.
-                if tag.lower() not in _KEPT_ELEMENTS or _odd_quotes(m.group(0)):
-                    raise _Decline
-            elif entity is not None:
-                if not _safe_entity(entity):
-                    raise _Decline
+            if m.group(0)[0] == "&":
+                entity = m.group(2)
+                if entity is None or not _safe_entity(entity):
+                    raise _Decline  # a lone "&", or an entity the sanitizer changes
             else:
-                raise _Decline  # "<" or "&" that is neither a tag nor an entity
+                _check_tag(m)
+    elif "<" in value:
+        for m in _TAG.finditer(value):
+            _check_tag(m)
     return value
+
+
+def _check_tag(m: re.Match[str]) -> None:
+    """Declines a lone "<" or a tag the sanitizer does not keep as it is."""
+    tag = m.group(1)
+    # Unbalanced quotes: a ">" inside an attribute value, which HTML parsers split differently.
+    if tag is None or tag.lower() not in _KEPT_ELEMENTS or _odd_quotes(m.group(0)):
+        raise _Decline
 
 
 def _odd_quotes(tag: str) -> bool:
@@ -644,14 +657,15 @@ def _safe_entity(entity: str) -> bool:
 
 
 def _check_text(value: str) -> None:
+    if value.isascii():
+        return  # neither C1 controls nor UTF-8 read as Latin-1: asked first, as it is quick
     if _C1.search(value):
         raise _Decline  # feedparser maps them to windows-1252 characters
-    if not value.isascii():
-        try:
-            value.encode("iso-8859-1").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            return
-        raise _Decline  # feedparser would decode it again as UTF-8
+    try:
+        value.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return
+    raise _Decline  # feedparser would decode it again as UTF-8
 
 
 def _resolve(bases: _Bases, el: Any, value: str) -> str:
@@ -727,4 +741,6 @@ def _utc(
         instant = local - offset if sign == "+" else local + offset
     except (ValueError, OverflowError):
         raise _Decline from None
-    return time.gmtime(calendar.timegm(instant.utctimetuple()))
+    # An aware datetime's timestamp is exact in whole seconds (an integer of microseconds
+    # divided once); a third of the time of timegm over utctimetuple (issue 9).
+    return time.gmtime(int(instant.timestamp()))

@@ -3,15 +3,20 @@ feedparser, with the same result as before issue 9."""
 
 from __future__ import annotations
 
+import calendar
 import html
-from datetime import UTC, datetime
+import re
+import time
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from bot.errors import FeedParseError
+from bot.sources import fastfeed
 from bot.sources.fastfeed import parse_fast
 from bot.sources.feedparse import ParsedFeed, parse_feed
 
@@ -266,6 +271,52 @@ def test_whatever_it_accepts_equals_feedparser(title: str, text: str) -> None:
         assert_same(*both(body))
 
 
+# The check of HTML fields as first written: one regex tried at every character (issue 9 made it
+# search for "<" and "&" first); it must accept and decline the same fields.
+_MARKUP_REFERENCE = re.compile(
+    r"</?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>|&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]+);|[<&]"
+)
+
+
+def _html_accepted_reference(value: str) -> bool:
+    for m in _MARKUP_REFERENCE.finditer(value):
+        tag, entity = m.group(1), m.group(2)
+        if tag is not None:
+            whole = m.group(0)
+            if (
+                tag.lower() not in fastfeed._KEPT_ELEMENTS
+                or whole.count('"') % 2
+                or whole.count("'") % 2
+            ):
+                return False
+        elif entity is None or not fastfeed._safe_entity(entity):
+            return False
+    return True
+
+
+_MORE_PIECES = (
+    "<P>", "<BR/>", "<p/>", "<p />", "< p>", "<p", "p>", "</ p>", "<a title='x'>", "<a b=\"'\">",
+    "&#150;", "&#x41;", "&#X1F600;", "&#0;", "&#;", "&amp", "&AMP;", "&a1;", "<h1 class=x>",
+    "<img src=a/>", "<1>", "<_x>", "&<", "<&", "<<p>>",
+)  # fmt: skip
+_markup = st.lists(st.sampled_from(_HTML_PIECES + _MORE_PIECES), max_size=30).map("".join)
+
+
+@given(_markup)
+@example("<p>a &amp; b</p>")
+@example("&lt;<p>")
+def test_html_fields_are_checked_as_the_reference_checks_them(value: str) -> None:
+    el = etree.Element("description")
+    el.text = value
+    try:
+        fastfeed._html(el)
+        accepted = True
+    except fastfeed._Decline:
+        accepted = False
+    stripped = value.strip()
+    assert accepted == _html_accepted_reference(stripped)
+
+
 # --- issue 9: settled items are not read again (bot.unchanged) ------------------------------
 
 
@@ -350,3 +401,73 @@ def test_an_item_read_with_the_id_of_a_skipped_one_makes_the_fetcher_read_them_a
     # without the clash the settled item is skipped
     other = fetcher_parse(rss(old + _item(2)).encode(), "feed:test", URL, None, FETCHED, seen)
     assert [i.external_id for i in other.items] == ["urn:st:2"]
+
+
+@given(
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+    st.sampled_from(["+", "-", None]),
+    st.integers(0, 23),
+    st.integers(0, 59),
+)
+@example(datetime(1900, 1, 1), "+", 14, 0)  # before 1900 in UTC: still a time feedparser gives
+@example(datetime(9999, 12, 31, 23, 59, 59), "-", 12, 0)  # past 9999: declined
+def test_dates_are_the_utc_time_as_timegm_gives_it(
+    local: datetime, sign: str | None, hours: int, minutes: int
+) -> None:
+    # The first way of _utc, kept as the reference: calendar.timegm of the UTC time tuple.
+    offset = timedelta(hours=hours, minutes=minutes)
+    args = (local.year, local.month, local.day, local.hour, local.minute, local.second)
+    try:
+        aware = local.replace(tzinfo=UTC)
+        instant = aware - offset if sign == "+" else aware + offset
+        expected = time.gmtime(calendar.timegm(instant.utctimetuple()))
+    except (ValueError, OverflowError):
+        with pytest.raises(fastfeed._Decline):
+            fastfeed._utc(*args, sign, offset)
+        return
+    assert fastfeed._utc(*args, sign, offset) == expected
+
+
+# Where a document's attributes make the fast path decline, as first written: element by element.
+def _entity_or_bare_lang_reference(root: etree._Element) -> bool:
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            if isinstance(el, etree._Comment | etree._ProcessingInstruction):
+                continue
+            return True
+        if "lang" in el.attrib or "base" in el.attrib:
+            return True
+    return False
+
+
+_ATTRIBUTES = st.sampled_from(
+    [
+        "", ' lang="en"', ' base="http://x/"', ' xml:lang="en"', ' xml:base="http://x/"',
+        ' a:lang="en"', ' a:base="x"', ' language="en"', ' Lang="en"', ' href="lang"',
+    ]
+)  # fmt: skip
+_CHILDREN = st.sampled_from(["<title>t</title>", "<!-- lang -->", "<?pi base?>", "text", ""])
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> str:
+    def element(depth: int) -> str:
+        name = draw(st.sampled_from(["item", "a:x", "channel", "title"]))
+        inner = "".join(
+            element(depth + 1) if depth < 3 and draw(st.booleans()) else draw(_CHILDREN)
+            for _ in range(draw(st.integers(0, 3)))
+        )
+        return f"<{name}{draw(_ATTRIBUTES)}>{inner}</{name}>"
+
+    return f'<rss xmlns:a="urn:a" version="2.0"{draw(_ATTRIBUTES)}>{element(0)}</rss>'
+
+
+@given(_documents())
+@example('<rss version="2.0"><channel><item lang="en"/></channel></rss>')
+@example('<rss version="2.0" base="x"/>')
+def test_attributes_that_decline_are_found_as_element_by_element(document: str) -> None:
+    root = etree.fromstring(document.encode())
+    assert fastfeed._entity_or_bare_lang(root) == _entity_or_bare_lang_reference(root)
+    assert bool(root.xpath("boolean(//@xml:lang)")) == any(
+        fastfeed._XML_LANG in el.attrib for el in root.iter()
+    )

@@ -394,6 +394,11 @@ class TestEncodingRepair:
         assert (feed.items[0].title, feed.items[0].text) == (text, text)
         assert feed.repaired == 0
 
+    @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))
+    def test_ascii_is_what_ftfy_leaves_as_it_is(self, text: str) -> None:
+        # _repair does not ask ftfy about ASCII text (issue 9): ftfy must leave it unchanged.
+        assert ftfy.fix_encoding(text) == text
+
     def test_lone_surrogates_in_json_are_no_crash(self) -> None:
         # JSON can escape a lone surrogate; repair and whitespace must take it as it is.
         content = '"It\u00e2\u20ac\u2122s \\udfff \\ud800"'

@@ -3,8 +3,12 @@ near-duplicate or a thread's continuation (`bot.ingest`)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
+
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from bot.dedup import MAX_DISTANCE, distance, fingerprint
 from bot.ingest import (
@@ -18,8 +22,10 @@ from bot.ingest import (
     decide,
     distinct_items,
     item_hash,
+    text_hash,
 )
 from bot.model import AlertKind, FetchedItem, Reference, StatementKind, StatementToStore
+from bot.text import content_hash
 from tests.builders import T0, item, to_store
 
 ME, OTHER = 1, 2
@@ -360,3 +366,30 @@ def test_fingerprints_close_by_chance_are_two_statements() -> None:
     assert distance(first.simhash, second.simhash) <= MAX_DISTANCE  # the index offers it
     (intent,) = decide([second], known(stored(10, first, source_id=OTHER)))
     assert intent == NewStatement(second, alert=True)
+
+
+# text_hash is stored: its first implementation, one regex substitution, is the reference (issue 9
+# made it split on whitespace instead).
+_INVISIBLE_REFERENCE = re.compile(
+    "[\\s\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]+"
+)
+_HASHED_PIECES = st.sampled_from(
+    [
+        "Word", "ЕРЕВАН", "Ա", " ", "\n", "\t", "\r\n", "\v", "\x1c", "\x85", "\u00a0",
+        "\u2028", "\u3000", "\u00ad", "\u180e", "\u200b", "\u200d", "\u200f", "\u202e",
+        "\u2060", "\u2064", "\u2065", "\u2066", "\u2069", "\ufeff", "\u061c", "ß", "İ",
+    ]
+)  # fmt: skip
+
+
+@given(st.lists(_HASHED_PIECES).map("".join), st.text(max_size=50))
+@example("Ceasefire", "The  ministry\u00ad states\u200b.")
+def test_text_hash_is_the_reference(text: str, title: str) -> None:
+    def reference(title: str, text: str) -> str:
+        return content_hash(
+            _INVISIBLE_REFERENCE.sub("", title).casefold(),
+            _INVISIBLE_REFERENCE.sub("", text).casefold(),
+        )
+
+    assert text_hash(title, text) == reference(title, text)
+    assert text_hash(text, title) == reference(text, title)
