@@ -256,12 +256,14 @@ class NearDupIndex:
     Not thread-safe; ids are the storage's statement ids (larger is newer).
     """
 
-    __slots__ = ("_buckets", "_fingerprints", "max_distance")
+    __slots__ = ("_buckets", "_fingerprints", "_numbers", "max_distance")
 
     def __init__(self, *, max_distance: int = MAX_DISTANCE) -> None:
         self.max_distance = max_distance
         self._fingerprints: dict[int, int] = {}
         self._buckets: dict[int, list[int]] = {}
+        #: the numbers of the statements added with theirs (`numbers`)
+        self._numbers: dict[int, tuple[str, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._fingerprints)
@@ -269,18 +271,22 @@ class NearDupIndex:
     def __contains__(self, statement_id: object) -> bool:
         return statement_id in self._fingerprints
 
-    def add(self, statement_id: int, fp: int) -> None:
-        """Index a statement's fingerprint (signed or not); a known id is replaced."""
+    def add(self, statement_id: int, fp: int, numbers: Sequence[str] | None = None) -> None:
+        """Index a statement's fingerprint (signed or not), with the `numbers` of its text when
+        known; a known id is replaced."""
         if statement_id in self._fingerprints:
             self.discard(statement_id)
         value = from_signed64(fp)
         self._fingerprints[statement_id] = value
+        if numbers is not None:
+            self._numbers[statement_id] = tuple(numbers)
         for key in _keys(value):
             self._buckets.setdefault(key, []).append(statement_id)
 
     def discard(self, statement_id: int) -> None:
         """Forget a statement (one that left the window of recent ones); unknown ids are fine."""
         value = self._fingerprints.pop(statement_id, None)
+        self._numbers.pop(statement_id, None)
         if value is None:
             return
         for key in _keys(value):
@@ -314,3 +320,11 @@ class NearDupIndex:
         if limit is not None:
             close = close[:limit]
         return [i for _, i in close]
+
+    def agreeing(self, ids: Sequence[int], numbers: Sequence[str]) -> list[int]:
+        """`ids` without the statements whose numbers are known and disagree with `numbers`
+        (`numbers_agree`): two statements that say other numbers are never one, however close
+        their fingerprints (issue 9: daily reports of one template, each near the others, had
+        every candidate read from storage and compared, to be refused for its numbers)."""
+        known = self._numbers
+        return [i for i in ids if (n := known.get(i)) is None or numbers_agree(numbers, n)]

@@ -402,7 +402,7 @@ def _near_original(
         if c is None or c.source_id == source_id or c.duplicate_of is not None:
             continue
         if mine is None:
-            mine = numbers(st.item.text)
+            mine = st.numbers if st.numbers is not None else numbers(st.item.text)
         # the fingerprints are close; the texts must say so too (a chance collision of two
         # unrelated statements would lose the second one's alert)
         if numbers_agree(mine, numbers(c.text)) and confirmed(st.item.text, c.text):

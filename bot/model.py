@@ -525,6 +525,8 @@ class StatementToStore:
     simhash: int | None = None
     #: stored statements the near-duplicate index found close to this one, oldest first
     near: tuple[int, ...] = ()
+    #: `bot.dedup.numbers` of the text, when it has a fingerprint (the index keeps them)
+    numbers: tuple[str, ...] | None = None
     #: whether a new version of this statement alerts (X edits do; feed rewordings do not)
     alert_edits: bool = False
     #: channels that gather it in their digest instead, with the digest's time
@@ -545,8 +547,8 @@ class StoreResult:
     new_ids: tuple[int, ...] = ()
     #: stored statements whose text changed (a new version was kept)
     edits: int = 0
-    #: (statement id, SimHash) of the new originals, for the near-duplicate index
-    fingerprints: tuple[tuple[int, int], ...] = ()
+    #: (statement id, SimHash, numbers) of the new originals, for the near-duplicate index
+    fingerprints: tuple[tuple[int, int, tuple[str, ...] | None], ...] = ()
     #: external id → content hash of each statement or version written (issue 9: what the
     #: poll settled, `bot.unchanged`)
     written: Mapping[str, str] = field(default_factory=dict)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import storage
 from bot.backoff import next_poll
 from bot.codeid import code_identity
-from bot.dedup import NearDupIndex, fingerprint
+from bot.dedup import NearDupIndex, fingerprint, numbers
 from bot.errors import (
     SourceError,
     SourceGone,
@@ -90,7 +90,7 @@ def statements_to_store(
     *,
     now: datetime,
     known: Mapping[str, str] | None = None,
-    near: Callable[[int], list[int]] | None = None,
+    near: Callable[[int, tuple[str, ...]], list[int]] | None = None,
 ) -> list[StatementToStore]:
     """Decide, for the items of one fetch, which matter and where each must go. No I/O.
 
@@ -119,6 +119,12 @@ def statements_to_store(
         )
         channels = tuple(c for c in routed if c not in {d for d, _ in digest})
         fp = fingerprint(item.text or item.title)
+        said: tuple[str, ...] | None = None
+        close: tuple[int, ...] = ()
+        if fp is not None:
+            said = numbers(item.text)
+            if near is not None:
+                close = tuple(near(fp, said))
         chosen.append(
             (
                 item,
@@ -134,7 +140,8 @@ def statements_to_store(
                     digest=digest,
                     alert_edits=spec.edits is EditPolicy.ALERT,
                     simhash=fp,
-                    near=tuple(near(fp)) if near is not None and fp is not None else (),
+                    near=close,
+                    numbers=said,
                 ),
             )
         )
@@ -265,8 +272,10 @@ class Poller:
             index.add(statement_id, fp)
         self._near = index
 
-    def _near_candidates(self, fp: int) -> list[int]:
-        return self._near.query(fp, limit=NEAR_CANDIDATES)
+    def _near_candidates(self, fp: int, said: tuple[str, ...]) -> list[int]:
+        # The closest few, less those the decider would refuse for their numbers: they are
+        # not read from storage (`NearDupIndex.agreeing`).
+        return self._near.agreeing(self._near.query(fp, limit=NEAR_CANDIDATES), said)
 
     def _scope(self) -> AbstractContextManager[PollUnit]:
         """One transaction: committed, or in a dry run always rolled back."""
@@ -565,8 +574,8 @@ class Poller:
                     source.kind.value, now, requests=result.requests, reads=result.reads
                 )
         # Only once committed: the index must not know statements that were rolled back.
-        for statement_id, fp in () if self._dry_run else stored.fingerprints:
-            self._near.add(statement_id, fp)
+        for statement_id, fp, said in () if self._dry_run else stored.fingerprints:
+            self._near.add(statement_id, fp, said)
         status = "not_modified" if result.not_modified else "ok"
         self._metrics.inc("polls", status=status, kind=source.kind.value)
         self._metrics.inc("statements_new", stored.new)

@@ -271,7 +271,7 @@ def apply_intents(
     """
     counts = {"new": 0, "dups": 0, "alerts": 0, "edits": 0}
     new_ids: list[int] = []
-    fingerprints: list[tuple[int, int]] = []
+    fingerprints: list[tuple[int, int, tuple[str, ...] | None]] = []
     # intent index → statement id (None: another worker stored it between our read and write)
     ids: dict[int, int | None] = _insert_statements(
         session,
@@ -322,7 +322,7 @@ def apply_intents(
             counts["new"] += 1
             new_ids.append(stmt_id)
             if st.simhash is not None:
-                fingerprints.append((stmt_id, st.simhash))
+                fingerprints.append((stmt_id, st.simhash, st.numbers))
         if intent.follow_up is not None:
             to = resolve(intent.follow_up.to)
             if to is not None:

@@ -98,3 +98,53 @@ async def test_a_new_process_learns_each_source_row_id_from_its_claim(engine: En
     assert outcome.new_statements == 1
     by_key = [q for q in seen if q.startswith("SELECT sources.id FROM sources WHERE")]
     assert by_key == [], by_key
+
+
+REPORT = (
+    "Daily report on Karabakh from the press service of the ministry: as of {day} September the "
+    "enemy continued to shell the Tartar and Terter districts and the villages along the line of "
+    "contact with artillery and rocket launchers; {n} civilians were wounded, houses and schools "
+    "were damaged, and the humanitarian ceasefire agreed in Moscow was violated again by the "
+    "other side despite the calls of the co-chairs of the Minsk group."
+)
+
+
+# the same report with a hashtag added (fingerprints 0 bits apart), or another day's count (5)
+@pytest.mark.parametrize(("text", "repeat"), [(("3", " #Artsakh"), True), (("4", ""), False)])
+async def test_near_candidates_with_other_numbers_are_not_read(
+    db_url: str, text: tuple[str, str], repeat: bool
+) -> None:
+    # issue 9: templated daily reports are each near the others; the decider refuses a
+    # candidate that says other numbers, so it is not asked of storage at all
+    other = spec("feed:https://other.org/rss", speaker="sp2")
+    wl = watchlist(SPEC, other)
+    eng = storage.make_engine(db_url)
+    storage.migrate(eng)
+    with storage.session_scope(storage.make_sessions(eng)) as s:
+        storage.sync_sources(s, [SPEC, other], default_interval=timedelta(seconds=60), now=T0)
+    feeds = {SPEC.key: Feed(), other.key: Feed()}
+
+    class ByKey:
+        async def fetch(self, source: SourceForPoll) -> FetchResult:
+            return feeds[source.key].result
+
+    poller = Poller(
+        sessions=storage.make_sessions(eng),
+        fetchers={SourceKind.FEED: ByKey()},
+        watchlist=wl,
+        matcher=Matcher(wl.topics),
+        policy=PollPolicy(),
+        clock=lambda: T0,
+        metrics=Metrics(),
+        owner="w1",
+    )
+    feeds[SPEC.key].result = FetchResult(items=(item(1, text=REPORT.format(day=28, n=3)),))
+    await poller.poll_all()
+    said = REPORT.format(day=28, n=text[0]) + text[1]
+    feeds[other.key].result = FetchResult(items=(item(2, text=said),))
+    seen = _statements(eng)
+    outcomes = await poller.poll_all()
+    eng.dispose()
+    assert sum(o.duplicates for o in outcomes) == (1 if repeat else 0)
+    by_id = [q for q in seen if "statements.id IN" in q and "content_hash IN" in q]
+    assert bool(by_id) == repeat, seen

@@ -18,6 +18,7 @@ from bot.dedup import (
     distance,
     fingerprint,
     from_signed64,
+    numbers,
     similar,
     to_signed64,
 )
@@ -191,6 +192,21 @@ def test_index_discard_and_replace() -> None:
     assert 2 in index and 1 not in index
     index.discard(2)
     assert len(index) == 0
+
+
+def test_candidates_whose_numbers_disagree_are_left_out() -> None:
+    # issue 9: daily reports of one template are each near the others; a candidate with other
+    # numbers is refused by the decider, so it is not read from storage at all
+    index = NearDupIndex()
+    index.add(1, 12345, numbers("Shelling of Tartar: 3 wounded, 28 September"))
+    index.add(2, 12345, numbers("Shelling of Tartar: 2 wounded, 28 September"))
+    index.add(3, 12345)  # loaded from storage: its numbers are not known here
+    index.add(4, 12345, numbers("Shelling of Tartar: 3 wounded, 28 September, 14:00"))
+    said = numbers("Shelling of Tartar: 3 wounded, 28 September")
+    assert index.agreeing(index.query(12345), said) == [1, 3, 4]
+    index.discard(1)
+    index.add(1, 12345)  # re-added without numbers: none remembered
+    assert index.agreeing([1, 2], said) == [1]
 
 
 @pytest.mark.corpus
