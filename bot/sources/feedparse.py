@@ -42,7 +42,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-import ftfy
 
 from bot.errors import FeedParseError
 from bot.model import FetchedItem
@@ -462,7 +461,11 @@ def _repair(text: str) -> str:
     # change widths). On the corpus it changed no correctly decoded text (README).
     # ASCII is returned as it is by ftfy's first test; asked here, it skips ftfy's setting up
     # of its options, which took most of its time on a 1 KB text (issue 9).
-    return ftfy.fix_encoding(text) if text and not text.isascii() else text
+    if not text or text.isascii():
+        return text
+    import ftfy  # here, not at the top: ftfy and wcwidth take 60 ms to import (issue 9)
+
+    return ftfy.fix_encoding(text)
 
 
 def _result(
