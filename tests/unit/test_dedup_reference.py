@@ -12,13 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from lxml import etree
 
 from bot import dedup
 from bot.dedup import MIN_WORDS, fingerprint, to_signed64
 from bot.text import LINK_FILL, blank_links, fold, html_to_text
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "feeds"
+from tests.corpus import feed_texts
 
 _WORD = re.compile(r"[^\W_]+")
 _HASHTAG = re.compile(r"#[^\W_][\w]*")
@@ -121,24 +119,13 @@ def test_generated_statements_have_the_reference_fingerprint() -> None:
 
 @pytest.mark.corpus
 def test_corpus_texts_have_the_reference_fingerprint() -> None:
-    if not CORPUS.is_dir():
-        pytest.skip("no ../shared/corpus")
-    # Every longer text of every feed file, as published and as html_to_text gives it: read with
-    # lxml (recovering), which is enough to find texts and much faster than feedparser.
-    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
+    # Every longer text of every feed file, as published and as html_to_text gives it.
     checked = 0
-    for path in sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix != ".tsv"):
-        try:
-            root = etree.fromstring(path.read_bytes(), parser)
-        except etree.XMLSyntaxError:
-            continue
-        if root is None:
-            continue
-        for value in root.itertext():
-            # The long ones (up to 150,000 characters) would take most of the time for no more
-            # kinds of text.
-            if 40 < len(value) <= 4000:
-                for text in {value, html_to_text(value, paragraphs=True)}:
-                    assert fingerprint(text) == reference(text), (path, text[:80])
-                    checked += 1
+    for path, value in feed_texts():
+        # The long ones (up to 150,000 characters) would take most of the time for no more
+        # kinds of text.
+        if 40 < len(value) <= 4000:
+            for text in {value, html_to_text(value, paragraphs=True)}:
+                assert fingerprint(text) == reference(text), (path, text[:80])
+                checked += 1
     assert checked > 1000

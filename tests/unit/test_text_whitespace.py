@@ -4,16 +4,13 @@ reference): issue 9 made it split with str.split(), whose whitespace is the rege
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from lxml import etree
 
 from bot.text import _TextExtractor, fold_lines, fold_whitespace, html_to_text
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+from tests.corpus import feed_texts
 
 _WS = re.compile(r"\s+")
 _HSPACE = re.compile(r"[^\S\n]+")
@@ -99,29 +96,16 @@ def test_html_to_text_folds_as_the_reference(text: str) -> None:
 
 @pytest.mark.corpus
 def test_corpus_texts_fold_as_the_reference() -> None:
-    feeds = CORPUS / "feeds"
-    if not feeds.is_dir():
-        pytest.skip("no ../shared/corpus")
-    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
     checked = 0
-    for path in sorted(p for p in feeds.rglob("*") if p.is_file() and p.suffix != ".tsv"):
-        try:
-            root = etree.fromstring(path.read_bytes(), parser)
-        except etree.XMLSyntaxError:
+    for path, text in feed_texts():
+        if not text.strip():
             continue
-        if root is None:
-            continue
-        for text in root.itertext():
-            if not text.strip():
-                continue
-            assert fold_whitespace(text) == ref_fold_whitespace(text)
-            assert fold_whitespace(text, paragraphs=True) == ref_fold_whitespace(
-                text, paragraphs=True
-            )
-            assert fold_lines(text) == ref_fold_lines(text)
-            if "<" in text and _BREAK not in text:
-                assert html_to_text(text, paragraphs=True) == ref_html_to_text(text), path
-            checked += 1
+        assert fold_whitespace(text) == ref_fold_whitespace(text)
+        assert fold_whitespace(text, paragraphs=True) == ref_fold_whitespace(text, paragraphs=True)
+        assert fold_lines(text) == ref_fold_lines(text)
+        if "<" in text and _BREAK not in text:
+            assert html_to_text(text, paragraphs=True) == ref_html_to_text(text), path
+        checked += 1
     assert checked > 1000
 
 
