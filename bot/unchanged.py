@@ -20,7 +20,8 @@ while it describes what storage holds and what decides (`decode`):
 
 - every poll that stores anything for the source writes its own settled items, or none, with
   its caching: what the row holds is what the last committed poll left. A failed write leaves
-  the older poll's both. A source without either header settles nothing (the poller's rule);
+  the older poll's both. So a source without either header settles its items too (it answers
+  200 every time, and every such poll rewrites them);
 - the scope (`settle_scope`) is the one they were decided under: the watchlist's topics, the
   source's own settings, and the code and libraries that read and match items
   (`bot.codeid`). An item that matched nothing may match an edited topic or a new matcher.

@@ -175,8 +175,8 @@ async def test_a_poll_begun_before_a_reload_settles_nothing(
         assert any("Lachin" in t for t in _texts(app))
 
 
-async def test_a_feed_without_caching_headers_is_read_whole(world: World, reads: Reads) -> None:
-    world.publish("/am.rss", *(entry(n, f"Karabakh {n}", f"Statement {n}.") for n in (1, 2)))
+def _without_caching(world: World) -> None:
+    """The feed server answers without ETag and Last-Modified (so never 304)."""
     real = world.feed_state.handle
 
     def no_caching(request: Any) -> Any:
@@ -186,12 +186,31 @@ async def test_a_feed_without_caching_headers_is_read_whole(world: World, reads:
         return replace(answer, headers=headers)
 
     world.feeds.handler = no_caching
+
+
+async def test_a_feed_without_caching_headers_reads_only_what_changed(
+    world: World, reads: Reads
+) -> None:
+    # Most official sites send neither ETag nor Last-Modified: every poll is a 200. What the
+    # row holds is what the last stored poll settled, whatever the headers.
+    world.publish("/am.rss", *(entry(n, f"Karabakh {n}", f"Statement {n}.") for n in (1, 2)))
+    _without_caching(world)
     async with world.app(ONE_SOURCE) as app:
         await run_once(app)
         world.publish("/am.rss", entry(3, "Karabakh 3", "Statement 3."))
         await run_once(app)
-        assert reads.last == (3, 0)
+        assert reads.last == (1, 2)
         assert _count(app, StatementRow) == 3
+        # the publisher corrects statement 1 in place: read, and kept as a version
+        world.entries["/am.rss"][0] = entry(1, "Karabakh 1", "Statement 1, corrected.")
+        world.publish("/am.rss")
+        await run_once(app)
+        assert reads.last == (1, 2)
+        assert _count(app, VersionRow) == 1
+        # nothing changed: nothing read, nothing stored
+        await run_once(app)
+        assert reads.last == (0, 3)
+        assert (_count(app, StatementRow), _count(app, VersionRow)) == (3, 1)
 
 
 async def test_a_poll_not_stored_leaves_its_items_to_be_read_again(
@@ -269,8 +288,9 @@ async def _scenario(world: World) -> tuple[list[tuple[Any, ...]], list[str]]:
     return snapshot, [m.text for m in world.telegram.messages("@main_watch")]
 
 
+@pytest.mark.parametrize("caching", [True, False], ids=["validators", "no-validators"])
 async def test_skipping_stores_and_sends_what_reading_everything_does(
-    world: World, reads: Reads, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    world: World, reads: Reads, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caching: bool
 ) -> None:
     from bot import pipeline
     from bot.fakes.feed_server import FeedServer
@@ -278,6 +298,8 @@ async def test_skipping_stores_and_sends_what_reading_everything_does(
     from bot.fakes.telegram_api import FakeTelegram
     from tests.e2e.conftest import CHATS, TOKEN
 
+    if not caching:
+        _without_caching(world)
     skipping = await _scenario(world)
     assert any(skipped for _, skipped in reads.log), "the scenario skipped nothing"
     monkeypatch.setattr(pipeline, "SettledItems", lambda stored, scope: {})
@@ -285,7 +307,10 @@ async def test_skipping_stores_and_sends_what_reading_everything_does(
     whole_dir.mkdir()
     state, telegram = FeedServer(), FakeTelegram(tokens={TOKEN}, chats=CHATS)
     with LocalServer(state.handle) as feeds_server, LocalServer(telegram.handle) as tg:
-        whole = await _scenario(World(whole_dir, feeds_server, state, telegram, tg))
+        whole_world = World(whole_dir, feeds_server, state, telegram, tg)
+        if not caching:
+            _without_caching(whole_world)
+        whole = await _scenario(whole_world)
         other_url = feeds_server.url
     assert skipping[0] == whole[0]
 
