@@ -93,6 +93,11 @@ def rollback_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
             session.rollback()
 
 
+#: issue 9: rows a long read takes at a time (`yield_per`). SQLAlchemy turns a whole result into
+#: rows in one C loop that keeps the GIL: 30,000 rows read in a thread held the event loop for
+#: over 100 ms.
+READ_CHUNK = 500
+
 #: PostgreSQL advisory lock keys (any constant 64-bit numbers, the same in every worker)
 MIGRATION_LOCK = 0x77617463_68706F01  # "watchpo" + 1
 SYNC_LOCK = 0x77617463_68706F02

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from storage.db import READ_CHUNK
 from storage.schema import NoticeRow, SourceRow, StatementRow
 
 __all__ = ["notices_sent", "record_notice", "statement_times"]
@@ -43,11 +44,6 @@ def statement_times(session: Session, *, per_source: int) -> dict[str, list[date
     )
     out: dict[str, list[datetime]] = defaultdict(list)
     query = select(ranked.c.key, ranked.c.at).where(ranked.c.n <= per_source)
-    for key, at in session.execute(query.execution_options(yield_per=_CHUNK)):
+    for key, at in session.execute(query.execution_options(yield_per=READ_CHUNK)):
         out[key].append(at)
     return dict(out)
-
-
-# issue 9: rows are read this many at a time. SQLAlchemy turns a whole result into rows in one
-# C loop that keeps the GIL: 30,000 rows in a thread held the event loop for over 100 ms.
-_CHUNK = 500

@@ -11,7 +11,7 @@ from sqlalchemy import Table, Update, bindparam, func, insert, or_, select, upda
 from sqlalchemy.orm import Session
 
 from bot.model import CachingInfo, Channel, SourceForPoll, SourceKind, SourceSpec, SourceStatus
-from storage.db import SYNC_LOCK, lock_for_setup
+from storage.db import READ_CHUNK, SYNC_LOCK, lock_for_setup
 from storage.outbox import sync_channels
 from storage.schema import SourceRow, StatementRow
 
@@ -170,22 +170,14 @@ def claim_sources(
 
 
 _SOURCES = cast(Table, SourceRow.__table__)
-#: what `sync_sources` compares with the watchlist
-_SYNCED = tuple(
-    _SOURCES.c[name]
-    for name in ("id", "key", "speaker_id", "target", "interval_seconds", "next_poll_at", "active")
-)
+#: what `sync_sources` sets from the watchlist, and reads to compare first
+_SYNC_VALUES = ("speaker_id", "target", "interval_seconds", "next_poll_at", "active")
+_SYNCED = tuple(_SOURCES.c[name] for name in ("id", "key", *_SYNC_VALUES))
 _SYNC_UPDATE = (
     update(_SOURCES)
     .where(_SOURCES.c.id == bindparam("row_id"))
-    .values(
-        {
-            k: bindparam(k)
-            for k in ("speaker_id", "target", "interval_seconds", "next_poll_at", "active")
-        }
-    )
+    .values({k: bindparam(k) for k in _SYNC_VALUES})
 )
-_CHUNK = 500
 #: what a claim reads of each source
 _CLAIMED = tuple(
     _SOURCES.c[name]
@@ -322,22 +314,21 @@ def postpone_source(session: Session, key: str, *, next_poll_at: datetime) -> No
 
 def source_statuses(session: Session) -> list[SourceStatus]:
     """One line per active source for `watchpost sources`, in watchlist-independent key order."""
-    # issue 9: read _CHUNK rows at a time: SQLAlchemy makes a whole result into rows in one C
-    # loop that keeps the GIL, and the operator notices read 10,000 sources in a thread while
-    # the event loop waited.
+    # issue 9: READ_CHUNK rows at a time: the operator notices read 10,000 sources in a thread
+    # while the event loop waited.
     counts: dict[int, tuple[int, datetime | None]] = {
         source_id: (n, last)
         for source_id, n, last in session.execute(
             select(StatementRow.source_id, func.count(), func.max(StatementRow.published_at))
             .group_by(StatementRow.source_id)
-            .execution_options(yield_per=_CHUNK)
+            .execution_options(yield_per=READ_CHUNK)
         )
     }
     rows = session.scalars(
         select(SourceRow)
         .where(SourceRow.active.is_(True))
         .order_by(SourceRow.speaker_id, SourceRow.key)
-        .execution_options(yield_per=_CHUNK)
+        .execution_options(yield_per=READ_CHUNK)
     )
     return [
         SourceStatus(
