@@ -50,8 +50,8 @@ def code_identity() -> bytes:
         h.update(b"\x00" + name.encode() + b"\x00")
         h.update(_source(name))
     for name in LIBRARIES:
-        # by the installed distribution, without importing it (the parser imports feedparser
-        # only when its fast path declines a feed)
+        # by the installed distribution, without importing it (the parser imports ftfy only
+        # when a text is not ASCII)
         try:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
