@@ -1,5 +1,5 @@
 """`python -m bot` runs the command line."""
 
-from bot.cli import main
+from bot.launch import main
 
 raise SystemExit(main())
