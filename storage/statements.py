@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, defer
 
 from bot.ingest import (
@@ -33,6 +32,7 @@ from bot.model import (
     StoredVersion,
     StoreResult,
 )
+from storage.db import upsert
 from storage.schema import AlertRow, MatchRow, SourceRow, StatementRow, VersionRow
 
 __all__ = [
@@ -359,7 +359,6 @@ def _insert_statements(
     stored that id first)."""
     if not rows:
         return {}
-    pg = session.get_bind().dialect.name == "postgresql"
     values = [
         _statement_values(source_id, st, now, original, alerted)
         for _, st, original, alerted in rows
@@ -367,7 +366,7 @@ def _insert_statements(
     stored = {
         ext: sid
         for sid, ext in session.execute(
-            _INSERT_STATEMENTS[pg], values[0] if len(values) == 1 else values
+            _insert_statements_stmt(session), values[0] if len(values) == 1 else values
         )
     }
     return {n: stored.get(st.item.external_id) for n, st, _, _ in rows}
@@ -490,12 +489,20 @@ _INSERT_ALERTS = insert(_ALERTS)
 #: PostgreSQL": one Core statement with the values as parameters, compiled once (an ORM insert
 #: with the values inlined rebuilt and re-keyed the statement per row, issue 9). A row that
 #: conflicts returns nothing, so the rows are told apart by their ids, not by their order.
-_INSERT_STATEMENTS = {
-    pg: (postgresql.insert if pg else sqlite.insert)(_STATEMENTS)
-    .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-    .returning(_STATEMENTS.c.id, _STATEMENTS.c.external_id)
-    for pg in (False, True)
-}
+#: Built at the first insert, for the database in use (`storage.db.upsert`).
+_INSERT_STATEMENTS: dict[str, Any] = {}
+
+
+def _insert_statements_stmt(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    stmt = _INSERT_STATEMENTS.get(name)
+    if stmt is None:
+        stmt = _INSERT_STATEMENTS[name] = (
+            upsert(session, _STATEMENTS)
+            .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+            .returning(_STATEMENTS.c.id, _STATEMENTS.c.external_id)
+        )
+    return stmt
 
 
 def _refs_to_json(refs: Sequence[Reference]) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.db import upsert
 from storage.schema import BudgetStateRow, UsageRow
 
 __all__ = ["load_budget_state", "month_usage", "record_usage", "save_budget_state"]
@@ -19,8 +19,9 @@ def _month(now: datetime) -> str:
 
 def record_usage(session: Session, api: str, now: datetime, *, requests: int, reads: int) -> None:
     """Add to this month's counters of `api`."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(UsageRow).values(api=api, month=_month(now), requests=requests, reads=reads)
+    stmt = upsert(session, UsageRow).values(
+        api=api, month=_month(now), requests=requests, reads=reads
+    )
     # One statement, so that two workers adding at once both count.
     session.execute(
         stmt.on_conflict_do_update(
@@ -43,8 +44,7 @@ def month_usage(session: Session, api: str, now: datetime) -> tuple[int, int]:
 
 def save_budget_state(session: Session, api: str, state: str, *, now: datetime) -> None:
     """Store the run-time guard's state of `api` (JSON text), replacing the last one."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(BudgetStateRow).values(api=api, state=state, updated_at=now)
+    stmt = upsert(session, BudgetStateRow).values(api=api, state=state, updated_at=now)
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["api"],
