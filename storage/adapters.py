@@ -176,15 +176,13 @@ class SqlOutbox:
         thread_id: int | None = None,
     ) -> None:
         with session_scope(self._sessions) as s:
-            for alert_id in alert_ids:
-                outbox.mark_alert_sent(
-                    s, alert_id, message_id=message_id, now=now, thread_id=thread_id
-                )
+            outbox.mark_alerts_sent(
+                s, alert_ids, message_id=message_id, now=now, thread_id=thread_id
+            )
 
     def mark_shown(self, alert_ids: Sequence[int], *, now: datetime) -> None:
         with session_scope(self._sessions) as s:
-            for alert_id in alert_ids:
-                outbox.mark_alert_shown(s, alert_id, now=now)
+            outbox.mark_alerts_shown(s, alert_ids, now=now)
 
     def mark_retry(self, alert_id: int, *, error: str, next_attempt_at: datetime) -> None:
         with session_scope(self._sessions) as s:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import storage
@@ -287,6 +287,42 @@ def test_outbox_claim_send_retry_fail(sessions) -> None:
         assert storage.last_sent_per_chat(s) == {"@main": T0}
 
 
+def test_a_burst_is_marked_in_one_statement_and_only_its_alerts(engine, sessions) -> None:
+    """A burst of alerts went out as one message (or was shown on the console): one UPDATE
+    marks them all, each with its own attempt counted, and no other alert changes."""
+    with storage.session_scope(sessions) as s:
+        store_statements(s, spec().key, [to_store(item(k)) for k in range(6)], now=T0)
+    lease = timedelta(seconds=60)
+    with storage.session_scope(sessions) as s:
+        claimed = [a.id for a in storage.claim_alerts(s, T0, limit=10, lease=lease)]
+    writes: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with storage.session_scope(sessions) as s:
+            storage.mark_alerts_sent(s, claimed[:3], message_id="77", now=T0, thread_id=5)
+            storage.mark_alerts_shown(s, claimed[3:5], now=T0)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(writes) == 2, writes
+    with storage.session_scope(sessions) as s:
+        rows = {r.id: r for r in s.scalars(select(AlertRow))}
+        got = {
+            i: (r.status, r.message_id, r.thread_id, r.sent_at is not None, r.attempts)
+            for i, r in rows.items()
+        }
+    sent = ("sent", "77", 5, True, 1)
+    shown = ("shown", None, None, False, 1)
+    assert [got[i] for i in claimed] == [sent] * 3 + [shown] * 2 + [
+        ("pending", None, None, False, 0)
+    ]
+    assert all(rows[i].lease_until is None for i in claimed[:5])
+
+
 def test_migrated_chat_is_used_for_later_alerts(sessions) -> None:
     with storage.session_scope(sessions) as s:
         store_statements(s, spec().key, [to_store(item(1))], now=T0)
@@ -428,8 +464,6 @@ def test_the_other_sides_statements_are_not_read_from_every_original(tmp_path) -
 def test_a_resync_applies_what_the_watchlist_changed_and_writes_nothing_else(
     sessions, engine: Engine
 ) -> None:
-    from sqlalchemy import event
-
     key = spec().key
     minute = timedelta(seconds=60)
     with storage.session_scope(sessions) as s:
