@@ -18,7 +18,7 @@ from bot.cli import main
 status = main(["--config", sys.argv[1], "once", "--dry-run"])
 print(status, "tweepy" in sys.modules, "telegram" in sys.modules, "httpx" in sys.modules,
       "apscheduler" in sys.modules, "ftfy" in sys.modules,
-      "sqlalchemy.dialects.postgresql" in sys.modules)
+      "sqlalchemy.dialects.postgresql" in sys.modules, "prometheus_client" in sys.modules)
 """
 
 
@@ -38,10 +38,12 @@ def test_a_dry_run_of_feeds_loads_neither_tweepy_nor_telegram(world: World, tmp_
         text=True,
         check=False,
     )
-    flags = done.stdout.split()[-7:]
+    flags = done.stdout.split()[-8:]
     assert flags[:5] == ["0", "False", "False", "False", "False"], done.stderr[-2000:]
     # Nor ftfy (with wcwidth, 60 ms), while no text has anything but ASCII to repair.
     assert flags[5] == "False", done.stdout
+    # Nor prometheus-client (30 ms): nothing is scraped without a metrics port.
+    assert flags[7] == "False", done.stdout
 
 
 def test_a_worker_on_sqlite_does_not_load_the_postgresql_dialect(
@@ -65,7 +67,7 @@ def test_a_worker_on_sqlite_does_not_load_the_postgresql_dialect(
             text=True,
             check=False,
         )
-    flags = done.stdout.split()[-7:]
+    flags = done.stdout.split()[-8:]
     assert flags[0] == "0" and flags[6] == "False", done.stdout + done.stderr[-2000:]
 
 

@@ -69,6 +69,35 @@ def test_latency_and_gauges() -> None:
     assert reads == [2]  # read at each scrape, never cached
 
 
+def test_histograms_count_as_prometheus_client_does() -> None:
+    """The histograms are counted without prometheus-client (imported by the first scrape):
+    the same observations give the same samples as its own Histogram, bounds included (a value
+    on a bound counts in that bucket)."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    values = [0.0, 0.005, 0.0051, 0.1, 0.25, 3.0, 10.0, 11.0, 1e6]
+    reference = CollectorRegistry()
+    lag = Histogram(
+        "event_loop_lag_seconds",
+        "lag",
+        namespace="watchpost",
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        registry=reference,
+    )
+    m = Metrics()
+    for v in values:
+        lag.observe(v)
+        m.observe_loop_lag(v)
+    ref = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(generate_latest(reference).decode())
+        for s in f.samples
+        if not s.name.endswith("_created")
+    }
+    ours = {k: v for k, v in _samples(m).items() if k[0].startswith("watchpost_event_loop_lag_s")}
+    assert ours == ref
+
+
 def test_two_apps_do_not_share_counters() -> None:
     a, b = Metrics(), Metrics()
     a.inc("polls", status="ok")
