@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import importlib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from bot.sources.addresses import IPAddress, chain_is_public, is_public, redirec
 from bot.sources.bounds import bound_items
 from bot.sources.dates import sane_dates
 from bot.sources.feedparse import ParsedFeed, parse_feed
+from bot.sources.inline import InlineBudget
 
 if TYPE_CHECKING:  # imported on the first fetch: a command without feeds never loads aiohttp
     from aiohttp.abc import AbstractResolver
@@ -115,6 +117,8 @@ class FeedFetcher:
         # Sources whose encoding repair was reported: a feed that double-encodes does it on
         # every poll, and one log line per source per process says it (issue 7).
         self._repair_reported: set[str] = set()
+        # How much parsing the loop does itself (`bot.sources.inline`).
+        self._inline = InlineBudget()
 
     async def _transport(self) -> FeedHttp:
         if self._http is None:
@@ -190,11 +194,17 @@ class FeedFetcher:
             raise SourceRejected(key, f"HTTP {status}", status=status)
         if status != 200:
             raise SourceUnavailable(key, f"unexpected HTTP {status}")
-        # In a thread: feedparser takes a while on a large feed, and the event loop must keep
-        # the other polls' timers and sockets going meanwhile (their timeouts run as it parses).
-        parsed = await asyncio.to_thread(
-            _parse, body, key, final_url, resp_headers.get("content-type"), now, source.seen_items
-        )
+        args = (body, key, final_url, resp_headers.get("content-type"), now, source.seen_items)
+        started = time.perf_counter()
+        if self._inline.allows(len(body), started):
+            # A small body, within the loop's budget: cheaper here than handed to a thread.
+            parsed = _parse(*args)
+            self._inline.spent(time.perf_counter() - started)
+        else:
+            # In a thread: feedparser takes a while on a large feed, and the event loop must
+            # keep the other polls' timers and sockets going meanwhile (their timeouts run as
+            # it parses).
+            parsed = await asyncio.to_thread(_parse, *args)
         unchanged = {d: source.seen_items[d] for d in parsed.skipped}
         items, date_warnings = sane_dates(parsed.items, now)
         items, size_warnings = bound_items(items)

@@ -215,3 +215,43 @@ async def test_a_broken_answer_is_unavailable(
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_small_feed_is_parsed_on_the_loop_and_a_large_one_in_a_thread(
+    fetcher: FeedFetcher, feeds: tuple[FeedServer, LocalServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread costs a small feed more CPU than its parse (`bot.sources.inline`); a large
+    body still leaves the loop free while it is read."""
+    from bot.sources import feeds as feeds_module
+    from bot.sources.inline import INLINE_MAX_BYTES
+
+    parsed_in: list[str] = []
+    real = feeds_module._parse
+
+    def recording(*args: object) -> object:
+        parsed_in.append(threading.current_thread().name)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(feeds_module, "_parse", recording)
+    state, server = feeds
+    entries = [
+        FeedEntry(
+            id=str(n),
+            title=f"Statement {n}",
+            html="<p>" + "Text of the statement. " * 40 + "</p>",
+            link=f"https://example.org/{n}",
+            published=datetime(2020, 9, 27, tzinfo=UTC),
+        )
+        for n in range(60)
+    ]
+    large = rss("MFA", "https://example.org/", entries)
+    assert len(large) > INLINE_MAX_BYTES
+    state.set_feed("/small.rss", RSS)
+    state.set_feed("/large.rss", large)
+    small = await fetcher.fetch(_source(f"{server.url}/small.rss"))
+    big = await fetcher.fetch(_source(f"{server.url}/large.rss"))
+    assert [i.title for i in small.items] == ["Statement"]
+    assert len(big.items) == 60
+    loop_thread = threading.current_thread().name
+    assert parsed_in[0] == loop_thread
+    assert parsed_in[1] != loop_thread
