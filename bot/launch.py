@@ -9,7 +9,9 @@ interpreter's shutdown collects again over everything still alive. `gc.freeze` m
 alive at that moment out of every later collection; nothing is lost by it: what they reference is
 still freed by reference counting, and only cyclic garbage among them would stay until exit.
 
-Tests call `bot.cli.main` directly and never pass here: freezing is for a process that ends.
+A running worker freezes once more when it has started (`bot.app.run_worker`: the watchlist,
+the matcher and the near-duplicate index live as long as it does). Tests call `bot.cli.main`
+directly and never pass here: freezing is for a process that ends.
 """
 
 from __future__ import annotations
