@@ -3,6 +3,9 @@ to them with the real adapters and a real database."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
@@ -20,6 +23,8 @@ from bot.watchlist import parse_watchlist
 
 TOKEN = "111111:test-token-that-must-never-be-logged"
 CHATS = {"@main_watch": -1001000000001, "@cf_watch": -1001000000002}
+
+REPO = Path(__file__).resolve().parents[2]
 
 WATCHLIST = """
 speakers:
@@ -116,6 +121,22 @@ class World:
 
     def settings(self, **extra: str) -> Settings:
         return load_settings(self.env(**extra))
+
+    def probe(self, code: str) -> subprocess.CompletedProcess[str]:
+        """Run `code` in a new Python process with the worker's environment (no Telegram
+        token) and the world's watchlist written to a file, whose path is ``sys.argv[1]``."""
+        config = self.tmp / "probe-watchlist.yaml"
+        config.write_text(WATCHLIST.replace("{feeds}", self.feeds.url), encoding="utf-8")
+        env = {**os.environ, **self.env(), "PYTHONPATH": str(REPO)}
+        env.pop("TELEGRAM_BOT_TOKEN")
+        return subprocess.run(
+            [sys.executable, "-c", code, str(config)],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     def app(self, text: str = WATCHLIST, **extra: str) -> AbstractAsyncContextManager[App]:
         wl = parse_watchlist(text.replace("{feeds}", self.feeds.url), path="test.yaml")

@@ -3,15 +3,9 @@ lives as long as the process is kept out of the collector's walks (issue 9)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from importlib.metadata import entry_points
-from pathlib import Path
 
-from tests.e2e.conftest import WATCHLIST, World, entry
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.e2e.conftest import REPO, World, entry
 
 PROBE = """
 import gc, sys
@@ -29,22 +23,9 @@ def test_the_watchpost_script_and_python_m_bot_start_through_the_launcher() -> N
     assert "from bot.launch import main" in main_py
 
 
-def test_a_launched_command_keeps_its_result_and_freezes_what_it_imported(
-    world: World, tmp_path: Path
-) -> None:
-    config = tmp_path / "w.yaml"
-    config.write_text(WATCHLIST.replace("{feeds}", world.feeds.url), encoding="utf-8")
+def test_a_launched_command_keeps_its_result_and_freezes_what_it_imported(world: World) -> None:
     world.publish("/am.rss", entry(1, "Karabakh", "A statement on Karabakh."))
-    env = {**os.environ, **world.env(), "PYTHONPATH": str(REPO)}
-    env.pop("TELEGRAM_BOT_TOKEN")
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(config)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = world.probe(PROBE)
     lines = done.stdout.splitlines()
     assert lines and lines[-1].startswith("STATUS"), done.stderr[-2000:]
     _, status, enabled, frozen, loaded = lines[-1].split()

@@ -6,11 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-from tests.e2e.conftest import WATCHLIST, World, entry
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.e2e.conftest import REPO, World, entry
 
 PROBE = """
 import sys
@@ -22,22 +19,11 @@ print(status, "tweepy" in sys.modules, "telegram" in sys.modules, "httpx" in sys
 """
 
 
-def test_a_dry_run_of_feeds_loads_neither_tweepy_nor_telegram(world: World, tmp_path: Path) -> None:
+def test_a_dry_run_of_feeds_loads_neither_tweepy_nor_telegram(world: World) -> None:
     """Nor httpx: only Telegram (the Bot API, channel previews) uses it, and feeds go over
     aiohttp; a watchlist of feeds does not pay its import. Nor APScheduler: only `run` ticks."""
-    config = tmp_path / "w.yaml"
-    config.write_text(WATCHLIST.replace("{feeds}", world.feeds.url), encoding="utf-8")
     world.publish("/am.rss", entry(1, "Karabakh", "A statement."))
-    env = {**os.environ, **world.env(), "PYTHONPATH": str(REPO)}
-    env.pop("TELEGRAM_BOT_TOKEN")
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(config)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = world.probe(PROBE)
     flags = done.stdout.split()[-8:]
     assert flags[:5] == ["0", "False", "False", "False", "False"], done.stderr[-2000:]
     # Nor ftfy (with wcwidth, 60 ms), while no text has anything but ASCII to repair.
@@ -46,27 +32,14 @@ def test_a_dry_run_of_feeds_loads_neither_tweepy_nor_telegram(world: World, tmp_
     assert flags[7] == "False", done.stdout
 
 
-def test_a_worker_on_sqlite_does_not_load_the_postgresql_dialect(
-    world: World, tmp_path: Path
-) -> None:
+def test_a_worker_on_sqlite_does_not_load_the_postgresql_dialect(world: World) -> None:
     """SQLAlchemy's PostgreSQL dialect costs 45 ms to import: storage builds its upserts for
     the database in use. (Creating the schema loads it: Alembic imports every dialect; so the
     second start, on a database already migrated, is the one checked.)"""
-    config = tmp_path / "w.yaml"
-    config.write_text(WATCHLIST.replace("{feeds}", world.feeds.url), encoding="utf-8")
     world.publish("/am.rss", entry(1, "Karabakh", "A statement."))
-    env = {**os.environ, **world.env(), "PYTHONPATH": str(REPO)}
-    env.pop("TELEGRAM_BOT_TOKEN")
     probe = PROBE.replace('"once", "--dry-run"', '"once", "--console"')
-    for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-c", probe, str(config)],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+    world.probe(probe)
+    done = world.probe(probe)
     flags = done.stdout.split()[-8:]
     assert flags[0] == "0" and flags[6] == "False", done.stdout + done.stderr[-2000:]
 
