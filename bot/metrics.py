@@ -60,6 +60,11 @@ class _Histogram:
         self.counts[bisect.bisect_left(self.bounds, value)] += 1
         self.total += value
 
+    def copy(self) -> _Histogram:
+        other = _Histogram(self.name, self.help, self.bounds)
+        other.counts, other.total = list(self.counts), self.total
+        return other
+
     def family(self) -> Metric:
         from prometheus_client.core import HistogramMetricFamily
         from prometheus_client.utils import floatToGoString
@@ -149,8 +154,11 @@ class Metrics:
         return generate_latest(registry)
 
     def _histograms(self) -> list[Metric]:
+        # Copied under the lock, made into families outside it: the first scrape imports
+        # prometheus-client (30 ms), and the event loop's lag timer takes this lock.
         with self._lock:
-            return [self._latency.family(), self._loop_lag.family()]
+            copies = [h.copy() for h in (self._latency, self._loop_lag)]
+        return [h.family() for h in copies]
 
     def _counter_items(self) -> list[tuple[_Key, int]]:
         with self._lock:

@@ -198,8 +198,10 @@ class FeedFetcher:
         started = time.perf_counter()
         if self._inline.allows(len(body), started):
             # A small body, within the loop's budget: cheaper here than handed to a thread.
-            parsed = _parse(*args)
-            self._inline.spent(time.perf_counter() - started)
+            try:
+                parsed = _parse(*args)
+            finally:  # a body that is no feed took the loop's time too
+                self._inline.spent(time.perf_counter() - started)
         else:
             # In a thread: feedparser takes a while on a large feed, and the event loop must
             # keep the other polls' timers and sockets going meanwhile (their timeouts run as

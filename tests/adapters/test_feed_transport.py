@@ -255,3 +255,18 @@ async def test_a_small_feed_is_parsed_on_the_loop_and_a_large_one_in_a_thread(
     loop_thread = threading.current_thread().name
     assert parsed_in[0] == loop_thread
     assert parsed_in[1] != loop_thread
+
+
+async def test_a_small_body_that_is_no_feed_is_charged_to_the_loops_budget(
+    fetcher: FeedFetcher, feeds: tuple[FeedServer, LocalServer]
+) -> None:
+    """Parsed on the loop and refused: the time it took counts, or a source answering an HTML
+    page at every poll would hold the loop past the budget."""
+    from bot.errors import FeedParseError
+
+    state, server = feeds
+    state.set_raw("/page", b"<html><body>" + b"<p>not a feed</p>" * 200 + b"</body></html>",
+                  {"Content-Type": "text/html"})  # fmt: skip
+    with pytest.raises(FeedParseError):
+        await fetcher.fetch(_source(f"{server.url}/page"))
+    assert fetcher._inline._used > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -117,3 +119,22 @@ def test_a_failing_gauge_reader_leaves_the_counters(caplog: pytest.LogCaptureFix
     assert got[("watchpost_storage_errors_total", (("where", "claim"),))] == 1
     assert not any(name == "watchpost_alerts" for name, _ in got)
     assert "gauges not read: ConnectionError" in caplog.text
+
+
+def test_a_scrape_builds_the_histograms_outside_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first scrape imports prometheus-client (30 ms) while making the families; the event
+    loop's lag timer takes the same lock at every beat, so it must not wait for that."""
+    from bot import metrics as metrics_module
+
+    m = Metrics()
+    m.observe_loop_lag(0.02)
+    held: list[bool] = []
+    real = metrics_module._Histogram.family
+
+    def family(self: Any) -> Any:
+        held.append(m._lock.locked())
+        return real(self)
+
+    monkeypatch.setattr(metrics_module._Histogram, "family", family)
+    assert _samples(m)[("watchpost_event_loop_lag_seconds_count", ())] == 1
+    assert held == [False, False]
