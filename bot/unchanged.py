@@ -113,8 +113,8 @@ def decode(stored: bytes | None, scope: bytes) -> dict[bytes, str]:
 
 
 class SettledItems(Mapping[bytes, str]):
-    """`decode(stored, scope)`, done at the first look (by the parser, in its thread): nine
-    polls in ten answer 304 and never look (decoding a feed's 20 items costs about 25 µs)."""
+    """`decode(stored, scope)`, done at the first look (by the parser): nine polls in ten
+    answer 304 and never look (decoding a feed's 20 items costs about 25 µs)."""
 
     __slots__ = ("_ids", "_scope", "_stored")
 

@@ -109,8 +109,10 @@ class SourceRow(Base):
     #: why the last poll failed, as a value (`bot.errors.SourceProblem`); None after a success
     last_problem: Mapped[str | None] = mapped_column(String(32))
     #: issue 9: the feed items the last stored poll settled (`bot.unchanged.encode`), written
-    #: with the caching that poll received: the next poll does not read them again
-    settled: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: with the caching that poll received: the next poll does not read them again. Deferred:
+    #: only the claim reads them (by column); an ORM load of a source (a failure recorded, the
+    #: operator notices' 10,000 sources a minute) has no use for them.
+    settled: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class StatementRow(Base):
