@@ -23,7 +23,16 @@ no cookies kept, the same headers. Clients:
 - ``aiohttp-fc``: the same with ``force_close=True`` (a new connection per request: what every
   request costs when keep-alive is lost, e.g. behind a host that closes);
 - ``watchpost``: `FeedFetcher`'s own request path (`_get`: the redirect loop, the address
-  guard's sessions, the error mapping), without parsing.
+  guard's sessions, the error mapping), without parsing;
+- ``pycurl``: a ``CurlMulti`` driven from the loop (``M_SOCKETFUNCTION``/``M_TIMERFUNCTION``,
+  ``socket_action`` from add_reader/add_writer/call_later), pooled easy handles, no ``ENCODING``
+  (raw body), ``WRITEFUNCTION`` chunks into the decoder;
+- ``curl_cffi`` / ``curl_cffi-buf``: its ``AsyncSession`` with ``accept_encoding=None`` (raw
+  body), streamed (``aiter_content``) / whole body then decoded;
+- ``rnet``, ``pyreqwest`` (reqwest under Python): decompression and redirects off, streamed.
+
+The optional clients (pycurl on) are imported when used and skipped with a message if missing.
+Every client must give the same decoded length per feed as the first one run (and 0 on a 304).
 
 Each round runs every client on both cases, in a new order each round (the machine is shared:
 interleaving spreads the noise). CPU is `time.process_time` of this process (the host is
@@ -43,7 +52,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -174,12 +185,287 @@ async def _watchpost(stack: AsyncExitStack, n: int) -> Get:
     return get
 
 
-CLIENTS: dict[str, Callable[[AsyncExitStack, int], Awaitable[Get]]] = {
+class _CurlDriver:
+    """A `pycurl.CurlMulti` driven by the asyncio loop: libcurl tells which sockets to watch
+    (``M_SOCKETFUNCTION``) and when to wake it (``M_TIMERFUNCTION``); the loop's readers,
+    writers and timer call ``socket_action``. Easy handles are pooled and reused (the multi
+    handle's connection cache keeps the connections alive)."""
+
+    def __init__(self, pycurl: Any, n: int) -> None:
+        self._pycurl = pycurl
+        self._loop = asyncio.get_running_loop()
+        self._multi = pycurl.CurlMulti()
+        self._multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        self._multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
+        self._multi.setopt(pycurl.M_MAXCONNECTS, n)
+        self._timer: asyncio.TimerHandle | None = None
+        self._watched: dict[int, int] = {}  # fd -> what libcurl asked for
+        self._free: list[_CurlTransfer] = []
+        self._busy: dict[Any, _CurlTransfer] = {}
+
+    def _on_socket(self, what: int, fd: int, multi: Any, socketp: Any) -> None:
+        pc, loop = self._pycurl, self._loop
+        old = self._watched.pop(fd, 0)
+        if old & pc.POLL_IN:
+            loop.remove_reader(fd)
+        if old & pc.POLL_OUT:
+            loop.remove_writer(fd)
+        if what == pc.POLL_REMOVE:
+            return
+        if what & pc.POLL_IN:
+            loop.add_reader(fd, self._act, fd, pc.CSELECT_IN)
+        if what & pc.POLL_OUT:
+            loop.add_writer(fd, self._act, fd, pc.CSELECT_OUT)
+        self._watched[fd] = what
+
+    def _on_timer(self, ms: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if ms >= 0:
+            self._timer = self._loop.call_later(
+                ms / 1000, self._act, self._pycurl.SOCKET_TIMEOUT, 0
+            )
+
+    def _act(self, fd: int, event: int) -> None:
+        self._multi.socket_action(fd, event)
+        while True:
+            queued, ok, failed = self._multi.info_read()
+            for curl in ok:
+                self._done(curl, None)
+            for curl, _errno, message in failed:
+                self._done(curl, message)
+            if not queued:
+                break
+
+    def _done(self, curl: Any, error: str | None) -> None:
+        self._multi.remove_handle(curl)
+        t = self._busy.pop(curl)
+        if t.fut.done():  # cancelled
+            return
+        if t.error is not None:
+            t.fut.set_exception(t.error)
+        elif error is not None:
+            t.fut.set_exception(OSError(error))
+        else:
+            t.fut.set_result(curl.getinfo(self._pycurl.RESPONSE_CODE))
+
+    def _transfer(self) -> _CurlTransfer:
+        if self._free:
+            return self._free.pop()
+        pc = self._pycurl
+        curl = pc.Curl()
+        t = _CurlTransfer(curl)
+        curl.setopt(pc.NOSIGNAL, 1)
+        curl.setopt(pc.FOLLOWLOCATION, 0)  # redirects are the retriever's to follow
+        curl.setopt(pc.PROXY, "")  # as trust_env=False: no proxy from the environment
+        curl.setopt(pc.TIMEOUT_MS, int(LIMITS.total_timeout * 1000))
+        curl.setopt(pc.CONNECTTIMEOUT_MS, int(LIMITS.connect_timeout * 1000))
+        # no ENCODING option: the body stays as sent, for CappedDecoder; no COOKIEFILE: no cookies
+        curl.setopt(pc.HEADERFUNCTION, t.header)
+        curl.setopt(pc.WRITEFUNCTION, t.write)
+        return t
+
+    async def get(self, url: str, headers: dict[str, str]) -> tuple[int, int]:
+        t = self._transfer()
+        t.reset(self._loop.create_future())
+        t.curl.setopt(self._pycurl.URL, url)
+        t.curl.setopt(self._pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers.items()])
+        self._busy[t.curl] = t
+        self._multi.add_handle(t.curl)
+        try:
+            status: int = await t.fut
+        finally:
+            if self._busy.pop(t.curl, None) is not None:  # cancelled: take it back from curl
+                self._multi.remove_handle(t.curl)
+            self._free.append(t)
+        if t.decoder is not None:
+            t.size += len(t.decoder.flush())
+        else:
+            t.parsed_headers()  # the retriever reads ETag & co. on a 304 too
+        return status, t.size
+
+    def close(self) -> None:
+        for t in self._free:
+            t.curl.close()
+        self._multi.close()
+
+
+class _CurlTransfer:
+    """One pooled easy handle and the state of its current request."""
+
+    def __init__(self, curl: Any) -> None:
+        self.curl = curl
+        self.reset(asyncio.get_running_loop().create_future())
+
+    def reset(self, fut: asyncio.Future[int]) -> None:
+        self.fut = fut
+        self.lines: list[bytes] = []
+        self.decoder: CappedDecoder | None = None
+        self.size = 0
+        self.error: BaseException | None = None
+
+    def header(self, line: bytes) -> None:
+        if line.startswith(b"HTTP/"):
+            self.lines.clear()  # a new response (after a 1xx): its own headers
+        self.lines.append(line)
+
+    def parsed_headers(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for line in self.lines[1:]:
+            name, sep, value = line.decode("latin-1").partition(":")
+            if sep:
+                out[name.strip().lower()] = value.strip()
+        return out
+
+    def write(self, chunk: bytes) -> int | None:
+        try:
+            if self.decoder is None:
+                self.decoder = CappedDecoder(self.parsed_headers().get("content-encoding"), CAP)
+            self.size += len(self.decoder.feed(chunk))
+        except Exception as e:  # BodyTooLarge, zlib.error: abort the transfer
+            self.error = e
+            return 0
+        return None
+
+
+async def _pycurl(stack: AsyncExitStack, n: int) -> Get:
+    import pycurl
+
+    driver = _CurlDriver(pycurl, n)
+    stack.callback(driver.close)
+    base = _headers()
+    return lambda url, headers: driver.get(url, {**base, **headers})
+
+
+def _curl_cffi(*, stream: bool) -> Callable[[AsyncExitStack, int], Awaitable[Get]]:
+    async def make(stack: AsyncExitStack, n: int) -> Get:
+        from curl_cffi.requests import AsyncSession
+
+        session: Any = await stack.enter_async_context(
+            AsyncSession(
+                max_clients=n,
+                headers=_headers(),
+                allow_redirects=False,
+                trust_env=False,
+                timeout=LIMITS.total_timeout,
+            )
+        )
+
+        # accept_encoding=None: no CURLOPT_ACCEPT_ENCODING, so libcurl leaves the body raw
+        async def get_streamed(url: str, headers: dict[str, str]) -> tuple[int, int]:
+            async with session.stream("GET", url, headers=headers, accept_encoding=None) as resp:
+                size = 0
+                if resp.status_code == 200:
+                    decoder = CappedDecoder(resp.headers.get("content-encoding"), CAP)
+                    async for raw in resp.aiter_content():
+                        size += len(decoder.feed(raw))
+                    size += len(decoder.flush())
+                return int(resp.status_code), size
+
+        async def get_buffered(url: str, headers: dict[str, str]) -> tuple[int, int]:
+            resp = await session.get(url, headers=headers, accept_encoding=None)
+            size = 0
+            if resp.status_code == 200:
+                decoder = CappedDecoder(resp.headers.get("content-encoding"), CAP)
+                size = len(decoder.feed(resp.content)) + len(decoder.flush())
+            return int(resp.status_code), size
+
+        return get_streamed if stream else get_buffered
+
+    return make
+
+
+async def _rnet(stack: AsyncExitStack, n: int) -> Get:
+    import rnet
+
+    client: Any = rnet.Client(
+        default_headers=_headers(),
+        allow_redirects=False,
+        cookie_store=False,
+        referer=False,
+        timeout=int(LIMITS.total_timeout),
+        connect_timeout=int(LIMITS.connect_timeout),
+        pool_max_idle_per_host=n,
+        no_proxy=True,
+        gzip=False,
+        deflate=False,
+        brotli=False,
+        zstd=False,
+    )
+
+    async def get(url: str, headers: dict[str, str]) -> tuple[int, int]:
+        async with await client.get(url, headers=headers) as resp:
+            size = 0
+            if resp.status == 200:
+                coding = resp.headers["content-encoding"]
+                decoder = CappedDecoder(coding.decode() if coding else None, CAP)
+                async with resp.stream() as chunks:
+                    async for raw in chunks:
+                        size += len(decoder.feed(raw))
+                size += len(decoder.flush())
+            return int(resp.status), size
+
+    return get
+
+
+async def _pyreqwest(stack: AsyncExitStack, n: int) -> Get:
+    from pyreqwest.client import ClientBuilder
+
+    client: Any = await stack.enter_async_context(
+        ClientBuilder()
+        .default_headers(_headers())
+        .follow_redirects(False)
+        .default_cookie_store(False)
+        .no_proxy()
+        .gzip(False)
+        .deflate(False)
+        .brotli(False)
+        .zstd(False)
+        .timeout(timedelta(seconds=LIMITS.total_timeout))
+        .connect_timeout(timedelta(seconds=LIMITS.connect_timeout))
+        .pool_max_idle_per_host(n)
+        .build()
+    )
+
+    async def get(url: str, headers: dict[str, str]) -> tuple[int, int]:
+        async with client.get(url).headers(headers).build_streamed() as resp:
+            size = 0
+            if resp.status == 200:
+                decoder = CappedDecoder(resp.get_header("content-encoding"), CAP)
+                reader = resp.body_reader
+                while (raw := await reader.read_chunk()) is not None:
+                    size += len(decoder.feed(raw))
+                size += len(decoder.flush())
+            return int(resp.status), size
+
+    return get
+
+
+def _lazy(make: Callable[[AsyncExitStack, int], Awaitable[Get]]) -> Callable[..., Any]:
+    """`make`, or None with a message when its package is not installed."""
+
+    async def wrapped(stack: AsyncExitStack, n: int) -> Get | None:
+        try:
+            return await make(stack, n)
+        except ImportError as e:
+            print(f"skipped: {e} (pip install it to compare)", file=sys.stderr)
+            return None
+
+    return wrapped
+
+
+CLIENTS: dict[str, Callable[[AsyncExitStack, int], Awaitable[Get | None]]] = {
     "httpx": _httpx,
     "httpcore": _httpcore,
     "aiohttp": _aiohttp(force_close=False),
     "aiohttp-fc": _aiohttp(force_close=True),
     "watchpost": _watchpost,
+    "pycurl": _lazy(_pycurl),
+    "curl_cffi": _lazy(_curl_cffi(stream=True)),
+    "curl_cffi-buf": _lazy(_curl_cffi(stream=False)),
+    "rnet": _lazy(_rnet),
+    "pyreqwest": _lazy(_pyreqwest),
 }
 
 
@@ -191,21 +477,23 @@ class Timing:
 
 async def _batch(
     get: Get, urls: list[str], etags: dict[str, str] | None, n: int
-) -> tuple[Timing, dict[int, int]]:
-    """Every URL once, `n` in flight (with its ETag when `etags`); the time and status counts."""
+) -> tuple[Timing, dict[int, int], dict[str, int]]:
+    """Every URL once, `n` in flight (with its ETag when `etags`); the time, the status counts
+    and the decoded body length of each URL."""
     sem = asyncio.Semaphore(n)
     counts: dict[int, int] = {}
+    sizes: dict[str, int] = {}
 
     async def one(url: str) -> None:
         headers = {"If-None-Match": etags[url]} if etags else {}
         async with sem:
-            status, _ = await get(url, headers)
+            status, sizes[url] = await get(url, headers)
         counts[status] = counts.get(status, 0) + 1
 
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(one(u) for u in urls))
     timing = Timing(time.perf_counter() - wall, time.process_time() - cpu)
-    return timing, counts
+    return timing, counts, sizes
 
 
 async def _etags(urls: list[str]) -> dict[str, str]:
@@ -230,22 +518,32 @@ async def run(base: str, feeds: int, rounds: int, n: int, names: list[str]) -> N
         raise SystemExit("the host gave no ETag for some feeds")
     results: dict[tuple[str, str], list[Timing]] = {}
     async with AsyncExitStack() as stack:
-        gets = {name: await CLIENTS[name](stack, n) for name in names}
+        made = {name: await CLIENTS[name](stack, n) for name in names}
+        gets = {name: get for name, get in made.items() if get is not None}
         for get in gets.values():  # warm-up: connections open, code paths hot
             await _batch(get, urls[: n * 2], etags, n)
         rng = random.Random(1)
+        reference: dict[str, dict[str, int]] = {}
+        decoded: dict[str, float] = {}
         for r in range(rounds):
             order = list(gets)
             rng.shuffle(order)
             for name in order:
                 for case, tags in (("304", etags), ("200", None)):
-                    timing, counts = await _batch(gets[name], urls, tags, n)
+                    timing, counts, sizes = await _batch(gets[name], urls, tags, n)
                     if counts != {int(case): feeds}:
                         raise SystemExit(f"{name} {case}: got statuses {counts}")
+                    # every client must decode the same bodies (none on a 304)
+                    ref = reference.setdefault(case, sizes)
+                    if sizes != ref:
+                        bad = sum(sizes[u] != ref[u] for u in urls)
+                        raise SystemExit(f"{name} {case}: {bad} decoded lengths differ")
+                    decoded[case] = sum(sizes.values()) / feeds
                     results.setdefault((name, case), []).append(timing)
             print(f"round {r + 1}/{rounds} done", file=sys.stderr)
-    print(f"{feeds} GETs per batch, {n} in flight, median of {rounds} rounds\n")
-    print(f"{'client':<12} {'case':>4} {'wall s':>8} {'CPU µs/req':>11} {'vs httpx':>9}")
+    print(f"{feeds} GETs per batch, {n} in flight, median of {rounds} rounds")
+    print(f"decoded bytes per request, the same for every client: {decoded}\n")
+    print(f"{'client':<14} {'case':>4} {'wall s':>8} {'CPU µs/req':>11} {'vs httpx':>9}")
     for case in ("304", "200"):
         ref = statistics.median(t.cpu for t in results[("httpx", case)]) if "httpx" in gets else 0
         for name in gets:
@@ -253,7 +551,7 @@ async def run(base: str, feeds: int, rounds: int, n: int, names: list[str]) -> N
             wall = statistics.median(t.wall for t in ts)
             cpu = statistics.median(t.cpu for t in ts)
             ratio = f"{cpu / ref:.2f}×" if ref else ""
-            print(f"{name:<12} {case:>4} {wall:8.2f} {cpu / feeds * 1e6:11.0f} {ratio:>9}")
+            print(f"{name:<14} {case:>4} {wall:8.2f} {cpu / feeds * 1e6:11.0f} {ratio:>9}")
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ poll stores 20 items per feed as seen; the second sees 304s). Then, per round:
 - a cycle where every feed answers 304: CPU ms per 304 poll;
 - a cycle after one new item was added to `--fraction` of the feeds, per new statement: the
   whole poll's CPU less the 304s' share and the parsing of the changed feeds (so it still holds
-  the HTTP client's work for a 200 and its body); the statement work alone (`Poller._ingest`:
+  the HTTP client's work for a 200 and its body); the statement work alone (`Poller._write_batch`,
+  or `Poller._ingest` in a checkout without batches:
   read what is known, match, fingerprint, decide, store with the alerts, record the poll);
   and the dispatch ticks' CPU per alert (routed app only: claim, context, render, console).
 
@@ -131,10 +132,11 @@ async def _cycle(app: App, *, dispatch: bool) -> tuple[float, float, int, int, f
 
 async def _main(args: argparse.Namespace) -> None:
     setattr(feeds, "parse_feed", _timed(feedparse.parse_feed, _parse_cpu))  # noqa: B010
-    # The statement work of a poll that got a new body: read what is known, match, decide,
-    # store, record the poll (a private method, wrapped as _wp_phases.py wraps steps).
-    ingest = pipeline.Poller._ingest
-    setattr(pipeline.Poller, "_ingest", _timed(ingest, _ingest_cpu))  # noqa: B010
+    # The statement work of the polls that got a new body: read what is known, match, decide,
+    # store, record the poll, commit (private methods, wrapped as _wp_phases.py wraps steps):
+    # per batch of polls in one transaction, or (before it) per poll.
+    step = "_write_batch" if hasattr(pipeline.Poller, "_write_batch") else "_ingest"
+    setattr(pipeline.Poller, step, _timed(getattr(pipeline.Poller, step), _ingest_cpu))
     devnull = open(os.devnull, "w")  # noqa: SIM115
     with (
         tempfile.TemporaryDirectory() as tmpdir,

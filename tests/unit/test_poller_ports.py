@@ -3,7 +3,10 @@ and what a failed write leaves behind. The SQL adapter is tested on real databas
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
+
+import pytest
 
 from bot.errors import SourceUnavailable
 from bot.matching import Matcher
@@ -101,3 +104,39 @@ async def test_a_source_that_asks_to_wait_is_retried_after_its_wait() -> None:
     feed.answer = FetchResult(items=(item(1),))
     (ok,) = await poller.poll_due()
     assert ok.new_statements == 1 and store.state.sources[SPEC.key].failures == 0
+
+
+async def test_a_poll_waiting_for_its_batch_is_stored_when_the_tick_is_cancelled() -> None:
+    # issue 9: a fetched poll waits for others to join its transaction while fetches are under
+    # way; a shutdown (the tick cancelled) must not leave it unwritten and its source leased
+    fast, slow = spec("feed:https://a.example/rss"), spec("feed:https://b.example/rss")
+    wl = watchlist(fast, slow)
+    store, clock = FakePollStore([fast, slow], now=T0), Clock()
+    fetched, slow_started, never = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    class Feeds:
+        async def fetch(self, source: SourceForPoll) -> FetchResult:
+            if source.key == slow.key:
+                slow_started.set()
+                await never.wait()
+            await slow_started.wait()  # answers while the slow source is being fetched
+            fetched.set()
+            return FetchResult(items=(item(1),))
+
+    poller = Poller(
+        store=store,
+        fetchers={SourceKind.FEED: Feeds()},
+        watchlist=wl,
+        matcher=Matcher(wl.topics),
+        policy=PollPolicy(jitter=0.0),
+        clock=clock,
+        metrics=Metrics(),
+        owner="w1",
+    )
+    tick = asyncio.create_task(poller.poll_due())
+    await fetched.wait()  # the fast source's poll now waits for its batch
+    tick.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await tick
+    assert [s.source_key for s in store.state.statements.values()] == [fast.key]
+    assert store.state.sources[fast.key].lease_owner is None
