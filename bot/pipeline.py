@@ -2,7 +2,9 @@
 
 The only writer of statements. A poll's statements, their alerts and the source's new cursor and
 ETag are written in one transaction: a statement is never stored without its alerts, nor
-alerted twice, and a crash at any point leaves the poll to be done again.
+alerted twice, and a crash at any point leaves the poll to be done again. Polls fetched at about
+the same time share the transaction (issue 9: a commit per poll cost more than its inserts); a
+batch that fails is written again poll by poll.
 """
 
 from __future__ import annotations
@@ -435,7 +437,7 @@ class Poller:
             if running:
                 await asyncio.wait(running)
             # polls fetched before a cancellation are stored all the same
-            self._flush_fetched()
+            self._flush_fetched(drain=True)
             self._flush_not_modified()
 
     def _start_polls(
@@ -489,7 +491,7 @@ class Poller:
                 *(self._poll_batch([s for s in batched if s.kind is k]) for k in kinds),
             )
         finally:
-            self._flush_fetched()
+            self._flush_fetched(drain=True)
             self._flush_not_modified()
         return [o for group in results for o in group]
 
@@ -603,21 +605,18 @@ class Poller:
         if self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_fetched)
 
-    def _flush_fetched(self) -> None:
+    def _flush_fetched(self, *, drain: bool = False) -> None:
         """Write the fetched polls waiting, a batch at a time; the loop is given back between
-        batches, each of which holds it for about `PollPolicy.batch_hold`."""
+        batches, each of which holds it for about `PollPolicy.batch_hold`. `drain`: all of
+        them now (the tick is ending: nothing may be left for after it)."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
         while self._fetched:
             taken = self._write_batch(self._fetched)
             del self._fetched[:taken]
-            if self._fetched:
-                try:
-                    loop = asyncio.get_running_loop()
-                except RuntimeError:  # no loop (shut down): write the rest now
-                    continue
-                self._flush_handle = loop.call_soon(self._flush_fetched)
+            if self._fetched and not drain:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_fetched)
                 return
 
     def _write_batch(self, pending: Sequence[tuple[_Fetched, asyncio.Future[PollOutcome]]]) -> int:

@@ -106,21 +106,26 @@ async def test_a_source_that_asks_to_wait_is_retried_after_its_wait() -> None:
     assert ok.new_statements == 1 and store.state.sources[SPEC.key].failures == 0
 
 
-async def test_a_poll_waiting_for_its_batch_is_stored_when_the_tick_is_cancelled() -> None:
+async def test_polls_waiting_for_their_batch_are_stored_when_the_tick_is_cancelled() -> None:
     # issue 9: a fetched poll waits for others to join its transaction while fetches are under
-    # way; a shutdown (the tick cancelled) must not leave it unwritten and its source leased
-    fast, slow = spec("feed:https://a.example/rss"), spec("feed:https://b.example/rss")
-    wl = watchlist(fast, slow)
-    store, clock = FakePollStore([fast, slow], now=T0), Clock()
-    fetched, slow_started, never = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    # way; a shutdown (the tick cancelled) must not leave one unwritten and its source leased
+    fast = [spec(f"feed:https://{n}.example/rss") for n in "abc"]
+    slow = spec("feed:https://z.example/rss")
+    wl = watchlist(*fast, slow)
+    store, clock = FakePollStore([*fast, slow], now=T0), Clock()
+    answered, slow_started, never = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    waiting = 0
 
     class Feeds:
         async def fetch(self, source: SourceForPoll) -> FetchResult:
+            nonlocal waiting
             if source.key == slow.key:
                 slow_started.set()
                 await never.wait()
-            await slow_started.wait()  # answers while the slow source is being fetched
-            fetched.set()
+            await slow_started.wait()  # the fast ones answer while the slow one is fetched
+            waiting += 1
+            if waiting == len(fast):
+                answered.set()
             return FetchResult(items=(item(1),))
 
     poller = Poller(
@@ -128,15 +133,16 @@ async def test_a_poll_waiting_for_its_batch_is_stored_when_the_tick_is_cancelled
         fetchers={SourceKind.FEED: Feeds()},
         watchlist=wl,
         matcher=Matcher(wl.topics),
-        policy=PollPolicy(jitter=0.0),
+        # a batch per poll: the tick's end must write every batch, not only the first
+        policy=PollPolicy(jitter=0.0, batch_hold=0.0),
         clock=clock,
         metrics=Metrics(),
         owner="w1",
     )
     tick = asyncio.create_task(poller.poll_due())
-    await fetched.wait()  # the fast source's poll now waits for its batch
+    await answered.wait()
     tick.cancel()
     with pytest.raises(asyncio.CancelledError):
         await tick
-    assert [s.source_key for s in store.state.statements.values()] == [fast.key]
-    assert store.state.sources[fast.key].lease_owner is None
+    assert sorted(s.source_key for s in store.state.statements.values()) == [f.key for f in fast]
+    assert all(store.state.sources[f.key].lease_owner is None for f in fast)
