@@ -108,6 +108,24 @@ async def _primed(engine: Engine) -> tuple[Feeds, Poller]:
     return feeds, poller
 
 
+# per source: new statements, repeats, alerts, no error
+ALL_STORED = {A.key: (1, 0, 1, True), B.key: (0, 1, 1, True), C.key: (1, 0, 1, True)}
+
+
+def _failing(monkeypatch: pytest.MonkeyPatch, source_key: str, times: int | None) -> None:
+    """Recording `source_key`'s poll fails `times` times (None: always), as a database fault."""
+    real = storage.sources.record_poll_success
+    left = [times]
+
+    def record(session: Any, key: str, **kw: Any) -> None:
+        if key == source_key and left[0] != 0:
+            left[0] = None if left[0] is None else left[0] - 1
+            raise StorageError("database unavailable: injected")
+        real(session, key, **kw)
+
+    monkeypatch.setattr(storage.sources, "record_poll_success", record)
+
+
 def _by_source(outcomes: list[PollOutcome]) -> dict[str, tuple[int, int, int, bool]]:
     return {
         o.source_key: (o.new_statements, o.duplicates, o.alerts, o.error is None) for o in outcomes
@@ -122,11 +140,7 @@ async def test_polls_fetched_together_are_written_in_one_transaction_and_see_eac
     outcomes = await poller.poll_all()
     # B repeats A (another speaker: alerted as a repeat), found through the near-duplicate
     # index, which knows A's statement before the transaction that holds both has committed
-    assert _by_source(outcomes) == {
-        A.key: (1, 0, 1, True),
-        B.key: (0, 1, 1, True),
-        C.key: (1, 0, 1, True),
-    }
+    assert _by_source(outcomes) == ALL_STORED
     assert len(_writing(txs)) == 1, txs
 
 
@@ -134,25 +148,12 @@ async def test_a_batch_that_fails_is_written_poll_by_poll(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, poller = await _primed(engine)
-    real = storage.sources.record_poll_success
-    failures = [1]
-
-    def fails_once_for_c(session: Any, key: str, **kw: Any) -> None:
-        if key == C.key and failures[0]:
-            failures[0] -= 1
-            raise StorageError("database unavailable: injected")
-        real(session, key, **kw)
-
-    monkeypatch.setattr(storage.sources, "record_poll_success", fails_once_for_c)
+    _failing(monkeypatch, C.key, times=1)
     txs = _transactions(engine)
     outcomes = await poller.poll_all()
     # the batch was rolled back as a whole, then each poll written alone: nothing lost, nothing
     # counted twice, B still found to repeat A
-    assert _by_source(outcomes) == {
-        A.key: (1, 0, 1, True),
-        B.key: (0, 1, 1, True),
-        C.key: (1, 0, 1, True),
-    }
+    assert _by_source(outcomes) == ALL_STORED
     assert len(_writing(txs)) == 4  # the failed batch, then one per poll
     with storage.session_scope(storage.make_sessions(engine)) as s:
         assert s.scalar(select(func.count()).select_from(StatementRow)) == 3
@@ -162,14 +163,7 @@ async def test_a_poll_that_cannot_be_written_leaves_nothing_behind(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, poller = await _primed(engine)
-    real = storage.sources.record_poll_success
-
-    def fails_for_a(session: Any, key: str, **kw: Any) -> None:
-        if key == A.key:
-            raise StorageError("database unavailable: injected")
-        real(session, key, **kw)
-
-    monkeypatch.setattr(storage.sources, "record_poll_success", fails_for_a)
+    _failing(monkeypatch, A.key, times=None)
     outcomes = await poller.poll_all()
     # A's statement was rolled back twice (in the batch, then alone): B's report is new, not a
     # repeat of a statement that does not exist, and the index knows only what was stored
