@@ -701,10 +701,12 @@ async def _report(app: App) -> None:
 
 
 def _database_gauges(sessions: sessionmaker[Session], now: datetime) -> list[Gauge]:
-    """Gauges read at scrape time: each channel's outbox and pause, this month's X usage."""
+    """Gauges read at scrape time: each channel's outbox and pause, how far behind polling is,
+    this month's X usage."""
     with storage.session_scope(sessions) as session:
         channels = storage.channel_summaries(session)
         requests, reads = storage.month_usage(session, SourceKind.X.value, now)
+        due = storage.oldest_due(session, now)
     out = [
         Gauge(
             "alerts",
@@ -724,6 +726,13 @@ def _database_gauges(sessions: sessionmaker[Session], now: datetime) -> list[Gau
         )
         for c in channels
     ]
+    out.append(
+        Gauge(
+            "poll_overdue_seconds",
+            "How long the source waiting longest has been due and not polled (0: none is due)",
+            (now - due).total_seconds() if due is not None else 0.0,
+        )
+    )
     out.append(Gauge("x_requests_month", "X API requests this month", requests))
     out.append(Gauge("x_reads_month", "X posts read this month (what the plan bills)", reads))
     return out

@@ -380,6 +380,8 @@ class SourceForPoll:
     #: issue 9: items the fetcher need not read again (digest → id): `settled`, decoded by
     #: the poller when it still applies (`bot.unchanged.decode`)
     seen_items: Mapping[bytes, str] = field(default_factory=dict, compare=False)
+    #: when the source came due (its next poll as stored): how late its poll starts
+    due_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,10 @@ NEAR_CANDIDATES = 8
 # issue 9: fetched polls are written together, in one transaction: the first waits this long
 # (seconds) for others to join it (`PollPolicy.batch_hold` bounds the batch).
 BATCH_WAIT = 0.05
+# A poll that starts this fraction of its interval after its source came due is late (the tick
+# and the jitter make a few seconds normal); the log says so at most this often.
+LATE_FRACTION = 0.5
+BEHIND_LOG_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +301,10 @@ class Poller:
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         # fetches under way: while there are some, a fetched poll waits for others to join it
         self._fetching = 0
+        # issue 9: the latest start of the tick (seconds late, source, its interval), and when
+        # the log last said that polling is behind
+        self._latest: tuple[float, str, float] | None = None
+        self._behind_said: datetime | None = None
         self._near = NearDupIndex()
         # issue 9: per source, what its settled items (`bot.unchanged`) are decided under; and
         # the watchlist's generation, which a reload moves on: a poll begun under another
@@ -420,10 +428,12 @@ class Poller:
                     else:
                         # A short claim: nothing else is due now; the next tick looks again.
                         more = len(batch) == room
+                        self._note_lateness(batch)
                     for task, n in self._start_polls(batch):
                         running[task] = n
                         claimed += n
                 if not running:
+                    self._warn_if_behind()
                     return outcomes
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -439,6 +449,42 @@ class Poller:
             # polls fetched before a cancellation are stored all the same
             self._flush_fetched(drain=True)
             self._flush_not_modified()
+
+    def _note_lateness(self, sources: Sequence[SourceForPoll]) -> None:
+        """Count the polls that start half an interval or more after their source came due,
+        and keep the latest of the tick for `_warn_if_behind`."""
+        now = self._clock()
+        for s in sources:
+            spec = self._specs.get(s.key)
+            if s.due_at is None or spec is None:
+                continue
+            late = (now - s.due_at).total_seconds()
+            interval = (spec.interval or self._policy.default_interval).total_seconds()
+            if late >= interval * LATE_FRACTION:
+                self._metrics.inc("polls_late", kind=s.kind.value)
+                if self._latest is None or late > self._latest[0]:
+                    self._latest = (late, s.key, interval)
+
+    def _warn_if_behind(self) -> None:
+        """Say in the log, at most once a minute, that polling has fallen behind: nothing
+        fails when a worker cannot keep up, its alerts only come later and later."""
+        latest, self._latest = self._latest, None
+        now = self._clock()
+        if latest is None or (
+            self._behind_said is not None and now - self._behind_said < BEHIND_LOG_EVERY
+        ):
+            return
+        self._behind_said = now
+        late, key, interval = latest
+        log.warning(
+            "polling is behind: source=%s polled %.0fs after it came due (its interval is "
+            "%.0fs); at most %d polls are in flight (WATCHPOST_POLL_CONCURRENCY): raise it, or "
+            "add a worker",
+            key,
+            late,
+            interval,
+            self._policy.concurrency,
+        )
 
     def _start_polls(
         self, sources: list[SourceForPoll]

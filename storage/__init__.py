@@ -54,6 +54,7 @@ from storage.queries import (
 from storage.report import ActivityCounts, ChannelSummary, activity_since, channel_summaries
 from storage.sources import (
     claim_sources,
+    oldest_due,
     postpone_source,
     record_not_modified,
     record_poll_failure,
@@ -111,6 +112,7 @@ __all__ = [
     "migrate",
     "month_usage",
     "notices_sent",
+    "oldest_due",
     "outbox_counts",
     "pause_channel",
     "paused_channels",

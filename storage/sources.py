@@ -164,6 +164,7 @@ def claim_sources(
             primed=r.primed,
             remote_id=r.remote_id,
             settled=r.settled,
+            due_at=r.next_poll_at,
         )
         for r in rows
     ]
@@ -183,7 +184,7 @@ _CLAIMED = tuple(
     _SOURCES.c[name]
     for name in (
         "id", "key", "kind", "target", "etag", "last_modified", "cursor", "failures", "primed",
-        "remote_id", "settled",
+        "remote_id", "settled", "next_poll_at",
     )
 )  # fmt: skip
 
@@ -301,6 +302,24 @@ def release_sources(session: Session, owner: str, keys: Sequence[str] | None = N
         query = query.where(SourceRow.key.in_(keys))
     result = session.execute(query.values(lease_until=None, lease_owner=None))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def oldest_due(session: Session, now: datetime) -> datetime | None:
+    """When the source waiting longest to be polled came due: among the active sources that no
+    worker is polling now, the earliest next poll; None when none is due.
+
+    issue 9: workers that cannot keep up poll late, and alert late, without any error; `now -
+    oldest_due` is how far behind they are (`watchpost_poll_overdue_seconds`)."""
+    t = _SOURCES
+    due: datetime | None = session.scalar(
+        select(func.min(t.c.next_poll_at)).where(
+            t.c.active.is_(True),
+            t.c.gone_at.is_(None),
+            or_(t.c.lease_until.is_(None), t.c.lease_until <= now),
+            t.c.next_poll_at <= now,
+        )
+    )
+    return due
 
 
 def postpone_source(session: Session, key: str, *, next_poll_at: datetime) -> None:

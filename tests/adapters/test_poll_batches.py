@@ -175,3 +175,21 @@ async def test_a_poll_that_cannot_be_written_leaves_nothing_behind(
     stored = {sid for o in outcomes for sid in o.statement_ids}
     assert len(stored) == 2
     assert len(poller._near) == len(stored) and all(sid in poller._near for sid in stored)
+
+
+def test_oldest_due_is_the_longest_wait_among_sources_no_worker_is_polling(
+    engine: Engine,
+) -> None:
+    sessions = storage.make_sessions(engine)
+    minute = timedelta(seconds=60)
+    with storage.session_scope(sessions) as s:
+        storage.postpone_source(s, A.key, next_poll_at=T0 + timedelta(seconds=30))
+        (claimed,) = storage.claim_sources(s, T0, limit=1, lease=5 * minute, owner="w2")
+        assert claimed.key == B.key and claimed.due_at == T0
+        storage.sync_sources(s, [A, B], default_interval=minute, now=T0)  # C leaves
+    with storage.session_scope(sessions) as s:
+        # A is not due yet, B is being polled, C is no longer watched
+        assert storage.oldest_due(s, T0 + timedelta(seconds=10)) is None
+        assert storage.oldest_due(s, T0 + timedelta(seconds=40)) == T0 + timedelta(seconds=30)
+        # B's lease ran out and nobody polled it: it has waited longest
+        assert storage.oldest_due(s, T0 + 6 * minute) == T0

@@ -105,6 +105,8 @@ async def test_metrics_move_with_polls_and_deliveries_and_health_follows_the_dat
                 assert _value(after, "watchpost_alerts", channel="main", status="sent") >= 1
                 assert _value(after, "watchpost_channel_paused", channel="main") == 0
                 assert ("watchpost_x_reads_month", frozenset()) in after
+                # a worker that keeps up: nothing waits past its tick (issue 9)
+                assert 0 <= _value(after, "watchpost_poll_overdue_seconds") < 30
 
                 r = await client.get("/healthz")
                 assert (r.status_code, r.json()) == (200, {"status": "ok", "failing": []})

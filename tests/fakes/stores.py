@@ -97,6 +97,7 @@ class FakePollUnit:
                     failures=s.failures,
                     primed=s.primed,
                     settled=s.settled,
+                    due_at=s.next_poll_at,
                 )
             )
             if len(out) >= limit:

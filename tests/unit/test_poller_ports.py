@@ -146,3 +146,28 @@ async def test_polls_waiting_for_their_batch_are_stored_when_the_tick_is_cancell
         await tick
     assert sorted(s.source_key for s in store.state.statements.values()) == [f.key for f in fast]
     assert all(store.state.sources[f.key].lease_owner is None for f in fast)
+
+
+async def test_a_worker_that_falls_behind_counts_its_late_polls_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # issue 9: nothing fails when a worker cannot keep up; its alerts only come later
+    store, feed, clock = FakePollStore([SPEC], now=T0), Feed(), Clock()
+    poller = _poller(store, feed, clock)
+    metrics = poller._metrics
+    clock.now = T0 + timedelta(seconds=5)  # due at T0: a tick's lateness is normal
+    await poller.poll_due()
+    assert metrics.get("polls_late", kind="feed") == 0
+    assert "polling is behind" not in caplog.text
+    clock.now = store.state.sources[SPEC.key].next_poll_at + timedelta(seconds=45)
+    await poller.poll_due()
+    assert metrics.get("polls_late", kind="feed") == 1
+    behind = [r for r in caplog.records if "polling is behind" in r.getMessage()]
+    assert len(behind) == 1 and f"source={SPEC.key} polled 45s after" in behind[0].getMessage()
+    assert "WATCHPOST_POLL_CONCURRENCY" in behind[0].getMessage()
+    # late again ten seconds later: counted, not said again within the minute
+    clock.now += timedelta(seconds=10)
+    store.state.sources[SPEC.key].next_poll_at = clock.now - timedelta(seconds=45)
+    await poller.poll_due()
+    assert metrics.get("polls_late", kind="feed") == 2
+    assert len([r for r in caplog.records if "polling is behind" in r.getMessage()]) == 1
