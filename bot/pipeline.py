@@ -301,8 +301,8 @@ class Poller:
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         # fetches under way: while there are some, a fetched poll waits for others to join it
         self._fetching = 0
-        # issue 9: the latest start of the tick (seconds late, source, its interval), and when
-        # the log last said that polling is behind
+        # issue 9: the latest start since the last look (seconds late, source, its interval),
+        # and when the log last said that polling is behind
         self._latest: tuple[float, str, float] | None = None
         self._behind_said: datetime | None = None
         self._near = NearDupIndex()
@@ -428,12 +428,13 @@ class Poller:
                     else:
                         # A short claim: nothing else is due now; the next tick looks again.
                         more = len(batch) == room
+                        # at each claim: a worker that is behind never ends its tick
                         self._note_lateness(batch)
+                        self._warn_if_behind()
                     for task, n in self._start_polls(batch):
                         running[task] = n
                         claimed += n
                 if not running:
-                    self._warn_if_behind()
                     return outcomes
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -452,7 +453,7 @@ class Poller:
 
     def _note_lateness(self, sources: Sequence[SourceForPoll]) -> None:
         """Count the polls that start half an interval or more after their source came due,
-        and keep the latest of the tick for `_warn_if_behind`."""
+        and keep the latest for `_warn_if_behind`."""
         now = self._clock()
         for s in sources:
             spec = self._specs.get(s.key)

@@ -171,3 +171,40 @@ async def test_a_worker_that_falls_behind_counts_its_late_polls_and_says_so(
     await poller.poll_due()
     assert metrics.get("polls_late", kind="feed") == 2
     assert len([r for r in caplog.records if "polling is behind" in r.getMessage()]) == 1
+
+
+async def test_a_worker_behind_says_so_while_its_tick_still_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A worker that cannot keep up never ends its tick (something is always due): found by
+    # benchmarks/many_sources.py --latency 0.3, where the warning never came.
+    late, slow = spec("feed:https://a.example/rss"), spec("feed:https://b.example/rss")
+    wl = watchlist(late, slow)
+    store, clock = FakePollStore([late, slow], now=T0), Clock()
+    store.state.sources[late.key].next_poll_at = T0 - timedelta(seconds=45)
+    polled, never = asyncio.Event(), asyncio.Event()
+
+    class Feeds:
+        async def fetch(self, source: SourceForPoll) -> FetchResult:
+            if source.key == slow.key:
+                await never.wait()
+            polled.set()
+            return FetchResult(items=())
+
+    poller = Poller(
+        store=store,
+        fetchers={SourceKind.FEED: Feeds()},
+        watchlist=wl,
+        matcher=Matcher(wl.topics),
+        policy=PollPolicy(jitter=0.0),
+        clock=clock,
+        metrics=Metrics(),
+        owner="w1",
+    )
+    tick = asyncio.create_task(poller.poll_due())
+    await polled.wait()
+    assert not tick.done()
+    assert f"polling is behind: source={late.key} polled 45s after" in caplog.text
+    tick.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await tick
