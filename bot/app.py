@@ -770,7 +770,11 @@ async def _start_status(app: App, ticker: Ticker) -> StatusServer | None:
             )
         except TimeoutError:
             db_ok = False
-        health = judge(database_ok=db_ok, ticks=ticker.states(HEALTH_TICKS), now=utc_now())
+        ticks = tuple(
+            replace(t, progressed_at=app.poller.progress_at) if t.name == "poll" else t
+            for t in ticker.states(HEALTH_TICKS)
+        )
+        health = judge(database_ok=db_ok, ticks=ticks, now=utc_now())
         body = {"status": "ok" if health.ok else "failing", "failing": list(health.failing)}
         return (200 if health.ok else 503), "application/json", json.dumps(body).encode() + b"\n"
 

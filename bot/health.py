@@ -28,6 +28,10 @@ class TickState:
     running_since: datetime | None
     #: when the scheduler began ticking
     since: datetime
+    #: when the running tick last got something done (None: it does not say). A poll tick
+    #: of a worker that cannot keep up never ends (something is always due): it is busy, not
+    #: stalled, and restarting it would only lose the polls in flight (issue 9)
+    progressed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +56,16 @@ def judge(
     stall_after: timedelta = STALL_AFTER,
 ) -> Health:
     """Healthy when the database answers, every tick started within its late bound, and none
-    has been running longer than `stall_after`. A running tick is not late: it is on time as
-    long as it is not stalled (ticks never overlap, so a long poll delays its next start)."""
+    has been running longer than `stall_after` without getting anything done. A running tick is
+    not late: it is on time as long as it is not stalled (ticks never overlap, so a long poll
+    delays its next start)."""
     failing: list[str] = []
     if not database_ok:
         failing.append("database not answering")
     for t in ticks:
         if t.running_since is not None:
-            if now - t.running_since > stall_after:
+            busy_since = max(t.running_since, t.progressed_at or t.running_since)
+            if now - busy_since > stall_after:
                 failing.append(f"tick {t.name} stalled")
             continue
         late = max(t.interval * late_factor, min_late)

@@ -305,6 +305,9 @@ class Poller:
         # and when the log last said that polling is behind
         self._latest: tuple[float, str, float] | None = None
         self._behind_said: datetime | None = None
+        #: when a poll of the running tick last finished: /healthz tells a tick that is busy
+        #: (behind, never done) from one that is stuck
+        self.progress_at: datetime | None = None
         self._near = NearDupIndex()
         # issue 9: per source, what its settled items (`bot.unchanged`) are decided under; and
         # the watchlist's generation, which a reload moves on: a poll begun under another
@@ -440,6 +443,7 @@ class Poller:
                 for task in done:
                     claimed -= running.pop(task)
                     outcomes.extend(task.result())
+                self.progress_at = self._clock()
                 if len(self._not_modified) >= chunk:
                     self._flush_not_modified()
         finally:

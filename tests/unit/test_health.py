@@ -20,14 +20,17 @@ def tick(
     interval: float = 5,
     last: timedelta | None = 1 * S,
     running: timedelta | None = None,
+    progressed: timedelta | None = None,
 ) -> TickState:
-    """A tick last started `last` ago (None: never), running for `running` (None: idle)."""
+    """A tick last started `last` ago (None: never), running for `running` (None: idle), that
+    last got something done `progressed` ago (None: it does not say)."""
     return TickState(
         name,
         timedelta(seconds=interval),
         None if last is None else NOW - last,
         None if running is None else NOW - running,
         START,
+        None if progressed is None else NOW - progressed,
     )
 
 
@@ -51,6 +54,16 @@ def tick(
         (True, (tick(last=540 * S, running=540 * S),), ()),
         # running for 11 minutes: stalled
         (True, (tick(last=660 * S, running=660 * S),), ("tick poll stalled",)),
+        # running for an hour, a poll done a second ago: behind, busy, not stalled (issue 9)
+        (True, (tick(last=3600 * S, running=3600 * S, progressed=1 * S),), ()),
+        # ... nothing done for 11 minutes: stalled
+        (
+            True,
+            (tick(last=3600 * S, running=3600 * S, progressed=660 * S),),
+            ("tick poll stalled",),
+        ),
+        # progress from before this run began does not count
+        (True, (tick(last=660 * S, running=660 * S, progressed=700 * S),), ("tick poll stalled",)),
         # every failing check is named
         (
             False,

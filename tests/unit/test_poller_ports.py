@@ -205,6 +205,13 @@ async def test_a_worker_behind_says_so_while_its_tick_still_runs(
     await polled.wait()
     assert not tick.done()
     assert f"polling is behind: source={late.key} polled 45s after" in caplog.text
+    # the tick is busy, not stuck: /healthz reads when a poll last finished
+    clock.now += timedelta(seconds=3)
+    for _ in range(100):  # the late poll's task reports to the tick within a few loop turns
+        if poller.progress_at is not None:
+            break
+        await asyncio.sleep(0)
+    assert poller.progress_at == clock.now
     tick.cancel()
     with pytest.raises(asyncio.CancelledError):
         await tick
