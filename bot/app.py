@@ -642,6 +642,7 @@ async def run_worker(app: App, *, stop: asyncio.Event | None = None) -> None:
         lag.cancel()
         if status is not None:
             await status.stop()
+        app.poller.stop_claiming()
         await ticker.stop()
         # Whatever a cancelled tick still held is given back: a restarted worker (or another
         # one) takes it at once instead of after the lease (issue 11).

@@ -308,6 +308,7 @@ class Poller:
         #: when a poll of the running tick last finished: /healthz tells a tick that is busy
         #: (behind, never done) from one that is stuck
         self.progress_at: datetime | None = None
+        self._stopping = False
         self._near = NearDupIndex()
         # issue 9: per source, what its settled items (`bot.unchanged`) are decided under; and
         # the watchlist's generation, which a reload moves on: a poll begun under another
@@ -331,6 +332,12 @@ class Poller:
         self._scopes.clear()
         self._topics = None
         self._generation += 1
+
+    def stop_claiming(self) -> None:
+        """Claim nothing more: the running tick ends once its polls in flight are done (the
+        worker is stopping). A worker that is behind never ends its tick otherwise, and its
+        polls would be cancelled half done at the end of the grace period."""
+        self._stopping = True
 
     def load_fingerprints(self, fingerprints: Iterable[tuple[int, int]]) -> None:
         """(Re)build the near-duplicate index from storage's recent statements."""
@@ -421,7 +428,7 @@ class Poller:
         try:
             while True:
                 room = size - claimed
-                if more and room >= chunk:
+                if more and room >= chunk and not self._stopping:
                     try:
                         batch = self._claim(due_only=True, limit=room)
                     except StorageError as exc:

@@ -215,3 +215,39 @@ async def test_a_worker_behind_says_so_while_its_tick_still_runs(
     tick.cancel()
     with pytest.raises(asyncio.CancelledError):
         await tick
+
+
+async def test_a_stopping_worker_finishes_its_polls_in_flight_and_claims_no_more() -> None:
+    # A worker that is behind never ends its tick: at shutdown it must stop claiming, so that
+    # the tick ends with its polls done instead of being cancelled at the end of the grace
+    first, second = spec("feed:https://a.example/rss"), spec("feed:https://b.example/rss")
+    wl = watchlist(first, second)
+    store, clock = FakePollStore([first, second], now=T0), Clock()
+    started, answer = asyncio.Event(), asyncio.Event()
+    fetched: list[str] = []
+
+    class Feeds:
+        async def fetch(self, source: SourceForPoll) -> FetchResult:
+            fetched.append(source.key)
+            started.set()
+            await answer.wait()
+            return FetchResult(items=(item(1),))
+
+    poller = Poller(
+        store=store,
+        fetchers={SourceKind.FEED: Feeds()},
+        watchlist=wl,
+        matcher=Matcher(wl.topics),
+        policy=PollPolicy(jitter=0.0, batch_size=1),  # one source at a time: the other waits
+        clock=clock,
+        metrics=Metrics(),
+        owner="w1",
+    )
+    tick = asyncio.create_task(poller.poll_due())
+    await started.wait()
+    poller.stop_claiming()
+    answer.set()
+    (outcome,) = await tick
+    assert outcome.source_key == first.key and outcome.new_statements == 1
+    assert fetched == [first.key]
+    assert store.state.sources[second.key].lease_owner is None
