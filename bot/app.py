@@ -45,16 +45,16 @@ from bot.settings import Settings
 from bot.sources.feeds import FeedFetcher, HttpLimits
 from bot.sources.pacing import HostPacer, Pace
 from bot.status import Page, StatusServer
-from bot.x.budget import Budget, BudgetState
-from bot.x.plan import PollingPlan, XAccount, XPlan, plan_polling, plan_preset
 
-if TYPE_CHECKING:  # imported where used: a command without X sources never loads tweepy, and
-    # one that sends nothing never loads python-telegram-bot (issue 9: start-up time)
+if TYPE_CHECKING:  # imported where used: a command without X sources never loads tweepy (nor
+    # the X planning modules), and one that sends nothing never loads python-telegram-bot
+    # (issue 9: start-up time)
     import httpx
 
     from bot.scheduler import Ticker
     from bot.senders import TelegramSender
     from bot.sources.telegram import TelegramPreviewFetcher
+    from bot.x.plan import PollingPlan, XPlan
     from bot.x.source import XFetcher
 
 __all__ = [
@@ -424,6 +424,7 @@ def _x_wiring(
     `spent` is this month's (requests, reads) and the guard's stored state: the state goes on
     where it was (rate windows, a cap pause, reads as billed); without one, the month's counts.
     """
+    from bot.x.budget import Budget, BudgetState
     from bot.x.source import BudgetGuard, XFetcher, make_x_client
 
     used, stored = spent
@@ -472,6 +473,8 @@ def _x_wiring(
 
 def x_polling_plan(settings: Settings, specs: Sequence[SourceSpec]) -> tuple[XPlan, PollingPlan]:
     """The operator's X plan (preset and overrides) and the polling plan that keeps within it."""
+    from bot.x.plan import XAccount, plan_polling, plan_preset
+
     plan = plan_preset(settings.x_plan)
     if settings.x_monthly_read_cap is not None:
         plan = replace(plan, monthly_read_cap=settings.x_monthly_read_cap or None)

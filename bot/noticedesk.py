@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,8 +23,9 @@ from bot.model import SourceKind
 from bot.notices import Notice, NoticePolicy, SourceHealth, decide_notices
 from bot.ports import Sender
 from bot.redact import redact_text
-from bot.x.budget import BudgetState, used_up_until
-from bot.x.plan import XPlan
+
+if TYPE_CHECKING:
+    from bot.x.plan import XPlan
 
 __all__ = ["OPERATOR_CHANNEL", "NoticeDesk"]
 
@@ -100,6 +102,10 @@ class NoticeDesk:
         for api, stored in budgets.items():
             if stored is None:
                 continue
+            # only a worker with X sources has stored a budget: a watchlist of feeds does not
+            # import the X planning modules (issue 9: start-up)
+            from bot.x.budget import BudgetState, used_up_until
+
             try:
                 state = BudgetState.from_json(stored)
             except ValueError:

@@ -15,7 +15,8 @@ from bot.cli import main
 status = main(["--config", sys.argv[1], "once", "--dry-run"])
 print(status, "tweepy" in sys.modules, "telegram" in sys.modules, "httpx" in sys.modules,
       "apscheduler" in sys.modules, "ftfy" in sys.modules,
-      "sqlalchemy.dialects.postgresql" in sys.modules, "prometheus_client" in sys.modules)
+      "sqlalchemy.dialects.postgresql" in sys.modules, "prometheus_client" in sys.modules,
+      "bot.x.plan" in sys.modules or "bot.x.budget" in sys.modules)
 """
 
 
@@ -24,12 +25,14 @@ def test_a_dry_run_of_feeds_loads_neither_tweepy_nor_telegram(world: World) -> N
     aiohttp; a watchlist of feeds does not pay its import. Nor APScheduler: only `run` ticks."""
     world.publish("/am.rss", entry(1, "Karabakh", "A statement."))
     done = world.probe(PROBE)
-    flags = done.stdout.split()[-8:]
+    flags = done.stdout.split()[-9:]
     assert flags[:5] == ["0", "False", "False", "False", "False"], done.stderr[-2000:]
     # Nor ftfy (with wcwidth, 60 ms), while no text has anything but ASCII to repair.
     assert flags[5] == "False", done.stdout
     # Nor prometheus-client (30 ms): nothing is scraped without a metrics port.
     assert flags[7] == "False", done.stdout
+    # Nor the X planning modules (their budget and query rules): no X source, no X plan.
+    assert flags[8] == "False", done.stdout
 
 
 def test_a_worker_on_sqlite_does_not_load_the_postgresql_dialect(world: World) -> None:
@@ -40,7 +43,7 @@ def test_a_worker_on_sqlite_does_not_load_the_postgresql_dialect(world: World) -
     probe = PROBE.replace('"once", "--dry-run"', '"once", "--console"')
     world.probe(probe)
     done = world.probe(probe)
-    flags = done.stdout.split()[-8:]
+    flags = done.stdout.split()[-9:]
     assert flags[0] == "0" and flags[6] == "False", done.stdout + done.stderr[-2000:]
 
 
