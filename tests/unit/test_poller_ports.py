@@ -11,8 +11,9 @@ import pytest
 from bot.errors import SourceUnavailable
 from bot.matching import Matcher
 from bot.metrics import Metrics
-from bot.model import CachingInfo, FetchResult, SourceForPoll, SourceKind
+from bot.model import CachingInfo, FetchResult, SourceForPoll, SourceKind, Watchlist
 from bot.pipeline import Poller, PollPolicy
+from bot.ports import Fetcher
 from tests.builders import T0, item, spec, watchlist
 from tests.fakes.stores import FakePollStore
 
@@ -42,13 +43,19 @@ class Clock:
         return self.now
 
 
-def _poller(store: FakePollStore, feed: Feed, clock: Clock) -> Poller:
+def _poller(
+    store: FakePollStore,
+    feed: Fetcher,
+    clock: Clock,
+    wl: Watchlist = WL,
+    policy: PollPolicy | None = None,
+) -> Poller:
     return Poller(
         store=store,
         fetchers={SourceKind.FEED: feed},
-        watchlist=WL,
-        matcher=Matcher(WL.topics),
-        policy=PollPolicy(jitter=0.0),
+        watchlist=wl,
+        matcher=Matcher(wl.topics),
+        policy=policy or PollPolicy(jitter=0.0),
         clock=clock,
         metrics=Metrics(),
         owner="w1",
@@ -128,17 +135,8 @@ async def test_polls_waiting_for_their_batch_are_stored_when_the_tick_is_cancell
                 answered.set()
             return FetchResult(items=(item(1),))
 
-    poller = Poller(
-        store=store,
-        fetchers={SourceKind.FEED: Feeds()},
-        watchlist=wl,
-        matcher=Matcher(wl.topics),
-        # a batch per poll: the tick's end must write every batch, not only the first
-        policy=PollPolicy(jitter=0.0, batch_hold=0.0),
-        clock=clock,
-        metrics=Metrics(),
-        owner="w1",
-    )
+    # a batch per poll: the tick's end must write every batch, not only the first
+    poller = _poller(store, Feeds(), clock, wl, PollPolicy(jitter=0.0, batch_hold=0.0))
     tick = asyncio.create_task(poller.poll_due())
     await answered.wait()
     tick.cancel()
@@ -191,16 +189,7 @@ async def test_a_worker_behind_says_so_while_its_tick_still_runs(
             polled.set()
             return FetchResult(items=())
 
-    poller = Poller(
-        store=store,
-        fetchers={SourceKind.FEED: Feeds()},
-        watchlist=wl,
-        matcher=Matcher(wl.topics),
-        policy=PollPolicy(jitter=0.0),
-        clock=clock,
-        metrics=Metrics(),
-        owner="w1",
-    )
+    poller = _poller(store, Feeds(), clock, wl)
     tick = asyncio.create_task(poller.poll_due())
     await polled.wait()
     assert not tick.done()
@@ -233,16 +222,8 @@ async def test_a_stopping_worker_finishes_its_polls_in_flight_and_claims_no_more
             await answer.wait()
             return FetchResult(items=(item(1),))
 
-    poller = Poller(
-        store=store,
-        fetchers={SourceKind.FEED: Feeds()},
-        watchlist=wl,
-        matcher=Matcher(wl.topics),
-        policy=PollPolicy(jitter=0.0, batch_size=1),  # one source at a time: the other waits
-        clock=clock,
-        metrics=Metrics(),
-        owner="w1",
-    )
+    # one source at a time: the other waits
+    poller = _poller(store, Feeds(), clock, wl, PollPolicy(jitter=0.0, batch_size=1))
     tick = asyncio.create_task(poller.poll_due())
     await started.wait()
     poller.stop_claiming()
