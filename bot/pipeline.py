@@ -13,8 +13,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -102,8 +102,8 @@ class _Fetched:
     source: SourceForPoll
     spec: SourceSpec
     result: FetchResult
-    #: the next poll; None: counted from when it is stored
-    when: datetime | None
+    #: the next poll
+    when: datetime
     #: the watchlist's generation when the poll began (None: settles nothing)
     generation: int | None
 
@@ -587,7 +587,7 @@ class Poller:
             res = results.get(s.key)
             spec = self._specs[s.key]
             if isinstance(res, FetchResult):
-                out.append(self._store(s, spec, res, when))
+                out.append(self._store(_Fetched(s, spec, res, when, None)))
             else:
                 err = res or SourceUnavailable(s.key, "missing from the batch's answer")
                 again = self._retry_at(now, spec, worst, err, jitter=False)
@@ -599,16 +599,11 @@ class Poller:
         # does not keep another source from being fetched.
         async with self._sem:
             fetched = await self._fetch(source)
-        if isinstance(fetched, PollOutcome):
-            return fetched
         return await self._store_soon(fetched)
 
     async def poll_one(self, source: SourceForPoll) -> PollOutcome:
         """Fetch one claimed source and store what it gave; never raises for the source's faults."""
-        fetched = await self._fetch(source)
-        if isinstance(fetched, PollOutcome):
-            return fetched
-        return await self._store_soon(fetched)
+        return await self._store_soon(await self._fetch(source))
 
     async def _fetch(self, source: SourceForPoll) -> _Fetched | PollOutcome:
         """Fetch one claimed source: what it gave, or the outcome of its recorded failure."""
@@ -638,13 +633,14 @@ class Poller:
         when = next_poll(started, interval, jitter=self._policy.jitter, rng=self._rng)
         return _Fetched(source, spec, result, when, generation)
 
-    async def _store_soon(self, fetched: _Fetched) -> PollOutcome:
+    async def _store_soon(self, fetched: _Fetched | PollOutcome) -> PollOutcome:
         """Store a fetched poll with the others fetched by the time the loop gets to it, in
-        one transaction (`_flush_fetched`); a plain 304 joins the tick's 304s instead."""
+        one transaction (`_flush_fetched`); a plain 304 joins the tick's 304s instead. A
+        failed fetch (its outcome) was recorded already."""
+        if isinstance(fetched, PollOutcome):
+            return fetched
         if _plain_304(fetched.result):
-            return self._ingest(
-                fetched.source, fetched.spec, fetched.result, fetched.when, fetched.generation
-            )
+            return self._ingest(fetched)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[PollOutcome] = loop.create_future()
         self._fetched.append((fetched, done))
@@ -687,23 +683,20 @@ class Poller:
         (a bug, a conflict with another worker) costs no other poll its statements.
         """
         written: list[_Written] = []
-        added: list[int] = []
         deadline = time.perf_counter() + self._policy.batch_hold
         taken = 0
         try:
-            with self._scope() as unit:
+            with self._writing() as (unit, added):
                 for fetched, _ in pending:
                     taken += 1
                     written.append(self._write(unit, fetched, added))
                     if time.perf_counter() >= deadline:
                         break
         except Exception as exc:
-            self._forget(added)
             if taken == 1:
                 fetched, done = pending[0]
                 if isinstance(exc, StorageError):
-                    outcome = self._not_stored(fetched.source, exc)
-                    _resolve(done, lambda: outcome)
+                    _resolve(done, partial(self._not_stored, fetched.source, exc))
                 elif not done.done():
                     done.set_exception(exc)  # a bug: raised to the poll's own task, as before
                 return taken
@@ -711,33 +704,20 @@ class Poller:
                 "a batch of %d polls was not written (%s); each is written alone", taken, exc
             )
             for fetched, done in pending[:taken]:
-                _resolve(done, partial(self._store_fetched, fetched))
+                _resolve(done, partial(self._store, fetched))
             return taken
-        if self._dry_run:
-            self._forget(added)
         for w, (_, done) in zip(written, pending, strict=False):
             outcome = self._report(w)
             if not done.done():
                 done.set_result(outcome)
         return taken
 
-    def _store(
-        self,
-        source: SourceForPoll,
-        spec: SourceSpec,
-        result: FetchResult,
-        when: datetime | None,
-        generation: int | None = None,
-    ) -> PollOutcome:
+    def _store(self, fetched: _Fetched) -> PollOutcome:
+        """Store one poll in its own transaction; a database fault is its outcome."""
         try:
-            return self._ingest(source, spec, result, when, generation)
+            return self._ingest(fetched)
         except StorageError as exc:
-            return self._not_stored(source, exc)
-
-    def _store_fetched(self, fetched: _Fetched) -> PollOutcome:
-        return self._store(
-            fetched.source, fetched.spec, fetched.result, fetched.when, fetched.generation
-        )
+            return self._not_stored(fetched.source, exc)
 
     def _not_stored(self, source: SourceForPoll, exc: StorageError) -> PollOutcome:
         # Nothing was written: give the lease back (now, or at the next tick if the database
@@ -747,50 +727,39 @@ class Poller:
         self._write_later(lambda s: s.release_sources(self._owner, keys=[source.key]))
         return PollOutcome(source.key, error=str(exc))
 
-    def _ingest(
-        self,
-        source: SourceForPoll,
-        spec: SourceSpec,
-        result: FetchResult,
-        when: datetime | None,
-        generation: int | None = None,
-    ) -> PollOutcome:
+    def _ingest(self, fetched: _Fetched) -> PollOutcome:
         """Store one poll in its own transaction (a 304 joins the tick's others)."""
-        if _plain_304(result):
-            if when is None:
-                interval = spec.interval or self._policy.default_interval
-                when = next_poll(self._clock(), interval, jitter=self._policy.jitter, rng=self._rng)
+        source = fetched.source
+        if _plain_304(fetched.result):
             # Written with the tick's other 304s in one statement (see `_flush_not_modified`).
-            self._not_modified.append((source.key, when))
+            self._not_modified.append((source.key, fetched.when))
             self._metrics.inc("polls", status="not_modified", kind=source.kind.value)
             return PollOutcome(source.key, not_modified=True)
+        with self._writing() as (unit, added):
+            written = self._write(unit, fetched, added)
+        return self._report(written)
+
+    @contextmanager
+    def _writing(self) -> Iterator[tuple[PollUnit, list[int]]]:
+        """One transaction of polls' writes, and the ids of the statements the near-duplicate
+        index learnt in it (`_write`): forgotten if it does not commit, or in a dry run (the
+        index must not know statements that were rolled back)."""
         added: list[int] = []
         try:
             with self._scope() as unit:
-                written = self._write(unit, _Fetched(source, spec, result, when, generation), added)
+                yield unit, added
         except BaseException:
             self._forget(added)
             raise
         if self._dry_run:
             self._forget(added)
-        return self._report(written)
 
     def _write(self, unit: PollUnit, fetched: _Fetched, added: list[int]) -> _Written:
         """One poll's writes in `unit`: its statements, alerts and deletions, and the source's
         new state. The near-duplicate index learns its statements at once, so that the next
-        poll of the same transaction sees them; their ids go to `added`, to be forgotten if
-        the transaction does not commit (the index must not know rolled-back statements)."""
-        source, spec, result, generation = (
-            fetched.source,
-            fetched.spec,
-            fetched.result,
-            fetched.generation,
-        )
+        poll of the same transaction sees them; their ids go to `added` (`_writing`)."""
+        source, spec, result = fetched.source, fetched.spec, fetched.result
         now = self._clock()
-        when = fetched.when
-        if when is None:
-            interval = spec.interval or self._policy.default_interval
-            when = next_poll(now, interval, jitter=self._policy.jitter, rng=self._rng)
         items = distinct_items(result.items)
         # issue 9: the source's rows for this fetch are read once, for skipping unchanged
         # items before matching and for the decider.
@@ -813,10 +782,10 @@ class Poller:
             caching=None if result.not_modified else result.caching,
             cursor=result.cursor,
             now=now,
-            next_poll_at=when,
+            next_poll_at=fetched.when,
             remote_id=result.remote_id,
             settled=self._settled(spec, result, mine, todo, stored)
-            if generation == self._generation
+            if fetched.generation == self._generation
             else None,
         )
         if result.cost:
