@@ -697,8 +697,8 @@ class Poller:
                 fetched, done = pending[0]
                 if isinstance(exc, StorageError):
                     _resolve(done, partial(self._not_stored, fetched.source, exc))
-                elif not done.done():
-                    done.set_exception(exc)  # a bug: raised to the poll's own task, as before
+                else:
+                    _resolve(done, partial(self._store_bug, fetched, exc))
                 return taken
             log.warning(
                 "a batch of %d polls was not written (%s); each is written alone", taken, exc
@@ -713,11 +713,22 @@ class Poller:
         return taken
 
     def _store(self, fetched: _Fetched) -> PollOutcome:
-        """Store one poll in its own transaction; a database fault is its outcome."""
+        """Store one poll in its own transaction; a database fault, or a bug, is its outcome."""
         try:
             return self._ingest(fetched)
         except StorageError as exc:
             return self._not_stored(fetched.source, exc)
+        except Exception as exc:
+            return self._store_bug(fetched, exc)
+
+    def _store_bug(self, fetched: _Fetched, exc: Exception) -> PollOutcome:
+        """A bug while storing one poll (its transaction rolled back): that poll fails as a
+        fetch bug does, logged loudly and retried with backoff. Raised, it ended the tick and
+        cancelled every other poll in flight, whose sources then stayed leased for minutes;
+        and the poisoned source came back to do it again. Its validators are not stored, so
+        the retry gets the whole feed again."""
+        log.critical("poll bug source=%s (storing its fetch)", fetched.source.key, exc_info=exc)
+        return self._failed(fetched.source, fetched.spec, exc)
 
     def _not_stored(self, source: SourceForPoll, exc: StorageError) -> PollOutcome:
         # Nothing was written: give the lease back (now, or at the next tick if the database

@@ -17,7 +17,7 @@ from bot.matching import Matcher
 from bot.metrics import Metrics
 from bot.model import Channel, FetchResult, PollOutcome, SourceForPoll, SourceKind
 from bot.pipeline import Poller, PollPolicy
-from storage.schema import StatementRow
+from storage.schema import SourceRow, StatementRow
 from tests.builders import T0, item, spec, watchlist
 
 A, B, C = (
@@ -112,15 +112,21 @@ async def _primed(engine: Engine) -> tuple[Feeds, Poller]:
 ALL_STORED = {A.key: (1, 0, 1, True), B.key: (0, 1, 1, True), C.key: (1, 0, 1, True)}
 
 
-def _failing(monkeypatch: pytest.MonkeyPatch, source_key: str, times: int | None) -> None:
-    """Recording `source_key`'s poll fails `times` times (None: always), as a database fault."""
+def _failing(
+    monkeypatch: pytest.MonkeyPatch,
+    source_key: str,
+    times: int | None,
+    error: Exception | None = None,
+) -> None:
+    """Recording `source_key`'s poll fails `times` times (None: always), as a database fault
+    (or with `error`)."""
     real = storage.sources.record_poll_success
     left = [times]
 
     def record(session: Any, key: str, **kw: Any) -> None:
         if key == source_key and left[0] != 0:
             left[0] = None if left[0] is None else left[0] - 1
-            raise StorageError("database unavailable: injected")
+            raise error or StorageError("database unavailable: injected")
         real(session, key, **kw)
 
     monkeypatch.setattr(storage.sources, "record_poll_success", record)
@@ -175,6 +181,25 @@ async def test_a_poll_that_cannot_be_written_leaves_nothing_behind(
     stored = {sid for o in outcomes for sid in o.statement_ids}
     assert len(stored) == 2
     assert len(poller._near) == len(stored) and all(sid in poller._near for sid in stored)
+
+
+async def test_a_bug_writing_one_poll_fails_that_poll_alone_and_backs_it_off(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, poller = await _primed(engine)
+    _failing(monkeypatch, A.key, times=None, error=RuntimeError("a bug: injected"))
+    outcomes = await poller.poll_all()
+    assert _by_source(outcomes) == {
+        A.key: (0, 0, 0, False),
+        B.key: (1, 0, 1, True),
+        C.key: (1, 0, 1, True),
+    }
+    # the failure is recorded after the rollback, in the same session's next transaction
+    with storage.session_scope(storage.make_sessions(engine)) as s:
+        row = s.scalars(select(SourceRow).where(SourceRow.key == A.key)).one()
+        assert row.failures == 1 and row.lease_owner is None and row.next_poll_at > T0
+        assert row.last_error is not None and "a bug: injected" in row.last_error
+        assert s.scalar(select(func.count()).select_from(StatementRow)) == 2
 
 
 def test_oldest_due_is_the_longest_wait_among_sources_no_worker_is_polling(

@@ -11,7 +11,7 @@ import pytest
 from bot.errors import SourceUnavailable
 from bot.matching import Matcher
 from bot.metrics import Metrics
-from bot.model import CachingInfo, FetchResult, SourceForPoll, SourceKind, Watchlist
+from bot.model import CachingInfo, FetchResult, Match, SourceForPoll, SourceKind, Watchlist
 from bot.pipeline import Poller, PollPolicy
 from bot.ports import Fetcher
 from tests.builders import T0, item, spec, watchlist
@@ -49,12 +49,13 @@ def _poller(
     clock: Clock,
     wl: Watchlist = WL,
     policy: PollPolicy | None = None,
+    matcher: Matcher | None = None,
 ) -> Poller:
     return Poller(
         store=store,
         fetchers={SourceKind.FEED: feed},
         watchlist=wl,
-        matcher=Matcher(wl.topics),
+        matcher=matcher or Matcher(wl.topics),
         policy=policy or PollPolicy(jitter=0.0),
         clock=clock,
         metrics=Metrics(),
@@ -232,3 +233,48 @@ async def test_a_stopping_worker_finishes_its_polls_in_flight_and_claims_no_more
     assert outcome.source_key == first.key and outcome.new_statements == 1
     assert fetched == [first.key]
     assert store.state.sources[second.key].lease_owner is None
+
+
+class _Brittle(Matcher):
+    """A matcher with a bug that one statement's text sets off."""
+
+    def match(self, title: str, text: str) -> tuple[Match, ...]:
+        if "poison" in text:
+            raise ValueError("a bug in matching")
+        return super().match(title, text)
+
+
+@pytest.mark.parametrize("others", [0, 2], ids=["alone", "in a batch"])
+async def test_a_bug_storing_one_poll_costs_only_that_poll_and_it_is_retried(
+    others: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A bug set off by one statement (here in matching) used to propagate out of the tick:
+    # every other poll in flight was cancelled and stayed leased for the lease's 5 minutes,
+    # and the poisoned source came back after them to do it again.
+    bad = spec("feed:https://bad.example/rss")
+    good = [spec(f"feed:https://{n}.example/rss") for n in "ab"[:others]]
+    wl = watchlist(bad, *good)
+    store, clock = FakePollStore([bad, *good], now=T0), Clock()
+    poisoned = True
+
+    class Feeds:
+        async def fetch(self, source: SourceForPoll) -> FetchResult:
+            await asyncio.sleep(0)  # the polls answer together and share a transaction
+            text = "poison" if source.key == bad.key and poisoned else None
+            return FetchResult(items=(item(1, text=text),), caching=CachingInfo(etag='"e"'))
+
+    poller = _poller(store, Feeds(), clock, wl, matcher=_Brittle(wl.topics))
+    outcomes = {o.source_key: o for o in await poller.poll_due()}
+    assert sorted(outcomes) == sorted([bad.key, *(g.key for g in good)])
+    assert all(outcomes[g.key].new_statements == 1 for g in good)
+    assert "a bug in matching" in (outcomes[bad.key].error or "")
+    source = store.state.sources[bad.key]
+    # visible, backed off, not leased, and its validator not taken: the next poll gets it all
+    assert source.failures == 1 and source.lease_owner is None
+    assert source.next_poll_at > clock.now and source.caching.etag is None
+    assert f"poll bug source={bad.key}" in caplog.text
+    assert all(store.state.sources[g.key].lease_owner is None for g in good)
+    poisoned = False  # the bug fixed (or the item gone): the retry stores it
+    clock.now = source.next_poll_at
+    again = {o.source_key: o for o in await poller.poll_due()}
+    assert again[bad.key].new_statements == 1 and again[bad.key].error is None
