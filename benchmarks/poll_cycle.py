@@ -36,6 +36,7 @@ import json
 import os
 import pstats
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -290,7 +291,7 @@ def report(b: Bench) -> bool:
     return met
 
 
-def profile(b: Bench, round_no: int, fraction: float) -> None:
+def profile(b: Bench, round_no: int, fraction: float, keep: Path | None = None) -> None:
     """Where Watchpost's cycle spends its time: phase timings, then a cProfile run.
 
     Each run gets its own bump of the same size, so both see a cycle like the timed ones.
@@ -305,6 +306,9 @@ def profile(b: Bench, round_no: int, fraction: float) -> None:
     print(f"\nthe same cycle under cProfile ({wall:.2f}s wall, {cpu:.2f}s CPU, inflated by the")
     print("profiler); top 25 functions by own time:")
     pstats.Stats(str(prof)).sort_stats("tottime").print_stats(25)
+    if keep is not None:
+        shutil.copyfile(prof, keep)
+        print(f"profile kept in {keep}")
 
 
 def _compile_checkout() -> None:
@@ -412,6 +416,7 @@ def main() -> None:
     )
     p.add_argument("--workers", type=int, default=16, help="reader's update_feeds(workers=)")
     p.add_argument("--profile", action="store_true", help="then profile one Watchpost cycle")
+    p.add_argument("--keep-profile", type=Path, help="with --profile: copy the cProfile stats here")
     p.add_argument("--first-items", type=int, default=10, help="items a feed in the first cycle")
     p.add_argument(
         "--only",
@@ -467,7 +472,7 @@ def cycle_rounds(args: argparse.Namespace) -> None:
         report(b)
         print(f"same new entries in every round: {'yes' if ok else 'NO'}")
         if args.profile:
-            profile(b, args.rounds + 1, args.bump)
+            profile(b, args.rounds + 1, args.bump, args.keep_profile)
     if not ok:
         raise SystemExit(1)
 
