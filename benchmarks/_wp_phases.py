@@ -42,14 +42,17 @@ def _mark(name: str) -> None:
 
 def _timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        wall, cpu = time.perf_counter(), time.process_time()
+        # The calling thread's CPU: parsing runs in worker threads while the event loop goes
+        # on, and the process's CPU over the call counted the loop's work as parsing too
+        # (0.30 s for 100 feeds whose parsing took 0.12 s).
+        wall, cpu = time.perf_counter(), time.thread_time()
         try:
             return fn(*args, **kwargs)
         finally:
             acc = _steps.setdefault(label, [0, 0.0, 0.0])
             acc[0] += 1
             acc[1] += time.perf_counter() - wall
-            acc[2] += time.process_time() - cpu
+            acc[2] += time.thread_time() - cpu
 
     return wrapper
 
@@ -94,7 +97,7 @@ def main() -> None:
         print(f"{name:44s} {wall - prev[0]:7.3f} {cpu - prev[1]:7.3f}")
         prev = (wall, cpu)
     print(f"{'total in process':44s} {_marks[-1][1] - _T0[0]:7.3f} {_marks[-1][2] - _T0[1]:7.3f}")
-    print("inside the poll cycle (summed over calls):")
+    print("inside the poll cycle (summed over calls; CPU of the calling thread):")
     for label, (calls, wall, cpu) in _steps.items():
         print(f"  {label:42s} {wall:7.3f} {cpu:7.3f}  ({int(calls)} calls)")
 
