@@ -449,7 +449,13 @@ class Poller:
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     claimed -= running.pop(task)
-                    outcomes.extend(task.result())
+                    try:
+                        outcomes.extend(task.result())
+                    except Exception:
+                        # The last guard: raised, a poll's bug ended the tick and cancelled
+                        # every other poll in flight. Its source is polled again when its
+                        # lease runs out.
+                        log.critical("poll task bug; the tick goes on", exc_info=True)
                 self.progress_at = self._clock()
                 if len(self._not_modified) >= chunk:
                     self._flush_not_modified()
@@ -707,9 +713,8 @@ class Poller:
                 _resolve(done, partial(self._store, fetched))
             return taken
         for w, (_, done) in zip(written, pending, strict=False):
-            outcome = self._report(w)
-            if not done.done():
-                done.set_result(outcome)
+            # each poll's own: a bug reporting one must not leave the others waiting forever
+            _resolve(done, partial(self._report, w))
         return taken
 
     def _store(self, fetched: _Fetched) -> PollOutcome:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -278,3 +279,35 @@ async def test_a_bug_storing_one_poll_costs_only_that_poll_and_it_is_retried(
     clock.now = source.next_poll_at
     again = {o.source_key: o for o in await poller.poll_due()}
     assert again[bad.key].new_statements == 1 and again[bad.key].error is None
+
+
+async def test_a_bug_reporting_one_stored_poll_leaves_the_others_and_the_tick_intact(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # After a batch commits, each poll is counted and logged (`_report`). A bug there for one
+    # poll left the batch's other polls waiting for an outcome that never came: the tick hung.
+    specs = [spec(f"feed:https://{n}.example/rss") for n in "abc"]
+    wl = watchlist(*specs)
+    store, clock = FakePollStore(specs, now=T0), Clock()
+
+    class Feeds:
+        async def fetch(self, source: SourceForPoll) -> FetchResult:
+            await asyncio.sleep(0)  # the three answer together: one batch
+            return FetchResult(items=(item(1),))
+
+    poller = _poller(store, Feeds(), clock, wl)
+    real = Poller._report
+
+    def report(self: Poller, written: Any) -> Any:
+        if written.source.key == specs[0].key:
+            raise ValueError("a bug in reporting")
+        return real(self, written)
+
+    monkeypatch.setattr(Poller, "_report", report)
+    # bounded: on the old code the tick never ended
+    outcomes = await asyncio.wait_for(poller.poll_due(), timeout=30)
+    assert sorted(o.source_key for o in outcomes) == sorted(s.key for s in specs[1:])
+    assert all(o.new_statements == 1 for o in outcomes)
+    # stored all the same (the transaction had committed), and said loudly
+    assert len(store.state.statements) == 3
+    assert "a bug in reporting" in caplog.text
