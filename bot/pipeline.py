@@ -425,6 +425,11 @@ class Poller:
         # quarters claimed and waiting for a slot while more are claimed.
         chunk = max(1, size // 4)
         running: dict[asyncio.Task[list[PollOutcome]], int] = {}
+        # Each poll's task says when it is done. `asyncio.wait(running)` at every turn added and
+        # removed a callback on each of up to `batch_size` tasks to learn of the first to end:
+        # 0.2 ms of CPU per 304 poll at 500 claimed (issue 9, `benchmarks/warm_cycle.py`: 0.76
+        # to 0.55 ms).
+        finished: asyncio.Queue[asyncio.Task[list[PollOutcome]]] = asyncio.Queue()
         outcomes: list[PollOutcome] = []
         claimed = 0
         more = True
@@ -446,10 +451,13 @@ class Poller:
                         self._warn_if_behind()
                     for task, n in self._start_polls(batch):
                         running[task] = n
+                        task.add_done_callback(finished.put_nowait)
                         claimed += n
                 if not running:
                     return outcomes
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                done = [await finished.get()]
+                while not finished.empty():
+                    done.append(finished.get_nowait())
                 for task in done:
                     claimed -= running.pop(task)
                     try:
