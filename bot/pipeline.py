@@ -738,11 +738,11 @@ class Poller:
             return self._store_bug(fetched, exc)
 
     def _store_bug(self, fetched: _Fetched, exc: Exception) -> PollOutcome:
-        """A bug while storing one poll (its transaction rolled back): that poll fails as a
-        fetch bug does, logged loudly and retried with backoff. Raised, it ended the tick and
-        cancelled every other poll in flight, whose sources then stayed leased for minutes;
-        and the poisoned source came back to do it again. Its validators are not stored, so
-        the retry gets the whole feed again."""
+        """A bug while storing one poll (its transaction rolled back; or, raised counting it,
+        committed): that poll fails as a fetch bug does, logged loudly and retried with
+        backoff. Raised, it ended the tick and cancelled every other poll in flight, whose
+        sources then stayed leased for minutes; and the poisoned source came back to do it
+        again. Its validators are not stored, so the retry gets the whole feed again."""
         log.critical("poll bug source=%s (storing its fetch)", fetched.source.key, exc_info=exc)
         return self._failed(fetched.source, fetched.spec, exc)
 
