@@ -49,7 +49,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -67,6 +67,16 @@ from bot.sources.telegram import make_http_client  # noqa: E402
 
 CAP = 10_000_000
 LIMITS = HttpLimits()
+
+
+async def _decoded_len(coding: str | None, chunks: AsyncIterable[bytes]) -> int:
+    """How many bytes a body's raw chunks decode to under the cap, as the retriever decodes."""
+    decoder = CappedDecoder(coding, CAP)
+    size = 0
+    async for raw in chunks:
+        size += len(decoder.feed(raw))
+    return size + len(decoder.flush())
+
 
 # One GET: url and extra headers in, (status, decoded body length) out.
 Get = Callable[[str, dict[str, str]], Awaitable[tuple[int, int]]]
@@ -100,10 +110,7 @@ async def _httpx(stack: AsyncExitStack, n: int) -> Get:
         async with client.stream("GET", url, headers=headers, follow_redirects=False) as resp:
             size = 0
             if resp.status_code == 200:
-                decoder = CappedDecoder(resp.headers.get("content-encoding"), CAP)
-                async for raw in resp.aiter_raw():
-                    size += len(decoder.feed(raw))
-                size += len(decoder.flush())
+                size = await _decoded_len(resp.headers.get("content-encoding"), resp.aiter_raw())
             return resp.status_code, size
 
     return get
@@ -125,10 +132,7 @@ async def _httpcore(stack: AsyncExitStack, n: int) -> Get:
             size = 0
             if resp.status == 200:
                 coding = dict(resp.headers).get(b"Content-Encoding", b"").decode()
-                decoder = CappedDecoder(coding, CAP)
-                async for raw in resp.aiter_stream():
-                    size += len(decoder.feed(raw))
-                size += len(decoder.flush())
+                size = await _decoded_len(coding, resp.aiter_stream())
             else:
                 await resp.aread()
             return resp.status, size
@@ -154,10 +158,8 @@ def _aiohttp(*, force_close: bool) -> Callable[[AsyncExitStack, int], Awaitable[
             async with session.get(url, headers=headers, allow_redirects=False) as resp:
                 size = 0
                 if resp.status == 200:
-                    decoder = CappedDecoder(resp.headers.get("Content-Encoding"), CAP)
-                    async for raw in resp.content.iter_any():
-                        size += len(decoder.feed(raw))
-                    size += len(decoder.flush())
+                    coding = resp.headers.get("Content-Encoding")
+                    size = await _decoded_len(coding, resp.content.iter_any())
                 return resp.status, size
 
         return get
@@ -357,10 +359,8 @@ def _curl_cffi(*, stream: bool) -> Callable[[AsyncExitStack, int], Awaitable[Get
             async with session.stream("GET", url, headers=headers, accept_encoding=None) as resp:
                 size = 0
                 if resp.status_code == 200:
-                    decoder = CappedDecoder(resp.headers.get("content-encoding"), CAP)
-                    async for raw in resp.aiter_content():
-                        size += len(decoder.feed(raw))
-                    size += len(decoder.flush())
+                    coding = resp.headers.get("content-encoding")
+                    size = await _decoded_len(coding, resp.aiter_content())
                 return int(resp.status_code), size
 
         async def get_buffered(url: str, headers: dict[str, str]) -> tuple[int, int]:
@@ -399,14 +399,18 @@ async def _rnet(stack: AsyncExitStack, n: int) -> Get:
             size = 0
             if resp.status == 200:
                 coding = resp.headers["content-encoding"]
-                decoder = CappedDecoder(coding.decode() if coding else None, CAP)
                 async with resp.stream() as chunks:
-                    async for raw in chunks:
-                        size += len(decoder.feed(raw))
-                size += len(decoder.flush())
+                    size = await _decoded_len(coding.decode() if coding else None, chunks)
             return int(resp.status), size
 
     return get
+
+
+async def _chunks(resp: Any) -> AsyncIterator[bytes]:
+    """A pyreqwest body's chunks, as the other clients' iterators give them."""
+    reader = resp.body_reader
+    while (raw := await reader.read_chunk()) is not None:
+        yield raw
 
 
 async def _pyreqwest(stack: AsyncExitStack, n: int) -> Get:
@@ -432,11 +436,7 @@ async def _pyreqwest(stack: AsyncExitStack, n: int) -> Get:
         async with client.get(url).headers(headers).build_streamed() as resp:
             size = 0
             if resp.status == 200:
-                decoder = CappedDecoder(resp.get_header("content-encoding"), CAP)
-                reader = resp.body_reader
-                while (raw := await reader.read_chunk()) is not None:
-                    size += len(decoder.feed(raw))
-                size += len(decoder.flush())
+                size = await _decoded_len(resp.get_header("content-encoding"), _chunks(resp))
             return int(resp.status), size
 
     return get
