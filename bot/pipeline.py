@@ -712,10 +712,7 @@ class Poller:
         except Exception as exc:
             if taken == 1:
                 fetched, done = pending[0]
-                if isinstance(exc, StorageError):
-                    _resolve(done, partial(self._not_stored, fetched.source, exc))
-                else:
-                    _resolve(done, partial(self._store_bug, fetched, exc))
+                _resolve(done, partial(self._unstored, fetched, exc))
                 return taken
             log.warning(
                 "a batch of %d polls was not written (%s); each is written alone", taken, exc
@@ -732,10 +729,14 @@ class Poller:
         """Store one poll in its own transaction; a database fault, or a bug, is its outcome."""
         try:
             return self._ingest(fetched)
-        except StorageError as exc:
-            return self._not_stored(fetched.source, exc)
         except Exception as exc:
-            return self._store_bug(fetched, exc)
+            return self._unstored(fetched, exc)
+
+    def _unstored(self, fetched: _Fetched, exc: Exception) -> PollOutcome:
+        """The outcome of a poll whose write raised: a database fault, or a bug."""
+        if isinstance(exc, StorageError):
+            return self._not_stored(fetched.source, exc)
+        return self._store_bug(fetched, exc)
 
     def _store_bug(self, fetched: _Fetched, exc: Exception) -> PollOutcome:
         """A bug while storing one poll (its transaction rolled back; or, raised counting it,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, Update, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, Update, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.model import CachingInfo, Channel, SourceForPoll, SourceKind, SourceSpec, SourceStatus
@@ -126,12 +126,7 @@ def claim_sources(
     the poll's statements need it (issue 9: asked once per source, it cost a query each).
     """
     t = _SOURCES
-    query = (
-        select(*_CLAIMED)
-        .where(t.c.active.is_(True), t.c.gone_at.is_(None))
-        .where(or_(t.c.lease_until.is_(None), t.c.lease_until <= now))
-        .limit(limit)
-    )
+    query = select(*_CLAIMED).where(*_claimable(now)).limit(limit)
     if after_key is None:
         query = query.order_by(t.c.next_poll_at, t.c.id)
     else:
@@ -171,6 +166,18 @@ def claim_sources(
 
 
 _SOURCES = cast(Table, SourceRow.__table__)
+
+
+def _claimable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The sources a worker may take now: active, not gone, and leased to no one."""
+    t = _SOURCES
+    return (
+        t.c.active.is_(True),
+        t.c.gone_at.is_(None),
+        or_(t.c.lease_until.is_(None), t.c.lease_until <= now),
+    )
+
+
 #: what `sync_sources` sets from the watchlist, and reads to compare first
 _SYNC_VALUES = ("speaker_id", "target", "interval_seconds", "next_poll_at", "active")
 _SYNCED = tuple(_SOURCES.c[name] for name in ("id", "key", *_SYNC_VALUES))
@@ -312,12 +319,7 @@ def oldest_due(session: Session, now: datetime) -> datetime | None:
     oldest_due` is how far behind they are (`watchpost_poll_overdue_seconds`)."""
     t = _SOURCES
     due: datetime | None = session.scalar(
-        select(func.min(t.c.next_poll_at)).where(
-            t.c.active.is_(True),
-            t.c.gone_at.is_(None),
-            or_(t.c.lease_until.is_(None), t.c.lease_until <= now),
-            t.c.next_poll_at <= now,
-        )
+        select(func.min(t.c.next_poll_at)).where(*_claimable(now), t.c.next_poll_at <= now)
     )
     return due
 
