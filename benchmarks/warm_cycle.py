@@ -58,7 +58,6 @@ from storage.schema import SourceRow  # noqa: E402
 
 _parse_cpu = [0.0]
 _ingest_cpu = [0.0]
-_PATH = ["due"]
 
 
 def _timed(fn: Callable[..., Any], acc: list[float]) -> Callable[..., Any]:
@@ -117,18 +116,18 @@ def _profiled(prefix: str | None, name: str) -> Iterator[None]:
         prof.dump_stats(f"{prefix}.{name}")
 
 
-async def _cycle(app: App, *, dispatch: bool) -> tuple[float, float, int, int, float]:
+async def _cycle(app: App, *, dispatch: bool, path: str) -> tuple[float, float, int, int, float]:
     """One poll of every feed, then (if asked) dispatch until the outbox is drained: poll CPU s
     (parsing excluded), parse CPU s, new statements, alerts shown, dispatch CPU s."""
     _parse_cpu[0] = _ingest_cpu[0] = 0.0
-    if _PATH[0] == "due":
+    if path == "due":
         # Every source due now, as a `run` tick finds them once their interval ran out
         # (set before the timing starts; not part of what is measured).
         table = SourceRow.__table__
         with app.engine.begin() as conn:
             conn.execute(update(table).values(next_poll_at=app.clock() - timedelta(seconds=1)))
     cpu = time.process_time()
-    if _PATH[0] == "due":
+    if path == "due":
         outcomes = await app.poller.poll_due()  # what each poll tick of `watchpost run` does
     else:
         outcomes, _ = await run_once(app, dispatch=False)  # `watchpost once`
@@ -148,7 +147,6 @@ async def _cycle(app: App, *, dispatch: bool) -> tuple[float, float, int, int, f
 
 
 async def _main(args: argparse.Namespace) -> None:
-    _PATH[0] = args.path
     setattr(feeds, "parse_feed", _timed(feedparse.parse_feed, _parse_cpu))  # noqa: B010
     # The statement work of the polls that got a new body: read what is known, match, decide,
     # store, record the poll, commit (private methods, wrapped as _wp_phases.py wraps steps):
@@ -174,19 +172,21 @@ async def _main(args: argparse.Namespace) -> None:
         try:
             for fig, app, routed in apps:
                 for _ in range(2):  # prime (stored as seen), then all 304
-                    await _cycle(app, dispatch=routed)
+                    await _cycle(app, dispatch=routed, path=args.path)
                 print(f"{fig.name}: warmed up", file=sys.stderr)
             for rnd in range(1, args.rounds + 1):
                 for fig, app, routed in apps:
                     with _profiled(args.profile, f"{fig.name}.{rnd}.304"):
-                        poll, parse, new, _, _ = await _cycle(app, dispatch=routed)
+                        poll, parse, new, _, _ = await _cycle(app, dispatch=routed, path=args.path)
                     if new:
                         raise SystemExit(f"{fig.name}: {new} new statements in a 304 cycle")
                     fig.per_304_ms.append((poll + parse) * 1000 / args.feeds)
                 _control(url, f"/_control/bump?round={rnd}&fraction={args.fraction}", post=True)
                 for fig, app, routed in apps:
                     with _profiled(args.profile, f"{fig.name}.{rnd}"):
-                        poll, parse, new, shown, disp = await _cycle(app, dispatch=routed)
+                        poll, parse, new, shown, disp = await _cycle(
+                            app, dispatch=routed, path=args.path
+                        )
                     unchanged = args.feeds - new
                     rest = poll - unchanged * fig.per_304_ms[-1] / 1000
                     fig.new.append(new)
